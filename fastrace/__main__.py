@@ -1,0 +1,5 @@
+import sys
+
+from fastrace.cli import main
+
+sys.exit(main())

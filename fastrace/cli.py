@@ -1,0 +1,81 @@
+"""Command line: ``fastrace dump`` and ``fastrace info``.
+
+Bad input gives one line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+
+from fastrace.errors import TraceError
+
+__all__ = ["main", "example_trace_path"]
+
+DUMP_FORMATS = ("go-wire",)
+
+
+def example_trace_path() -> str:
+    """Path of the small example trace shipped inside the package."""
+    return str(resources.files("fastrace").joinpath("data", "example.trace"))
+
+
+def _cmd_dump(args) -> int:
+    from fastrace.dump import write_go_wire
+    from fastrace.wire import decode_wire
+
+    w = decode_wire(args.trace)
+    out = sys.stdout.buffer
+    if args.format == "go-wire":
+        write_go_wire(w, out)
+    out.flush()
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from fastrace.info import format_summary, summarize
+    from fastrace.wire import decode_wire
+
+    path = args.trace or example_trace_path()
+    name = args.trace or f"{path} (example shipped with fastrace)"
+    sys.stdout.write(format_summary(summarize(decode_wire(path)), name))
+    sys.stdout.flush()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fastrace", description="Decode Go execution traces (runtime/trace, go test -trace).")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dump", help="print every event of a trace as text")
+    d.add_argument("--format", choices=DUMP_FORMATS, default="go-wire",
+                   help="go-wire: exactly what `go tool trace -d=wire` prints")
+    d.add_argument("trace", help="trace file")
+    d.set_defaults(func=_cmd_dump)
+    i = sub.add_parser("info", help="summarize a trace (default: the shipped example)")
+    i.add_argument("trace", nargs="?", help="trace file; omit to use the shipped example")
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TraceError as e:
+        print(f"fastrace: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            # Reader went away (e.g. `| head`); not an error of ours.
+            try:
+                sys.stdout = None  # type: ignore[assignment]
+            finally:
+                return 0
+        print(f"fastrace: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""``fastrace info``: a one-screen summary of a trace."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from fastrace import spec as _spec
+from fastrace.wire import BatchKind, WireTrace
+
+__all__ = ["summarize", "format_summary", "WRITERS"]
+
+# Which Go releases write each trace format version.
+WRITERS = {22: "Go 1.22", 23: "Go 1.23-1.24", 25: "Go 1.25", 26: "Go 1.26-1.27"}
+
+
+def _ticks_to_ns(ticks: int, freq: int) -> float:
+    return ticks * (1e9 / freq) if freq else float("nan")
+
+
+def summarize(w: WireTrace) -> dict:
+    """The facts ``fastrace info`` prints, as plain Python values."""
+    kinds = Counter(BatchKind(int(k)).name.lower() for k in w.batches["kind"])
+    types = Counter()
+    if len(w.events):
+        codes, counts = np.unique(w.events["type"], return_counts=True)
+        for c, n in zip(codes.tolist(), counts.tolist()):
+            types[_spec.BY_CODE[c].name] = n
+    gens = []
+    t0 = None
+    for g in w.iter_generations():
+        freq = g.freq
+        start = int(g.record["min_time"])
+        end = start
+        if len(g.events):
+            end = max(end, int(g.events["time"].max()))
+        if len(g.cpu_samples):
+            end = max(end, int(g.cpu_samples["time"].max()))
+        if t0 is None:
+            t0 = start
+        gens.append({
+            "gen": g.gen,
+            "offset": int(g.record["offset"]),
+            "bytes": int(g.record["end"]) - int(g.record["offset"]),
+            "start_ns": _ticks_to_ns(start - t0, freq),
+            "end_ns": _ticks_to_ns(end - t0, freq),
+            "batches": len(g.batches),
+            "events": len(g.events),
+            "ended": bool(g.record["ended"]),
+            "wall_clock": (int(g.record["clock_sec"]), int(g.record["clock_nsec"]))
+            if g.record["has_clock"] else None,
+        })
+    exp_events = Counter()
+    for name, n in types.items():
+        s = _spec.BY_NAME[name]
+        if s.experiment:
+            exp_events[_spec.EXPERIMENTS.get(s.experiment, str(s.experiment))] += n
+    exp_batches = Counter(
+        _spec.EXPERIMENTS.get(int(e), f"experiment {int(e)}") for e in w.exp_batches["exp"]
+    )
+    return {
+        "version": w.version,
+        "writer": WRITERS.get(w.version, "?"),
+        "size": w.size,
+        "generations": gens,
+        "batches": dict(kinds),
+        "nbatches": len(w.batches),
+        "events": len(w.events),
+        "event_types": dict(types.most_common()),
+        "strings": len(w.strings),
+        "stacks": len(w.stacks),
+        "frames": len(w.frames),
+        "cpu_samples": len(w.cpu_samples),
+        "experiments": {
+            name: {"events": exp_events.get(name, 0), "batches": exp_batches.get(name, 0)}
+            for name in sorted(set(exp_events) | set(exp_batches))
+        },
+    }
+
+
+def format_summary(s: dict, name: str) -> str:
+    out = []
+    add = out.append
+    add(f"trace:        {name}")
+    add(f"format:       go 1.{s['version']} trace (written by {s['writer']})")
+    add(f"size:         {s['size']:,} bytes")
+    gens = s["generations"]
+    span = (gens[-1]["end_ns"] - gens[0]["start_ns"]) / 1e6 if gens else 0.0
+    add(f"duration:     {span:.3f} ms")
+    add(f"generations:  {len(gens)}")
+    for g in gens:
+        note = "" if g["ended"] or s["version"] < 26 else "  (no EndOfGeneration: ignored by Go)"
+        add(f"  gen {g['gen']:<4} {g['start_ns'] / 1e6:10.3f} ms .. {g['end_ns'] / 1e6:10.3f} ms"
+            f"  {g['bytes']:>10,} bytes  {g['batches']:>6} batches  {g['events']:>9,} events{note}")
+    kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(s["batches"].items()))
+    add(f"batches:      {s['nbatches']:,} ({kinds})")
+    add(f"events:       {s['events']:,}")
+    width = max((len(k) for k in s["event_types"]), default=0)
+    for k, n in s["event_types"].items():
+        add(f"  {k:<{width}}  {n:>10,}")
+    add(f"strings:      {s['strings']:,}")
+    add(f"stacks:       {s['stacks']:,} ({s['frames']:,} frames)")
+    add(f"cpu samples:  {s['cpu_samples']:,}")
+    if s["experiments"]:
+        exps = ", ".join(
+            f"{k} ({v['events']:,} events, {v['batches']} batches)"
+            for k, v in s["experiments"].items()
+        )
+    else:
+        exps = "none"
+    add(f"experiments:  {exps}")
+    return "\n".join(out) + "\n"

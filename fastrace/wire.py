@@ -1,0 +1,252 @@
+"""Wire-level view of a trace: the batches and tables exactly as written.
+
+``decode_wire(source)`` runs the Cython decoder (``fastrace._varint``) over
+the whole input and wraps its tables in a :class:`WireTrace`.  Nothing here
+orders events or checks their meaning; that is the ordering stage's job.
+
+Table rows refer to each other by index: an event's ``batch`` is a row of
+``batches``, a batch's ``generation`` a row of ``generations``, a stack's
+``frame_start``/``nframes`` a slice of ``frames``.  String bytes and
+experimental batch data stay in the input buffer; their rows hold offsets.
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from fastrace import _varint
+from fastrace import spec as _spec
+from fastrace.errors import TraceFormatError
+
+__all__ = [
+    "BatchKind",
+    "WireTrace",
+    "WireGeneration",
+    "decode_wire",
+    "open_source",
+    "BATCH_DTYPE",
+    "EVENT_DTYPE",
+    "STRING_DTYPE",
+    "STACK_DTYPE",
+    "FRAME_DTYPE",
+    "CPU_SAMPLE_DTYPE",
+    "SYNC_DTYPE",
+    "EXP_BATCH_DTYPE",
+    "GENERATION_DTYPE",
+]
+
+BATCH_DTYPE = _varint.BATCH_DTYPE
+EVENT_DTYPE = _varint.EVENT_DTYPE
+STRING_DTYPE = _varint.STRING_DTYPE
+STACK_DTYPE = _varint.STACK_DTYPE
+FRAME_DTYPE = _varint.FRAME_DTYPE
+CPU_SAMPLE_DTYPE = _varint.CPU_SAMPLE_DTYPE
+SYNC_DTYPE = _varint.SYNC_DTYPE
+EXP_BATCH_DTYPE = _varint.EXP_BATCH_DTYPE
+GENERATION_DTYPE = _varint.GENERATION_DTYPE
+
+
+class BatchKind(enum.IntEnum):
+    """What a batch holds (column ``kind`` of the batches table)."""
+
+    EVENTS = 0             # timed events written by one M
+    STRINGS = 1            # a section of the string table
+    STACKS = 2             # a section of the stack table
+    CPU_SAMPLES = 3        # CPU profile samples
+    SYNC = 4               # frequency (and, from Go 1.25, clock snapshot)
+    EXPERIMENTAL = 5       # bytes whose format belongs to an experiment
+    END_OF_GENERATION = 6  # in-band end of a generation (Go 1.26+)
+
+
+if {k.name: k.value for k in BatchKind} != _varint.BATCH_KINDS:
+    raise ImportError("fastrace.wire.BatchKind disagrees with fastrace._varint")
+
+
+# Tables whose rows are grouped by generation, with the generations-table
+# column that holds each one's first row.
+_GEN_TABLES = (
+    ("batches", "batch_start"),
+    ("events", "event_start"),
+    ("strings", "string_start"),
+    ("stacks", "stack_start"),
+    ("frames", "frame_start"),
+    ("cpu_samples", "cpu_sample_start"),
+    ("syncs", "sync_start"),
+    ("exp_batches", "exp_batch_start"),
+)
+
+
+def open_source(source) -> tuple[memoryview, object]:
+    """Turn a path or a bytes-like object into a read-only byte view.
+
+    Paths are memory-mapped (never read into memory as a whole).  Returns
+    the view and the object that must stay alive while it is used.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                return memoryview(b""), None
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return memoryview(mm), mm
+    if isinstance(source, mmap.mmap):
+        return memoryview(source), source
+    try:
+        view = memoryview(source)
+    except TypeError:
+        raise TypeError(
+            f"expected a path or a bytes-like object, got {type(source).__name__}"
+        ) from None
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    if not view.c_contiguous:
+        raise ValueError("trace buffer must be contiguous")
+    return view, source
+
+
+@dataclass(eq=False)
+class WireGeneration:
+    """One generation's slice of every wire table (views, not copies)."""
+
+    index: int                   # row in WireTrace.generations
+    gen: int                     # generation number written in the trace
+    record: np.void              # the generations-table row
+    batches: np.ndarray
+    events: np.ndarray
+    strings: np.ndarray
+    stacks: np.ndarray
+    frames: np.ndarray
+    cpu_samples: np.ndarray
+    syncs: np.ndarray
+    exp_batches: np.ndarray
+    trace: "WireTrace" = field(repr=False)
+
+    @property
+    def freq(self) -> int:
+        """Timestamp ticks per second."""
+        return int(self.record["freq"])
+
+    def string_table(self) -> dict[int, bytes]:
+        """Map string id -> bytes for this generation."""
+        buf = self.trace.buffer
+        return {
+            int(r["id"]): bytes(buf[int(r["offset"]):int(r["offset"]) + int(r["length"])])
+            for r in self.strings
+        }
+
+    def events_by_m(self) -> dict[int, np.ndarray]:
+        """This generation's events grouped per M, each in batch order."""
+        ms = self.trace.batches["m"][self.events["batch"]]
+        order = np.argsort(ms, kind="stable")
+        sorted_ms = ms[order]
+        keys, starts = np.unique(sorted_ms, return_index=True)
+        bounds = list(starts) + [len(order)]
+        return {
+            int(k): self.events[order[bounds[i]:bounds[i + 1]]]
+            for i, k in enumerate(keys)
+        }
+
+
+class WireTrace:
+    """The decoded wire tables of one trace.
+
+    Attributes: ``version`` (the NN of go 1.NN), ``size`` (input bytes),
+    ``buffer`` (the input, read-only), and the tables ``batches``,
+    ``events``, ``strings``, ``stacks``, ``frames``, ``cpu_samples``,
+    ``syncs``, ``exp_batches``, ``generations`` (numpy structured arrays;
+    see the dtypes in this module and in ``_varint.pxd``).
+    """
+
+    def __init__(self, tables: dict, buffer: memoryview, keepalive: object = None):
+        self.version: int = tables["version"]
+        self.header_size: int = tables["header_size"]
+        self.batches: np.ndarray = tables["batches"]
+        self.events: np.ndarray = tables["events"]
+        self.strings: np.ndarray = tables["strings"]
+        self.stacks: np.ndarray = tables["stacks"]
+        self.frames: np.ndarray = tables["frames"]
+        self.cpu_samples: np.ndarray = tables["cpu_samples"]
+        self.syncs: np.ndarray = tables["syncs"]
+        self.exp_batches: np.ndarray = tables["exp_batches"]
+        self.generations: np.ndarray = tables["generations"]
+        self.buffer = buffer
+        self._keepalive = keepalive
+
+    @property
+    def size(self) -> int:
+        return len(self.buffer)
+
+    def __repr__(self) -> str:
+        return (
+            f"<WireTrace go 1.{self.version}: {self.size} bytes, "
+            f"{len(self.generations)} generations, {len(self.batches)} batches, "
+            f"{len(self.events)} events>"
+        )
+
+    def _bounds(self, table: str, start_col: str) -> np.ndarray:
+        starts = self.generations[start_col].astype(np.int64)
+        return np.append(starts, len(getattr(self, table)))
+
+    def generation(self, i: int) -> WireGeneration:
+        """The tables of the i-th generation (in file order) as views."""
+        n = len(self.generations)
+        if not -n <= i < n:
+            raise IndexError(f"generation index {i} out of range ({n} generations)")
+        i %= n
+        parts = {}
+        for table, col in _GEN_TABLES:
+            b = self._bounds(table, col)
+            parts[table] = getattr(self, table)[b[i]:b[i + 1]]
+        rec = self.generations[i]
+        return WireGeneration(index=i, gen=int(rec["gen"]), record=rec, trace=self, **parts)
+
+    def iter_generations(self) -> Iterator[WireGeneration]:
+        for i in range(len(self.generations)):
+            yield self.generation(i)
+
+    def string_bytes(self, row: int) -> bytes:
+        """The bytes of row ``row`` of the strings table."""
+        r = self.strings[row]
+        off = int(r["offset"])
+        return bytes(self.buffer[off:off + int(r["length"])])
+
+    def exp_batch_data(self, row: int) -> bytes:
+        """The data of row ``row`` of the experimental batches table."""
+        r = self.exp_batches[row]
+        off = int(r["offset"])
+        return bytes(self.buffer[off:off + int(r["length"])])
+
+    def stack_frames(self, row: int) -> np.ndarray:
+        """The frames of row ``row`` of the stacks table."""
+        r = self.stacks[row]
+        start = int(r["frame_start"])
+        return self.frames[start:start + int(r["nframes"])]
+
+    def experiments(self) -> list[str]:
+        """Names of the experiments with events or batches in this trace."""
+        ids = set(int(x) for x in np.unique(self.exp_batches["exp"]))
+        types = np.unique(self.events["type"])
+        for t in types:
+            s = _spec.BY_CODE[int(t)]
+            if s is not None and s.experiment:
+                ids.add(s.experiment)
+        return [_spec.EXPERIMENTS.get(i, f"experiment {i}") for i in sorted(ids)]
+
+
+def decode_wire(source) -> WireTrace:
+    """Decode a trace (a path, bytes, bytearray, memoryview or mmap).
+
+    Raises :class:`fastrace.TraceFormatError` for malformed input and
+    :class:`fastrace.UnsupportedVersionError` for traces of other versions.
+    """
+    view, keep = open_source(source)
+    if len(view) == 0:
+        raise TraceFormatError("empty input: not a Go execution trace", offset=0)
+    tables = _varint.decode_wire(view)
+    return WireTrace(tables, view, keep)

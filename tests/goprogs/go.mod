@@ -1,0 +1,3 @@
+module fastrace.test/goprogs
+
+go 1.22

@@ -1,0 +1,289 @@
+"""Bad input: every damaged trace raises a TraceError that says where, and
+none crashes, hangs or allocates far beyond the size of its input."""
+
+from __future__ import annotations
+
+import random
+import re
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+import fastrace
+from fastrace import TraceFormatError, UnsupportedVersionError
+from tracebuild import (END_OF_GENERATION, NO_M, batch, ev, header, minimal, stacks, strings,
+                        sync, uv)
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+
+
+def decode(data):
+    return fastrace.decode_wire(data)
+
+
+def raises(data, cls=TraceFormatError, match=None):
+    with pytest.raises(cls, match=match) as info:
+        decode(data)
+    return info.value
+
+
+# --- Hand-made inputs with one thing wrong, checked for class, message and place.
+
+def test_empty_input():
+    e = raises(b"", match=r"^empty input")
+    assert e.offset == 0
+
+
+@pytest.mark.parametrize("data", [
+    b"hello", b"go 1.22 trac", b"go 1.22 trace\x00\x00", b"go 1.x trace\x00\x00\x00",
+    b"GO 1.22 trace\x00\x00\x00", b"\x00" * 32,
+])
+def test_wrong_header(data):
+    e = raises(data, match=r"^bad file format: not a Go execution trace \(at offset 0\)$")
+    assert e.offset == 0
+
+
+@pytest.mark.parametrize("version,match", [
+    (24, r"unknown or unsupported trace version go 1\.24"),
+    (99, r"unknown or unsupported trace version go 1\.99"),
+    (21, r"go 1\.21 trace: the format of Go 1\.11-1\.21 is not supported yet"),
+    (11, r"go 1\.11 trace"),
+])
+def test_unsupported_version(version, match):
+    e = raises(header(version), UnsupportedVersionError, match=match)
+    assert isinstance(e, ValueError)
+
+
+def _sync_batch(v, gen=1):
+    return batch(gen, NO_M, 1, sync(v, 100, (0, 0, 0, 0) if v >= 25 else None))
+
+
+def test_batch_too_big():
+    t = header(22) + _sync_batch(22) + batch(1, 3, 1, b"", size=70000)
+    e = raises(t, match=r"batch declares 70000 bytes, more than the maximum of 65536")
+    assert e.batch == 1 and e.generation == 1 and e.offset == len(header(22) + _sync_batch(22))
+
+
+def test_absurd_batch_size_does_not_allocate():
+    t = header(22) + _sync_batch(22) + batch(1, 3, 1, b"", size=2**63)
+    raises(t, match=r"batch declares 9223372036854775808 bytes")
+
+
+def test_batch_past_end_of_file():
+    t = header(22) + _sync_batch(22) + batch(1, 3, 1, b"\x0b\x01", size=100)
+    e = raises(t, match=r"truncated batch: it declares 100 bytes but only 2 remain in the file")
+    assert e.batch == 1
+
+
+def test_string_too_long():
+    payload = bytes([4, 5]) + uv(1) + uv(2**40)
+    e = raises(header(22) + _sync_batch(22) + batch(1, NO_M, 1, payload),
+               match=r"string of 1099511627776 bytes is longer than the maximum of 1024")
+    assert e.event == 0 and e.batch == 1
+
+
+def test_string_past_end_of_batch():
+    payload = bytes([4, 5]) + uv(1) + uv(500) + b"abc"
+    raises(header(22) + _sync_batch(22) + batch(1, NO_M, 1, payload),
+           match=r"truncated string: 500 bytes declared but only 3 remain in the batch")
+
+
+def test_too_many_frames():
+    payload = bytes([2, 3]) + uv(1) + uv(2**60)
+    raises(header(22) + _sync_batch(22) + batch(1, NO_M, 1, payload),
+           match=r"stack of 1152921504606846976 frames is longer than the maximum of 128")
+
+
+def test_unknown_event_type():
+    t = header(26) + _sync_batch(26) + batch(1, 3, 1, ev(11, 1) + bytes([200, 1]))
+    e = raises(t, match=r"invalid event type 200 for a go 1\.26 trace")
+    assert (e.batch, e.event, e.generation) == (1, 1, 1)
+    # Batch header: type, gen, m, time, size = 5 bytes; then ProcStop = 2 bytes.
+    assert e.offset == len(header(26) + _sync_batch(26)) + 5 + 2
+
+
+def test_event_newer_than_the_trace_version():
+    # GoSwitch exists from Go 1.23 on.
+    raises(header(22) + _sync_batch(22) + batch(1, 3, 1, ev(45, 1, 2, 3)),
+           match=r"invalid event type 45 for a go 1\.22 trace")
+
+
+def test_structural_event_inside_event_batch():
+    raises(header(22) + _sync_batch(22) + batch(1, 3, 1, ev(11, 1) + ev(5, 1)),
+           match=r"event String \(type 5\) cannot appear in an event batch")
+
+
+def test_wrong_event_in_string_batch():
+    raises(header(22) + _sync_batch(22) + batch(1, NO_M, 1, strings((1, b"a")) + ev(11, 1)),
+           match=r"expected a String event, found ProcStop")
+
+
+def test_not_a_batch():
+    e = raises(header(22) + _sync_batch(22) + bytes([13, 1, 2]),
+               match=r"expected a batch header, found event type 13")
+    assert e.offset == len(header(22) + _sync_batch(22))
+
+
+def test_truncated_batch_header():
+    raises(header(22) + _sync_batch(22) + bytes([1]) + uv(1) + b"\x80",
+           match=r"truncated batch header")
+
+
+def test_generation_zero():
+    raises(header(22) + batch(0, NO_M, 1, sync(22, 100)), match=r"invalid generation number 0")
+
+
+def test_generations_out_of_order():
+    t = minimal(22) + batch(3, NO_M, 1, sync(22, 100))
+    e = raises(t, match=r"generations out of order: a batch of generation 3 inside generation 1")
+    assert e.generation == 1
+
+
+def test_interleaved_generations_126():
+    t = header(26) + _sync_batch(26, gen=1) + _sync_batch(26, gen=2)
+    raises(t, match=r"generations out of order: a batch of generation 2 inside generation 1")
+
+
+def test_missing_frequency():
+    t = header(22) + batch(1, 3, 1, ev(11, 1)) + batch(2, NO_M, 1, sync(22, 100))
+    e = raises(t, match=r"generation has no frequency event")
+    assert e.generation == 1
+
+
+def test_zero_frequency():
+    raises(header(22) + batch(1, NO_M, 1, sync(22, 0)), match=r"frequency of 0 ticks per second")
+
+
+def test_missing_clock_snapshot_from_125():
+    raises(header(25) + batch(1, NO_M, 1, sync(25, 100)), match=r"generation has no clock snapshot")
+
+
+def test_duplicate_frequency():
+    t = header(22) + batch(1, NO_M, 1, sync(22, 100)) + batch(1, NO_M, 2, sync(22, 100))
+    e = raises(t, match=r"more than one frequency event in a generation")
+    assert e.batch == 1
+
+
+def test_missing_end_of_generation_126():
+    t = minimal(26)[:-1]  # drop the EndOfGeneration byte
+    e = raises(t, match=r"incomplete generation: no EndOfGeneration")
+    assert e.offset == len(t) and e.generation == 1
+
+
+def test_varint_overflow_in_event():
+    t = header(22) + _sync_batch(22) + batch(1, 3, 1, ev(11, 1) + bytes([11]) + b"\xff" * 10 + b"\x01")
+    e = raises(t, match=r"varint overflows 64 bits")
+    assert (e.batch, e.event) == (1, 1)
+
+
+def test_truncated_varint_in_event():
+    t = header(22) + _sync_batch(22) + batch(1, 3, 1, ev(11, 1) + bytes([37, 1]) + b"\x80")
+    e = raises(t, match=r"truncated varint")
+    assert (e.batch, e.event) == (1, 1)
+
+
+# --- Systematic damage to real and hand-made traces.
+
+def _real_traces():
+    out = []
+    for d in ("go1.22", "go1.25", "go1.27"):
+        p = FIXTURES / d / "sched.trace"
+        if p.exists():
+            out.append(pytest.param(p.read_bytes(), id=f"{d}-sched"))
+    return out
+
+
+SAMPLES = [pytest.param(minimal(v, gens=2), id=f"minimal-1.{v}") for v in (22, 23, 25, 26)]
+SAMPLES += _real_traces()
+
+
+def _batch_starts(data: bytes) -> list[int]:
+    w = decode(data)
+    return [int(o) for o in w.batches["offset"]] + [len(data)]
+
+
+def _check_outcome(data: bytes) -> Exception | None:
+    """Decode; only success or a TraceFormatError/UnsupportedVersionError
+    with a location is acceptable."""
+    try:
+        decode(data)
+    except (TraceFormatError, UnsupportedVersionError) as e:
+        assert e.offset is not None and "offset" in str(e), str(e)
+        assert e.offset <= len(data)
+        return e
+    return None
+
+
+@pytest.mark.parametrize("data", SAMPLES)
+def test_truncation_at_every_batch_boundary(data, deadline):
+    w = decode(data)
+    version = w.version
+    bounds = _batch_starts(data)
+    for cut in bounds[:-1]:
+        e = _check_outcome(data[:cut])
+        # From Go 1.26 a cut inside a generation that already holds event
+        # batches is always detected.
+        if version >= 26 and cut > bounds[0]:
+            gens_before = w.batches[w.batches["offset"] < cut]
+            last = gens_before[-1]
+            if last["kind"] != 6:  # not right after an EndOfGeneration
+                open_gen = gens_before[gens_before["generation"] == last["generation"]]
+                if (open_gen["kind"] == 0).any():
+                    assert e is not None and "incomplete generation" in str(e)
+
+
+@pytest.mark.parametrize("data", SAMPLES)
+def test_truncation_inside_batches(data, deadline):
+    bounds = set(_batch_starts(data))
+    rng = random.Random(7)
+    hdr = 16
+    cuts = range(hdr, len(data)) if len(data) < 50000 else rng.sample(range(hdr, len(data)), 20000)
+    for cut in cuts:
+        e = _check_outcome(data[:cut])
+        if cut not in bounds:
+            assert e is not None, f"cut at {cut} inside a batch was not detected"
+    for cut in range(0, hdr):
+        assert _check_outcome(data[:cut]) is not None
+
+
+@pytest.mark.parametrize("data", SAMPLES)
+def test_flipped_bytes(data, deadline):
+    rng = random.Random(11)
+    positions = range(len(data)) if len(data) < 50000 else rng.sample(range(len(data)), 20000)
+    for pos in positions:
+        for mask in (0xFF, 0x80, 0x01):
+            b = bytearray(data)
+            b[pos] ^= mask
+            _check_outcome(bytes(b))
+
+
+@pytest.mark.parametrize("data", SAMPLES)
+def test_random_garbage_after_header(data, deadline):
+    rng = random.Random(3)
+    for n in (1, 2, 5, 17, 100, 1000):
+        for _ in range(30):
+            _check_outcome(data[:16] + rng.randbytes(n))
+
+
+@pytest.mark.parametrize("data", SAMPLES)
+def test_memory_stays_proportional_to_input(data):
+    # Damaged copies whose lengths, counts and ids are maxed out must not
+    # make the decoder allocate for what they claim.
+    rng = random.Random(5)
+    worst = 0.0
+    for _ in range(200):
+        b = bytearray(data)
+        for _ in range(4):
+            pos = rng.randrange(16, len(b))
+            b[pos:pos + 3] = b"\xff\xff\x7f"
+        tracemalloc.start()
+        try:
+            _check_outcome(bytes(b))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        worst = max(worst, peak / len(b))
+    # Event rows are 48 bytes for at least 2 input bytes, with up to 2x
+    # growth slack: 48x the input bounds every table; plus fixed overhead.
+    assert worst < 48 + 65536 / len(data), worst

@@ -1,0 +1,28 @@
+"""The compiled core must really be the compiled core."""
+
+import importlib.machinery
+
+import fastrace
+import fastrace._varint as _varint
+
+
+def test_extension_is_compiled():
+    # A pure-Python fallback or a stale source tree would not end in an
+    # extension suffix.
+    assert any(_varint.__file__.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def test_errors_are_value_errors():
+    for cls in (fastrace.TraceError, fastrace.TraceFormatError,
+                fastrace.TraceOrderError, fastrace.UnsupportedVersionError):
+        assert issubclass(cls, ValueError)
+        assert issubclass(cls, fastrace.TraceError)
+
+
+def test_error_carries_location():
+    e = fastrace.TraceFormatError("bad thing", offset=12, generation=3, batch=4, event=5)
+    assert (e.offset, e.generation, e.batch, e.event) == (12, 3, 4, 5)
+    assert str(e) == "bad thing (at offset 12, generation 3, batch 4, event 5)"
+    import pickle
+    e2 = pickle.loads(pickle.dumps(e))
+    assert type(e2) is fastrace.TraceFormatError and e2.batch == 4 and str(e2) == str(e)
