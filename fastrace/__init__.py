@@ -6,5 +6,6 @@ from fastrace.errors import (
     UnsupportedVersionError,
 )
 from fastrace.wire import WireTrace, decode_wire
+from fastrace.trace import Trace, iter_generations, read
 
 __version__ = "0.1.0"

@@ -9,7 +9,9 @@
 # reader from here, so that every byte of a trace is read through one checked
 # code path.
 
+from cpython.mem cimport PyMem_RawRealloc
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.string cimport memset
 
 
 # ---------------------------------------------------------------------------
@@ -40,6 +42,7 @@ cdef enum WireStatus:
     WIRE_GEN_ORDER            # a batch of another generation inside a generation
     WIRE_NO_END_OF_GEN        # the file ends inside a generation (Go 1.26+)
     WIRE_EXP_ZERO             # experimental batch with experiment id 0
+    WIRE_STOP                 # not an error: the requested generations are decoded
 
 
 # Batch kinds, decided by the batch header and the first payload byte.
@@ -91,6 +94,39 @@ cdef inline int read_uvarint(Cursor* c, uint64_t* out) noexcept nogil:
             return WIRE_VARINT_OVERFLOW
         x |= (<uint64_t>(b & 0x7f)) << shift
         shift += 7
+
+
+# ---------------------------------------------------------------------------
+# Growable arrays of fixed-size records, owned by C until adopt() hands them
+# to numpy without a copy.  Shared by every stage that builds tables.
+
+cdef struct Growable:
+    char* data                # records, contiguous
+    Py_ssize_t n              # records in use
+    Py_ssize_t cap            # records allocated
+    Py_ssize_t size           # bytes per record
+
+
+cdef inline void* grow_push(Growable* g) noexcept nogil:
+    """Append one zeroed record and return it; NULL when out of memory."""
+    cdef Py_ssize_t newcap
+    cdef char* p
+    if g.n == g.cap:
+        newcap = g.cap * 2 if g.cap else 64
+        if newcap > (<Py_ssize_t>1 << 62) // g.size:
+            return NULL
+        p = <char*>PyMem_RawRealloc(g.data, <size_t>(newcap * g.size))
+        if p == NULL:
+            return NULL
+        g.data = p
+        g.cap = newcap
+    p = g.data + g.n * g.size
+    memset(p, 0, <size_t>g.size)
+    g.n += 1
+    return p
+
+
+cdef object adopt(Growable* g, object dtype)
 
 
 # ---------------------------------------------------------------------------

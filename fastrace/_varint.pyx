@@ -156,33 +156,7 @@ BATCH_KINDS = {
 
 
 # ---------------------------------------------------------------------------
-# Growable arrays of fixed-size records, owned by C until handed to numpy.
-
-cdef struct Growable:
-    char* data                # records, contiguous
-    Py_ssize_t n              # records in use
-    Py_ssize_t cap            # records allocated
-    Py_ssize_t size           # bytes per record
-
-
-cdef void* grow_push(Growable* g) noexcept nogil:
-    """Append one zeroed record and return it; NULL when out of memory."""
-    cdef Py_ssize_t newcap
-    cdef char* p
-    if g.n == g.cap:
-        newcap = g.cap * 2 if g.cap else 64
-        if newcap > (<Py_ssize_t>1 << 62) // g.size:
-            return NULL
-        p = <char*>PyMem_RawRealloc(g.data, <size_t>(newcap * g.size))
-        if p == NULL:
-            return NULL
-        g.data = p
-        g.cap = newcap
-    p = g.data + g.n * g.size
-    memset(p, 0, <size_t>g.size)
-    g.n += 1
-    return p
-
+# Growable arrays (declared in _varint.pxd) are handed to numpy here.
 
 cdef class _Owner:
     """Keeps a C buffer alive while a numpy array views it; frees it after."""
@@ -252,6 +226,9 @@ cdef struct Decoder:
     int64_t gen_event_batches # event batches in the open generation
     int64_t gen_has_freq      # the open generation has a frequency
     int64_t cur_batch         # index of the batch being decoded, -1 if none
+    int64_t closed_gens       # generations closed so far (checks passed)
+    int64_t max_gens          # stop after this many generations (0 = all)
+    Py_ssize_t snap[9]        # table lengths before the current batch (see salvage)
 
 
 cdef inline int fail(Decoder* d, int code, Py_ssize_t offset,
@@ -301,6 +278,7 @@ cdef int close_generation(Decoder* d, Py_ssize_t end, bint ended) noexcept nogil
     if d.version >= 25 and not g.has_clock:
         return fail(d, WIRE_NO_CLOCK, end, 0, 0, -1)
     d.gen = NULL
+    d.closed_gens += 1
     return WIRE_OK
 
 
@@ -520,6 +498,62 @@ cdef int decode_sync(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept n
 # ---------------------------------------------------------------------------
 # Batches.
 
+cdef inline void tables_of(Decoder* d, Growable** t) noexcept nogil:
+    t[0] = &d.batches
+    t[1] = &d.events
+    t[2] = &d.strings
+    t[3] = &d.stacks
+    t[4] = &d.frames
+    t[5] = &d.cpu_samples
+    t[6] = &d.syncs
+    t[7] = &d.exp_batches
+    t[8] = &d.generations
+
+
+cdef bint salvage(Decoder* d) noexcept nogil:
+    """After an error, keep the generations that came before it.
+
+    Go's reader hands out the events of every generation before the one
+    with the damage, then reports the damage; so does fastrace.read.  Drops
+    the failing batch and the generation it belongs to (before Go 1.26, the
+    generation is kept if what was read of it is complete enough: Go goes
+    ahead with it too).  Returns whether any generation is left.
+    """
+    cdef Growable* t[9]
+    cdef GenerationRec* g
+    cdef Py_ssize_t i
+    cdef int64_t keep
+    tables_of(d, t)
+    if d.cur_batch >= 0:
+        for i in range(9):
+            if t[i].n > d.snap[i]:
+                t[i].n = d.snap[i]
+    keep = d.closed_gens
+    if d.generations.n > keep and d.version < 26 and d.gen != NULL:
+        g = <GenerationRec*>(d.generations.data) + keep
+        if g == d.gen and d.gen_has_freq and (d.version < 25 or g.has_clock):
+            keep += 1
+    if keep == 0:
+        return False
+    if d.generations.n > keep:
+        g = <GenerationRec*>(d.generations.data) + keep
+        d.batches.n = g.batch_start
+        d.events.n = g.event_start
+        d.strings.n = g.string_start
+        d.stacks.n = g.stack_start
+        d.frames.n = g.frame_start
+        d.cpu_samples.n = g.cpu_sample_start
+        d.syncs.n = g.sync_start
+        d.exp_batches.n = g.exp_batch_start
+        d.generations.n = keep
+    g = <GenerationRec*>(d.generations.data) + (keep - 1)
+    if d.batches.n > 0:
+        # End of the last kept generation: one past its last batch's payload.
+        g.end = (<BatchRec*>d.batches.data)[d.batches.n - 1].data_offset + \
+            (<BatchRec*>d.batches.data)[d.batches.n - 1].size
+    return True
+
+
 cdef int decode_batch(Decoder* d) noexcept nogil:
     cdef Cursor* c = &d.cur
     cdef Py_ssize_t start = c.pos
@@ -532,8 +566,13 @@ cdef int decode_batch(Decoder* d) noexcept nogil:
     cdef Cursor payload
     cdef uint8_t first
     cdef ExpBatchRec* e
+    cdef Growable* tables[9]
+    cdef int i
 
     d.cur_batch = d.batches.n
+    tables_of(d, tables)
+    for i in range(9):
+        d.snap[i] = tables[i].n
     if head == EV_END_OF_GENERATION and d.version >= 26:
         c.pos += 1
         if d.gen == NULL:
@@ -549,7 +588,10 @@ cdef int decode_batch(Decoder* d) noexcept nogil:
         b.kind = BATCH_END_OF_GENERATION
         b.generation = <uint32_t>(d.generations.n - 1)
         b.first = -1
-        return close_generation(d, c.pos, True)
+        st = close_generation(d, c.pos, True)
+        if st == WIRE_OK and d.max_gens and d.closed_gens >= d.max_gens:
+            return WIRE_STOP
+        return st
 
     if head == EV_EXPERIMENTAL_BATCH and d.version >= 23:
         if c.end - c.pos < 2:
@@ -590,6 +632,9 @@ cdef int decode_batch(Decoder* d) noexcept nogil:
     elif gen != d.gen.gen:
         if d.version < 26 and gen == d.gen.gen + 1:
             st = close_generation(d, start, False)
+            if st == WIRE_OK and d.max_gens and d.closed_gens >= d.max_gens:
+                c.pos = start  # leave this batch for the next call
+                return WIRE_STOP
             if st == WIRE_OK:
                 st = open_generation(d, gen, start)
             if st:
@@ -652,6 +697,8 @@ cdef int decode_all(Decoder* d) noexcept nogil:
     cdef int st
     while d.cur.pos < d.cur.end:
         st = decode_batch(d)
+        if st == WIRE_STOP:
+            return WIRE_OK
         if st:
             return st
     d.cur_batch = -1
@@ -717,6 +764,10 @@ def _name(code):
 
 
 cdef _raise_wire_error(WireError* e, int version):
+    raise _wire_error(e, version)
+
+
+cdef _wire_error(WireError* e, int version):
     code = e.code
     a, b = e.a, e.b
     if code == WIRE_NOMEM:
@@ -765,7 +816,7 @@ cdef _raise_wire_error(WireError* e, int version):
         msg = "experimental batch with experiment id 0"
     else:
         msg = f"wire decoder error {code}"
-    raise TraceFormatError(
+    return TraceFormatError(
         msg,
         offset=e.offset,
         generation=e.gen if e.gen >= 0 else None,
@@ -774,7 +825,8 @@ cdef _raise_wire_error(WireError* e, int version):
     )
 
 
-def decode_wire(const uint8_t[::1] data):
+def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
+                Py_ssize_t start=-1, int64_t max_generations=0):
     """Decode a whole v2 trace held in ``data`` (any contiguous buffer).
 
     Returns a dict with ``version`` (int), ``header_size`` (int) and the
@@ -782,6 +834,15 @@ def decode_wire(const uint8_t[::1] data):
     ``cpu_samples``, ``syncs``, ``exp_batches`` and ``generations`` as numpy
     structured arrays.  String bytes and experimental batch data are not
     copied: their rows hold offsets into ``data``.
+
+    With ``salvage_prefix``, a damaged trace does not raise if at least one
+    generation before the damage is intact: the tables hold those
+    generations and ``error`` holds the TraceFormatError to report after
+    them (otherwise ``error`` is None).
+
+    ``start`` (a batch boundary, default: right after the header) and
+    ``max_generations`` decode part of a trace: ``next_offset`` in the
+    result is where the next call should start (the input size at the end).
     """
     version, header_size = parse_header(data)
     cdef Decoder d
@@ -789,7 +850,10 @@ def decode_wire(const uint8_t[::1] data):
     memset(&d, 0, sizeof(Decoder))
     d.version = version
     d.cur.buf = &data[0]
-    d.cur.pos = header_size
+    d.cur.pos = header_size if start < 0 else start
+    if d.cur.pos < header_size or d.cur.pos > data.shape[0]:
+        raise ValueError(f"start offset {start} outside the trace's batches")
+    d.max_gens = max_generations
     d.cur.end = data.shape[0]
     d.batches.size = sizeof(BatchRec)
     d.events.size = sizeof(EventRec)
@@ -802,11 +866,16 @@ def decode_wire(const uint8_t[::1] data):
     d.generations.size = sizeof(GenerationRec)
     with nogil:
         st = decode_all(&d)
+    error = None
     if st:
-        _free_all(&d)
-        _raise_wire_error(&d.err, version)
+        if st == WIRE_NOMEM or not salvage_prefix or not salvage(&d):
+            _free_all(&d)
+            _raise_wire_error(&d.err, version)
+        error = _wire_error(&d.err, version)
     try:
         return {
+            "error": error,
+            "next_offset": d.cur.pos if error is None else data.shape[0],
             "version": version,
             "header_size": header_size,
             "batches": adopt(&d.batches, BATCH_DTYPE),

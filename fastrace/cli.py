@@ -13,7 +13,7 @@ from fastrace.errors import TraceError
 
 __all__ = ["main", "example_trace_path"]
 
-DUMP_FORMATS = ("go-wire",)
+DUMP_FORMATS = ("go-wire", "go-parsed")
 
 
 def example_trace_path() -> str:
@@ -21,15 +21,55 @@ def example_trace_path() -> str:
     return str(resources.files("fastrace").joinpath("data", "example.trace"))
 
 
+def _load(path: str):
+    """A binary trace as a path (memory-mapped later), or a text-format trace
+    (first line ``Trace Go1.NN``) converted to wire bytes."""
+    from fastrace import rawtext
+
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if rawtext.is_text_trace(head):
+        with open(path, "rb") as f:
+            return rawtext.text_to_wire(f.read())
+    return path
+
+
 def _cmd_dump(args) -> int:
     from fastrace.dump import write_go_wire
+    from fastrace.parsed import write_go_parsed
+    from fastrace.trace import read
     from fastrace.wire import decode_wire
 
-    w = decode_wire(args.trace)
+    source = _load(args.trace)
     out = sys.stdout.buffer
     if args.format == "go-wire":
-        write_go_wire(w, out)
+        write_go_wire(decode_wire(source), out)
+    else:
+        try:
+            trace = read(source)
+        except TraceError as e:
+            # Like Go's tool: print the events before the problem, then fail.
+            partial = getattr(e, "partial", None)
+            if partial is not None:
+                write_go_parsed(partial, out)
+                out.flush()
+            raise
+        write_go_parsed(trace, out)
     out.flush()
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from fastrace.trace import read
+    from fastrace.validate import validate
+
+    problems = validate(read(_load(args.trace)))
+    for p in problems[:args.max]:
+        print(p)
+    if problems:
+        print(f"fastrace: {len(problems)} problems", file=sys.stderr)
+        return 1
+    print("ok")
     return 0
 
 
@@ -39,7 +79,7 @@ def _cmd_info(args) -> int:
 
     path = args.trace or example_trace_path()
     name = args.trace or f"{path} (example shipped with fastrace)"
-    sys.stdout.write(format_summary(summarize(decode_wire(path)), name))
+    sys.stdout.write(format_summary(summarize(decode_wire(_load(path))), name))
     sys.stdout.flush()
     return 0
 
@@ -50,9 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="print every event of a trace as text")
     d.add_argument("--format", choices=DUMP_FORMATS, default="go-wire",
-                   help="go-wire: exactly what `go tool trace -d=wire` prints")
-    d.add_argument("trace", help="trace file")
+                   help="go-wire: exactly what `go tool trace -d=wire` prints; "
+                        "go-parsed: exactly what `go tool trace -d=parsed` prints")
+    d.add_argument("trace", help="trace file (binary, or Go's text format)")
     d.set_defaults(func=_cmd_dump)
+    v = sub.add_parser("validate", help="check a trace against the invariants of Go's validator")
+    v.add_argument("trace", help="trace file (binary, or Go's text format)")
+    v.add_argument("--max", type=int, default=20, help="problems to print at most")
+    v.set_defaults(func=_cmd_validate)
     i = sub.add_parser("info", help="summarize a trace (default: the shipped example)")
     i.add_argument("trace", nargs="?", help="trace file; omit to use the shipped example")
     i.set_defaults(func=_cmd_info)

@@ -29,6 +29,7 @@ __all__ = [
     "WireTrace",
     "WireGeneration",
     "decode_wire",
+    "iter_wire_generations",
     "open_source",
     "BATCH_DTYPE",
     "EVENT_DTYPE",
@@ -177,6 +178,9 @@ class WireTrace:
         self.generations: np.ndarray = tables["generations"]
         self.buffer = buffer
         self._keepalive = keepalive
+        # With decode_wire(..., salvage_prefix=True): the damage found after
+        # the generations these tables hold, to be reported after them.
+        self.error: TraceFormatError | None = tables.get("error")
 
     @property
     def size(self) -> int:
@@ -239,14 +243,36 @@ class WireTrace:
         return [_spec.EXPERIMENTS.get(i, f"experiment {i}") for i in sorted(ids)]
 
 
-def decode_wire(source) -> WireTrace:
+def decode_wire(source, *, salvage_prefix: bool = False) -> WireTrace:
     """Decode a trace (a path, bytes, bytearray, memoryview or mmap).
 
     Raises :class:`fastrace.TraceFormatError` for malformed input and
     :class:`fastrace.UnsupportedVersionError` for traces of other versions.
+    With ``salvage_prefix``, damage after at least one intact generation
+    does not raise: the result holds the generations before it and the
+    exception is kept in ``.error`` (Go's reader also delivers those
+    generations before it reports the damage).
     """
     view, keep = open_source(source)
     if len(view) == 0:
         raise TraceFormatError("empty input: not a Go execution trace", offset=0)
-    tables = _varint.decode_wire(view)
+    tables = _varint.decode_wire(view, salvage_prefix)
     return WireTrace(tables, view, keep)
+
+
+def iter_wire_generations(source, *, salvage_prefix: bool = False) -> Iterator[WireTrace]:
+    """Decode a trace one generation at a time; each WireTrace holds one
+    generation's tables (row numbers local to it) over the same buffer."""
+    view, keep = open_source(source)
+    if len(view) == 0:
+        raise TraceFormatError("empty input: not a Go execution trace", offset=0)
+    pos = -1
+    while True:
+        tables = _varint.decode_wire(view, salvage_prefix, pos, 1)
+        if len(tables["generations"]) == 0 and tables["error"] is None:
+            if pos < 0 or pos >= len(view):
+                return
+        yield WireTrace(tables, view, keep)
+        if tables["error"] is not None or tables["next_offset"] >= len(view):
+            return
+        pos = tables["next_offset"]

@@ -1,6 +1,6 @@
 """Live differential tests: traces written during this run by each Go
 toolchain (1.22-1.27), dumped by fastrace and by Go 1.27.3's
-`go tool trace -d=wire`, must agree byte for byte.  This is what catches a
+`go tool trace -d=wire` and `-d=parsed`, must agree byte for byte.  This is what catches a
 new Go release changing the format."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import pytest
 
 import fastrace
 import gotool
-from refcompare import assert_matches_go_wire, fastrace_go_wire
+from fastrace.parsed import go_parsed_bytes
+from fastrace.validate import validate
+from refcompare import assert_matches_go_wire, fastrace_go_wire, first_difference
 
 pytestmark = pytest.mark.live
 
@@ -31,6 +33,12 @@ def test_live_trace_matches_go(tmp_path, version, program):
     want, err, rc = gotool.go_dump(trace, "wire")
     w = fastrace.decode_wire(trace)
     assert_matches_go_wire(fastrace_go_wire(trace), want, err, rc, w.version)
+    # The ordered events: `go tool trace -d=parsed`, byte for byte.
+    want_p, err_p, rc_p = gotool.go_dump(trace, "parsed")
+    assert rc_p == 0, err_p
+    got_p = go_parsed_bytes(fastrace.read(trace))
+    assert got_p == want_p, first_difference(got_p, want_p)
+    assert validate(fastrace.read(trace)) == []
     if program == "long":
         assert len(w.generations) >= 3
     if program == "allocfree":

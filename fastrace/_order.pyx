@@ -1,0 +1,2313 @@
+# cython: language_level=3
+"""Ordering engine: wire tables -> the ordered table of high-level events.
+
+Stage 2 of fastrace's pipeline.  The events of a generation are written per
+M and only partially ordered.  This module merges the per-M streams the way
+Go's ``internal/trace`` reader does (a min-heap of per-M cursors keyed by
+timestamp; an event may only be taken when the scheduler state machine says
+it can happen next), validates every step, and writes one row per event to
+a C table that numpy adopts.  Go's reader is the specification: for valid
+traces the rows, their order, times and contexts are exactly those of Go's
+``trace.Reader``.
+
+Layout: Python prepares each generation (string/stack maps, per-M event
+order, sorted CPU samples) with numpy; ``order_generation`` then runs with
+the GIL released over C structures only.  The scheduler state (goroutines,
+Ps, Ms, tasks, GC) lives in ``OrderState`` and carries over from one
+generation to the next.
+"""
+
+from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
+from libc.string cimport memset, memcpy
+from libc.stdio cimport snprintf
+
+cimport numpy as cnp
+import numpy as np
+
+from fastrace._varint cimport EventRec, BatchRec, Growable, grow_push, adopt
+from fastrace import spec as _spec
+from fastrace import kinds as _kinds
+from fastrace.errors import TraceFormatError, TraceOrderError
+
+cnp.import_array()
+
+cdef extern from "stdio.h":
+    # %lld etc. need these casts on every platform we build for
+    ctypedef long long ll_t "long long"
+    ctypedef unsigned long long ull_t "unsigned long long"
+
+
+# ---------------------------------------------------------------------------
+# Constants (Go's numbering).
+
+cdef enum:
+    NONE = -1
+
+cdef enum GoStatusC:          # goroutine status as written in the trace
+    GS_BAD = 0
+    GS_RUNNABLE = 1
+    GS_RUNNING = 2
+    GS_SYSCALL = 3
+    GS_WAITING = 4
+
+cdef enum ProcStatusC:        # P status as written in the trace
+    PS_BAD = 0
+    PS_RUNNING = 1
+    PS_IDLE = 2
+    PS_SYSCALL = 3
+    PS_ABANDONED = 4
+
+cdef enum GoStateC:           # fastrace.kinds.GoState
+    G_UNDETERMINED = 0
+    G_NOT_EXIST = 1
+    G_RUNNABLE = 2
+    G_RUNNING = 3
+    G_WAITING = 4
+    G_SYSCALL = 5
+
+cdef enum ProcStateC:         # fastrace.kinds.ProcState
+    P_UNDETERMINED = 0
+    P_NOT_EXIST = 1
+    P_RUNNING = 2
+    P_IDLE = 3
+
+cdef enum KindC:              # fastrace.kinds.EventKind
+    K_SYNC = 1
+    K_METRIC = 2
+    K_LABEL = 3
+    K_STACK_SAMPLE = 4
+    K_RANGE_BEGIN = 5
+    K_RANGE_ACTIVE = 6
+    K_RANGE_END = 7
+    K_TASK_BEGIN = 8
+    K_TASK_END = 9
+    K_REGION_BEGIN = 10
+    K_REGION_END = 11
+    K_LOG = 12
+    K_STATE_TRANSITION = 13
+    K_EXPERIMENTAL = 14
+
+cdef enum GCStateC:
+    GC_UNDETERMINED = 0
+    GC_NOT_RUNNING = 1
+    GC_RUNNING = 2
+
+cdef enum Ev:                 # wire types the handlers name (checked against fastrace.spec)
+    EvProcsChange = 9
+    EvProcStart = 10
+    EvProcStop = 11
+    EvProcSteal = 12
+    EvProcStatus = 13
+    EvGoCreate = 14
+    EvGoCreateSyscall = 15
+    EvGoStart = 16
+    EvGoDestroy = 17
+    EvGoDestroySyscall = 18
+    EvGoStop = 19
+    EvGoBlock = 20
+    EvGoUnblock = 21
+    EvGoSyscallBegin = 22
+    EvGoSyscallEnd = 23
+    EvGoSyscallEndBlocked = 24
+    EvGoStatus = 25
+    EvSTWBegin = 26
+    EvSTWEnd = 27
+    EvGCActive = 28
+    EvGCBegin = 29
+    EvGCEnd = 30
+    EvGCSweepActive = 31
+    EvGCSweepBegin = 32
+    EvGCSweepEnd = 33
+    EvGCMarkAssistActive = 34
+    EvGCMarkAssistBegin = 35
+    EvGCMarkAssistEnd = 36
+    EvHeapAlloc = 37
+    EvHeapGoal = 38
+    EvGoLabel = 39
+    EvUserTaskBegin = 40
+    EvUserTaskEnd = 41
+    EvUserRegionBegin = 42
+    EvUserRegionEnd = 43
+    EvUserLog = 44
+    EvGoSwitch = 45
+    EvGoSwitchDestroy = 46
+    EvGoCreateBlocked = 47
+    EvGoStatusStack = 48
+
+cdef enum Status:             # results of C functions
+    ST_OK = 0
+    ST_ERROR = 1              # o.err holds the message
+    ST_NOMEM = 2
+
+cdef uint64_t NO_TASK = 0xFFFFFFFFFFFFFFFF
+cdef int64_t MIN_TIME = -0x7FFFFFFFFFFFFFFF - 1
+
+# Per wire type, built from fastrace.spec: kind, start type of a range end,
+# positions (in args, i.e. after the time delta) of stack and string ids.
+cdef uint8_t KIND_OF[256]
+cdef uint8_t START_OF[256]
+cdef int8_t STACK_POS[256][2]
+cdef int8_t STRING_POS[256][2]
+cdef uint8_t EXP_STRING_MASK[256]   # experimental events: args whose name ends in "string"
+cdef char EV_NAME[256][32]
+
+_KIND_BY_NAME = {
+    "CPUSample": K_STACK_SAMPLE, "ProcsChange": K_METRIC, "HeapAlloc": K_METRIC,
+    "HeapGoal": K_METRIC, "GoLabel": K_LABEL, "STWBegin": K_RANGE_BEGIN,
+    "STWEnd": K_RANGE_END, "GCActive": K_RANGE_ACTIVE, "GCBegin": K_RANGE_BEGIN,
+    "GCEnd": K_RANGE_END, "GCSweepActive": K_RANGE_ACTIVE, "GCSweepBegin": K_RANGE_BEGIN,
+    "GCSweepEnd": K_RANGE_END, "GCMarkAssistActive": K_RANGE_ACTIVE,
+    "GCMarkAssistBegin": K_RANGE_BEGIN, "GCMarkAssistEnd": K_RANGE_END,
+    "UserTaskBegin": K_TASK_BEGIN, "UserTaskEnd": K_TASK_END,
+    "UserRegionBegin": K_REGION_BEGIN, "UserRegionEnd": K_REGION_END, "UserLog": K_LOG,
+}
+_TRANSITIONS = ("ProcStart ProcStop ProcSteal ProcStatus GoCreate GoCreateSyscall GoStart "
+                "GoDestroy GoDestroySyscall GoStop GoBlock GoUnblock GoSyscallBegin GoSyscallEnd "
+                "GoSyscallEndBlocked GoStatus GoSwitch GoSwitchDestroy GoCreateBlocked "
+                "GoStatusStack").split()
+
+
+def _init_tables():
+    memset(KIND_OF, 0, sizeof(KIND_OF))
+    memset(START_OF, 0, sizeof(START_OF))
+    memset(STACK_POS, -1, sizeof(STACK_POS))
+    memset(STRING_POS, -1, sizeof(STRING_POS))
+    memset(EXP_STRING_MASK, 0, sizeof(EXP_STRING_MASK))
+    memset(EV_NAME, 0, sizeof(EV_NAME))
+    for code in range(256):
+        name = f"Invalid({code})".encode()
+        EV_NAME[code][:len(name)] = name
+    for s in _spec.SPECS:
+        name = s.name.encode()[:31]
+        memset(EV_NAME[s.code], 0, 32)
+        EV_NAME[s.code][:len(name)] = name
+        if s.name in _KIND_BY_NAME:
+            KIND_OF[s.code] = _KIND_BY_NAME[s.name]
+        elif s.name in _TRANSITIONS:
+            KIND_OF[s.code] = K_STATE_TRANSITION
+        elif s.experiment:
+            KIND_OF[s.code] = K_EXPERIMENTAL
+            for i, a in enumerate(s.args[1:4]):
+                if a.endswith("string"):
+                    EXP_STRING_MASK[s.code] |= 1 << i
+        START_OF[s.code] = s.start
+        if s.timed:
+            for j, pos in enumerate(s.stacks[:2]):
+                STACK_POS[s.code][j] = pos - 1
+            for j, pos in enumerate(s.strings[:2]):
+                STRING_POS[s.code][j] = pos - 1
+    for name, code in (("ProcsChange", EvProcsChange), ("GoStatusStack", EvGoStatusStack),
+                       ("UserLog", EvUserLog), ("GoLabel", EvGoLabel), ("STWBegin", EvSTWBegin),
+                       ("GCSweepEnd", EvGCSweepEnd), ("GoSwitch", EvGoSwitch)):
+        if _spec.BY_NAME[name].code != code:
+            raise RuntimeError(f"fastrace._order: code of {name} disagrees with fastrace.spec")
+
+
+_init_tables()
+
+
+# ---------------------------------------------------------------------------
+# Dtypes derived from the structs in _order.pxd.
+
+cdef TraceEventRec _ev_proto
+cdef StackRowRec _stack_proto
+cdef FrameRowRec _frame_proto
+cdef GenerationRowRec _gen_proto
+cdef ExpBatchRowRec _exp_proto
+
+
+def _dtype_of(view):
+    dt = np.asarray(view).dtype
+    names = [n for n in dt.names if not n.startswith("pad")]
+    return np.dtype({"names": names, "formats": [dt.fields[n][0] for n in names],
+                     "offsets": [dt.fields[n][1] for n in names], "itemsize": dt.itemsize})
+
+
+EVENT_DTYPE = _dtype_of(<TraceEventRec[:1]>&_ev_proto)
+STACK_DTYPE = _dtype_of(<StackRowRec[:1]>&_stack_proto)
+FRAME_DTYPE = _dtype_of(<FrameRowRec[:1]>&_frame_proto)
+GENERATION_DTYPE = _dtype_of(<GenerationRowRec[:1]>&_gen_proto)
+EXP_BATCH_DTYPE = _dtype_of(<ExpBatchRowRec[:1]>&_exp_proto)
+
+
+# ---------------------------------------------------------------------------
+# Trace clock: ticks -> ns exactly as Go computes it (float64 arithmetic,
+# truncation toward zero; out-of-range values become the minimum int64, as
+# Go's conversion does on amd64).
+
+cdef inline int64_t tick_ns(double ns_per_tick, uint64_t t) noexcept nogil:
+    cdef double v = <double>t * ns_per_tick
+    if not (v < 9.2233720368547758e18 and v >= -9.2233720368547758e18):
+        return MIN_TIME
+    return <int64_t>v
+
+
+cdef inline double ns_per_tick_of(uint64_t freq) noexcept nogil:
+    return 1.0 / (<double>freq / 1e9)
+
+
+def ticks_to_ns(cnp.ndarray ticks, uint64_t freq):
+    """Convert an array of absolute tick values to ns, as Go does."""
+    cdef const uint64_t[::1] t = np.ascontiguousarray(ticks, dtype=np.uint64)
+    cdef cnp.ndarray out = np.empty(t.shape[0], dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef double f = ns_per_tick_of(freq)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(t.shape[0]):
+            o[i] = tick_ns(f, t[i])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Open-addressing hash map uint64 -> int64 (linear probing, backward-shift
+# deletion).  Keys come from the trace, so nothing is assumed about them.
+
+cdef struct IdMap:
+    uint64_t* keys
+    int64_t* vals
+    uint8_t* used
+    Py_ssize_t cap            # power of two, or 0
+    Py_ssize_t n
+
+
+cdef inline size_t _slot(uint64_t k, Py_ssize_t cap) noexcept nogil:
+    k ^= k >> 33
+    k *= <uint64_t>0xff51afd7ed558ccdULL
+    k ^= k >> 33
+    return <size_t>(k & <uint64_t>(cap - 1))
+
+
+cdef bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
+    cdef size_t i
+    if m.cap == 0:
+        return False
+    i = _slot(k, m.cap)
+    while m.used[i]:
+        if m.keys[i] == k:
+            if v != NULL:
+                v[0] = m.vals[i]
+            return True
+        i = (i + 1) & <size_t>(m.cap - 1)
+    return False
+
+
+cdef int map_grow(IdMap* m) noexcept nogil:
+    cdef Py_ssize_t oldcap = m.cap
+    cdef uint64_t* ok = m.keys
+    cdef int64_t* ov = m.vals
+    cdef uint8_t* ou = m.used
+    cdef Py_ssize_t j
+    cdef size_t i
+    cdef Py_ssize_t newcap = oldcap * 2 if oldcap else 16
+    m.keys = <uint64_t*>PyMem_RawMalloc(newcap * sizeof(uint64_t))
+    m.vals = <int64_t*>PyMem_RawMalloc(newcap * sizeof(int64_t))
+    m.used = <uint8_t*>PyMem_RawMalloc(newcap)
+    if m.keys == NULL or m.vals == NULL or m.used == NULL:
+        PyMem_RawFree(m.keys)
+        PyMem_RawFree(m.vals)
+        PyMem_RawFree(m.used)
+        m.keys, m.vals, m.used = ok, ov, ou
+        return ST_NOMEM
+    memset(m.used, 0, newcap)
+    m.cap = newcap
+    for j in range(oldcap):
+        if ou[j]:
+            i = _slot(ok[j], newcap)
+            while m.used[i]:
+                i = (i + 1) & <size_t>(newcap - 1)
+            m.used[i] = 1
+            m.keys[i] = ok[j]
+            m.vals[i] = ov[j]
+    PyMem_RawFree(ok)
+    PyMem_RawFree(ov)
+    PyMem_RawFree(ou)
+    return ST_OK
+
+
+cdef int map_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
+    cdef size_t i
+    if (m.n + 1) * 2 > m.cap:
+        if map_grow(m):
+            return ST_NOMEM
+    i = _slot(k, m.cap)
+    while m.used[i]:
+        if m.keys[i] == k:
+            m.vals[i] = v
+            return ST_OK
+        i = (i + 1) & <size_t>(m.cap - 1)
+    m.used[i] = 1
+    m.keys[i] = k
+    m.vals[i] = v
+    m.n += 1
+    return ST_OK
+
+
+cdef void map_del(IdMap* m, uint64_t k) noexcept nogil:
+    cdef size_t i, j, h
+    cdef size_t mask
+    if m.cap == 0:
+        return
+    mask = <size_t>(m.cap - 1)
+    i = _slot(k, m.cap)
+    while m.used[i] and m.keys[i] != k:
+        i = (i + 1) & mask
+    if not m.used[i]:
+        return
+    m.used[i] = 0
+    m.n -= 1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if not m.used[j]:
+            return
+        h = _slot(m.keys[j], m.cap)
+        # Move j back to i if its home slot is not in (i, j].
+        if (j > i and (h <= i or h > j)) or (j < i and (h <= i and h > j)):
+            m.keys[i] = m.keys[j]
+            m.vals[i] = m.vals[j]
+            m.used[i] = 1
+            m.used[j] = 0
+            i = j
+
+
+cdef void map_free(IdMap* m) noexcept nogil:
+    PyMem_RawFree(m.keys)
+    PyMem_RawFree(m.vals)
+    PyMem_RawFree(m.used)
+    memset(m, 0, sizeof(IdMap))
+
+
+cdef class IdTable:
+    """A uint64 -> int64 map built from two arrays (per-generation id maps)."""
+    cdef IdMap m
+
+    def __cinit__(self, keys, vals):
+        cdef const uint64_t[::1] k = np.ascontiguousarray(keys, dtype=np.uint64)
+        cdef const int64_t[::1] v = np.ascontiguousarray(vals, dtype=np.int64)
+        cdef Py_ssize_t i
+        memset(&self.m, 0, sizeof(IdMap))
+        for i in range(k.shape[0]):
+            if map_put(&self.m, k[i], v[i]):
+                raise MemoryError()
+
+    def __dealloc__(self):
+        map_free(&self.m)
+
+    def get(self, uint64_t key):
+        cdef int64_t v
+        return v if map_get(&self.m, key, &v) else None
+
+
+# ---------------------------------------------------------------------------
+# Scheduler state.
+
+cdef struct RangeEntry:
+    uint64_t desc             # per-generation string id (STW kind), else 0
+    uint8_t typ               # wire type of the range's begin event
+
+cdef struct RegionEntry:
+    uint64_t task             # task id
+    uint32_t name             # row in the global string table
+
+cdef struct Res:              # a goroutine's or a P's state
+    int64_t id
+    uint64_t seq_gen          # generation of the sequence counter
+    uint64_t seq              # sequence number within seq_gen
+    RangeEntry* ranges        # ranges in flight on this resource
+    RegionEntry* regions      # active user regions (goroutines), innermost last
+    int32_t nranges
+    int32_t cap_ranges
+    int32_t nregions
+    int32_t cap_regions
+    int32_t next_free         # free-list link while the slot is unused
+    uint8_t status            # GoStatusC / ProcStatusC
+
+cdef struct MState:
+    int64_t id
+    int64_t g                 # goroutine bound to the M, -1 = none
+    int64_t p                 # P bound to the M, -1 = none
+
+cdef struct TaskState:
+    uint64_t parent           # parent task id (NO_TASK = none)
+    uint32_t name             # row in the global string table
+    int32_t next_free
+
+cdef struct Pool:             # growable array of fixed-size slots with a free list
+    char* data
+    Py_ssize_t n
+    Py_ssize_t cap
+    Py_ssize_t size
+    int64_t free              # first free slot, -1 = none
+
+cdef struct Ctx:              # scheduling context of an event
+    int64_t g
+    int64_t p
+    int64_t m
+
+cdef struct OCursor:          # one M's stream of events in a generation
+    int64_t m
+    int64_t pos               # next index into GenIn.order
+    int64_t end
+    int64_t row               # wire event row of the current event
+    int64_t last_ts           # time of the previous event in the batch, ns (Go's lastTs)
+    int64_t time              # time of the current event, ns
+    uint64_t args[4]          # arguments of the current event (after the time delta)
+    uint8_t typ               # wire type of the current event
+
+cdef struct GenIn:            # one generation's inputs, prepared in Python
+    uint64_t gen
+    uint64_t gen_row
+    double ns_per_tick
+    int64_t sync_time
+    const EventRec* ev        # the wire events table
+    const BatchRec* batches   # the wire batches table
+    const int64_t* order      # wire event rows grouped by M
+    const int64_t* m_bounds   # [nm + 1] bounds into order
+    const int64_t* m_ids      # [nm] M ids, in Go's batchMs order
+    int64_t nm
+    IdMap* strings            # string id -> global string row
+    IdMap* stacks             # stack id -> global stack row
+    const int64_t* cpu_time   # CPU samples, sorted: ns
+    const int64_t* cpu_m
+    const int64_t* cpu_p
+    const int64_t* cpu_g
+    const uint32_t* cpu_stack
+    int64_t ncpu
+
+cdef struct OrderState:
+    int version
+    uint64_t initial_gen
+    uint64_t gc_seq
+    uint8_t gc_state
+    IdMap gmap                # goroutine id -> slot in gpool
+    IdMap pmap                # P id -> slot in ppool
+    IdMap mmap                # M id -> slot in mpool
+    IdMap tmap                # task id -> slot in tpool
+    Pool gpool
+    Pool ppool
+    Pool mpool
+    Pool tpool
+    Growable out              # TraceEventRec rows
+    int64_t last_ts           # time of the last emitted event (Go's monotonic fix-up)
+    int64_t syncs             # Sync events emitted
+    OCursor* cursors
+    int32_t* frontier         # heap of cursor indexes, by cursor time
+    int64_t nfrontier
+    int64_t cur_m             # M of the event being advanced (for errors)
+    int64_t cur_row           # wire row of the event being advanced (for errors)
+    char err[768]
+
+
+cdef int64_t pool_alloc(Pool* p) noexcept nogil:
+    """A zeroed slot; -1 when out of memory.  Invalidates slot pointers."""
+    cdef int64_t i
+    cdef char* d
+    cdef Py_ssize_t newcap
+    if p.free >= 0:
+        i = p.free
+        p.free = (<int32_t*>(p.data + i * p.size))[0]
+        memset(p.data + i * p.size, 0, p.size)
+        return i
+    if p.n == p.cap:
+        newcap = p.cap * 2 if p.cap else 32
+        d = <char*>PyMem_RawRealloc(p.data, newcap * p.size)
+        if d == NULL:
+            return -1
+        p.data = d
+        p.cap = newcap
+    i = p.n
+    p.n += 1
+    memset(p.data + i * p.size, 0, p.size)
+    return i
+
+
+cdef void pool_release(Pool* p, int64_t i) noexcept nogil:
+    # The first 4 bytes of a free slot hold the next free slot.
+    (<int32_t*>(p.data + i * p.size))[0] = <int32_t>p.free
+    p.free = i
+
+
+cdef inline Res* gres(OrderState* o, int64_t slot) noexcept nogil:
+    return <Res*>(o.gpool.data + slot * sizeof(Res))
+
+cdef inline Res* pres(OrderState* o, int64_t slot) noexcept nogil:
+    return <Res*>(o.ppool.data + slot * sizeof(Res))
+
+cdef inline MState* mres(OrderState* o, int64_t slot) noexcept nogil:
+    return <MState*>(o.mpool.data + slot * sizeof(MState))
+
+cdef inline TaskState* tres(OrderState* o, int64_t slot) noexcept nogil:
+    return <TaskState*>(o.tpool.data + slot * sizeof(TaskState))
+
+
+cdef Res* find_g(OrderState* o, int64_t gid) noexcept nogil:
+    cdef int64_t slot
+    if map_get(&o.gmap, <uint64_t>gid, &slot):
+        return gres(o, slot)
+    return NULL
+
+
+cdef Res* find_p(OrderState* o, int64_t pid) noexcept nogil:
+    cdef int64_t slot
+    if map_get(&o.pmap, <uint64_t>pid, &slot):
+        return pres(o, slot)
+    return NULL
+
+
+cdef Res* new_res(OrderState* o, Pool* pool, IdMap* m, int64_t id) noexcept nogil:
+    cdef int64_t slot = pool_alloc(pool)
+    cdef Res* r
+    if slot < 0 or map_put(m, <uint64_t>id, slot):
+        return NULL
+    r = <Res*>(pool.data + slot * sizeof(Res))
+    r.id = id
+    r.next_free = -1
+    return r
+
+
+cdef void free_res_lists(Res* r) noexcept nogil:
+    PyMem_RawFree(r.ranges)
+    PyMem_RawFree(r.regions)
+    r.ranges = NULL
+    r.regions = NULL
+    r.nranges = r.cap_ranges = r.nregions = r.cap_regions = 0
+
+
+cdef void delete_g(OrderState* o, int64_t gid) noexcept nogil:
+    cdef int64_t slot
+    if map_get(&o.gmap, <uint64_t>gid, &slot):
+        free_res_lists(gres(o, slot))
+        map_del(&o.gmap, <uint64_t>gid)
+        pool_release(&o.gpool, slot)
+
+
+cdef int64_t m_slot(OrderState* o, int64_t mid) noexcept nogil:
+    """Slot of M mid, created (with no G and no P) if new; -1 = no memory."""
+    cdef int64_t slot
+    cdef MState* ms
+    if map_get(&o.mmap, <uint64_t>mid, &slot):
+        return slot
+    slot = pool_alloc(&o.mpool)
+    if slot < 0 or map_put(&o.mmap, <uint64_t>mid, slot):
+        return -1
+    ms = mres(o, slot)
+    ms.id = mid
+    ms.g = NONE
+    ms.p = NONE
+    return slot
+
+
+# ---------------------------------------------------------------------------
+# Errors: Go's wording where Go has one, so that messages match its tests.
+
+cdef inline int fail(OrderState* o, const char* msg) noexcept nogil:
+    snprintf(o.err, sizeof(o.err), "%s", msg)
+    return ST_ERROR
+
+
+cdef const char* go_status_name(uint8_t s) noexcept nogil:
+    if s == GS_RUNNABLE:
+        return "Runnable"
+    if s == GS_RUNNING:
+        return "Running"
+    if s == GS_SYSCALL:
+        return "Syscall"
+    if s == GS_WAITING:
+        return "Waiting"
+    return "Bad"
+
+
+cdef const char* proc_status_name(uint8_t s) noexcept nogil:
+    if s == PS_RUNNING:
+        return "Running"
+    if s == PS_IDLE:
+        return "Idle"
+    if s == PS_SYSCALL:
+        return "Syscall"
+    if s == PS_ABANDONED:
+        return "SyscallAbandoned"
+    return "Bad"
+
+
+cdef enum Req:
+    MUST_NOT = 0
+    MAY = 1
+    MUST = 2
+
+
+cdef int check_ctx(OrderState* o, Ctx* c, int rm, int rp, int rg) noexcept nogil:
+    if rm == MUST and c.m == NONE:
+        return fail(o, "expected a thread but didn't have one")
+    if rm == MUST_NOT and c.m != NONE:
+        return fail(o, "expected no thread but had one")
+    if rp == MUST and c.p == NONE:
+        return fail(o, "expected a proc but didn't have one")
+    if rp == MUST_NOT and c.p != NONE:
+        return fail(o, "expected no proc but had one")
+    if rg == MUST and c.g == NONE:
+        return fail(o, "expected a goroutine but didn't have one")
+    if rg == MUST_NOT and c.g != NONE:
+        return fail(o, "expected no goroutine but had one")
+    return ST_OK
+
+
+cdef inline int user_go(OrderState* o, Ctx* c) noexcept nogil:
+    return check_ctx(o, c, MUST, MUST, MUST)
+
+
+# ---------------------------------------------------------------------------
+# Emitting rows.
+
+cdef int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
+                       uint8_t typ) noexcept nogil:
+    cdef int64_t v
+    if id == 0:
+        row[0] = 0
+        return ST_OK
+    if map_get(gi.strings, id, &v):
+        row[0] = <uint32_t>v
+        return ST_OK
+    snprintf(o.err, sizeof(o.err), "found invalid string ID %llu for event %s",
+             <ull_t>id, EV_NAME[typ])
+    return ST_ERROR
+
+
+cdef int lookup_stack(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
+                      uint8_t typ) noexcept nogil:
+    cdef int64_t v
+    if id == 0:
+        row[0] = 0
+        return ST_OK
+    if map_get(gi.stacks, id, &v):
+        row[0] = <uint32_t>v
+        return ST_OK
+    snprintf(o.err, sizeof(o.err), "found invalid stack ID %llu for event %s",
+             <ull_t>id, EV_NAME[typ])
+    return ST_ERROR
+
+
+cdef inline uint32_t string_or_empty(GenIn* gi, uint64_t id) noexcept nogil:
+    cdef int64_t v
+    if id != 0 and map_get(gi.strings, id, &v):
+        return <uint32_t>v
+    return 0
+
+
+cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
+                            uint8_t typ) noexcept nogil:
+    cdef TraceEventRec* r = <TraceEventRec*>grow_push(&o.out)
+    if r == NULL:
+        return NULL
+    # Go's reader makes times strictly increasing as it hands events out.
+    if t <= o.last_ts:
+        t = o.last_ts + 1
+    o.last_ts = t
+    r.time = t
+    r.g = c.g
+    r.p = c.p
+    r.m = c.m
+    r.kind = kind
+    r.type = typ
+    return r
+
+
+cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
+                    uint64_t* args, uint64_t x0, uint64_t x1) noexcept nogil:
+    """Append the row of one event taken by the ordering.
+
+    args are the event's arguments after the time delta (as adjusted by the
+    handler, like Go's smuggled values); x0, x1 are extra values a handler
+    passes (old state of a status event, task info of a task end, ...).
+    Stack and string ids are checked and turned into global rows here, as
+    Go checks them when it hands the event out.
+    """
+    cdef uint32_t own_stack = 0, s0 = 0, s1 = 0, tstack = 0
+    cdef int j, st
+    cdef uint8_t kind = KIND_OF[typ]
+    cdef TraceEventRec* r
+    cdef uint8_t fr = 0, to = 0
+    cdef uint64_t a0 = 0, a1 = 0, a2 = 0
+    cdef uint32_t v
+    for j in range(2):
+        if STACK_POS[typ][j] >= 0:
+            st = lookup_stack(o, gi, args[STACK_POS[typ][j]], &v, typ)
+            if st:
+                return st
+            if j == 0:
+                own_stack = v
+    for j in range(2):
+        if STRING_POS[typ][j] >= 0:
+            st = lookup_string(o, gi, args[STRING_POS[typ][j]], &v, typ)
+            if st:
+                return st
+            if j == 0:
+                s0 = v
+            else:
+                s1 = v
+
+    if kind == K_METRIC:
+        a0 = args[0]
+    elif kind == K_LABEL:
+        a0 = s0
+    elif typ == EvSTWBegin:
+        a0 = <uint64_t>c.g
+        a1 = s0
+    elif typ == EvSTWEnd:
+        a0 = <uint64_t>c.g
+        a1 = string_or_empty(gi, x0)
+    elif typ == EvGCSweepActive or typ == EvGCMarkAssistActive:
+        a0 = args[0]
+    elif typ == EvGCSweepBegin or typ == EvGCSweepEnd:
+        a0 = <uint64_t>c.p
+        if typ == EvGCSweepEnd:
+            a1 = args[0]
+            a2 = args[1]
+    elif typ == EvGCMarkAssistBegin or typ == EvGCMarkAssistEnd:
+        a0 = <uint64_t>c.g
+    elif typ == EvUserTaskBegin:
+        a0 = args[0]
+        a1 = args[1]
+        a2 = s0
+    elif typ == EvUserTaskEnd:
+        a0 = args[0]
+        a1 = x0
+        a2 = x1
+    elif kind == K_REGION_BEGIN or kind == K_REGION_END:
+        a0 = args[0]
+        a1 = s0
+    elif kind == K_LOG:
+        a0 = args[0]
+        a1 = s0
+        a2 = s1
+    elif kind == K_EXPERIMENTAL:
+        a0 = args[0]
+        a1 = args[1]
+        a2 = args[2]
+        if EXP_STRING_MASK[typ] & 1:
+            st = lookup_string(o, gi, a0, &v, typ)
+            if st:
+                return st
+            a0 = v
+        if EXP_STRING_MASK[typ] & 2:
+            st = lookup_string(o, gi, a1, &v, typ)
+            if st:
+                return st
+            a1 = v
+        if EXP_STRING_MASK[typ] & 4:
+            st = lookup_string(o, gi, a2, &v, typ)
+            if st:
+                return st
+            a2 = v
+    elif kind == K_STATE_TRANSITION:
+        if typ == EvProcStart:
+            a0, fr, to = args[0], P_IDLE, P_RUNNING
+        elif typ == EvProcStop:
+            a0, fr, to = <uint64_t>c.p, P_RUNNING, P_IDLE
+        elif typ == EvProcSteal:
+            a0, to = args[0], P_IDLE
+            fr = P_IDLE if x0 == PS_ABANDONED else P_RUNNING
+        elif typ == EvProcStatus:
+            a0, fr = args[0], <uint8_t>x0
+            to = proc_state_of(args[1])
+        elif typ == EvGoCreate or typ == EvGoCreateBlocked:
+            a0, fr = args[0], G_NOT_EXIST
+            to = G_WAITING if typ == EvGoCreateBlocked else G_RUNNABLE
+            # Go gives a created goroutine a transition stack handle even
+            # when its id is 0; row 1 is the empty stack.
+            st = lookup_stack(o, gi, args[1], &tstack, typ)
+            if st:
+                return st
+            a2 = tstack if tstack else 1
+        elif typ == EvGoCreateSyscall:
+            a0, fr, to = args[0], G_NOT_EXIST, G_SYSCALL
+        elif typ == EvGoStart:
+            a0, fr, to = args[0], G_RUNNABLE, G_RUNNING
+        elif typ == EvGoDestroy:
+            a0, fr, to = <uint64_t>c.g, G_RUNNING, G_NOT_EXIST
+        elif typ == EvGoDestroySyscall:
+            a0, fr, to = <uint64_t>c.g, G_SYSCALL, G_NOT_EXIST
+        elif typ == EvGoStop or typ == EvGoBlock:
+            a0, fr = <uint64_t>c.g, G_RUNNING
+            to = G_RUNNABLE if typ == EvGoStop else G_WAITING
+            a1 = s0
+            a2 = own_stack
+        elif typ == EvGoUnblock or typ == EvGoSwitch or typ == EvGoSwitchDestroy:
+            a0, fr, to = args[0], G_WAITING, G_RUNNABLE
+        elif typ == EvGoSyscallBegin:
+            a0, fr, to = <uint64_t>c.g, G_RUNNING, G_SYSCALL
+            a2 = own_stack
+        elif typ == EvGoSyscallEnd:
+            a0, fr, to = <uint64_t>c.g, G_SYSCALL, G_RUNNING
+        elif typ == EvGoSyscallEndBlocked:
+            a0, fr, to = <uint64_t>c.g, G_SYSCALL, G_RUNNABLE
+        elif typ == EvGoStatus or typ == EvGoStatusStack:
+            a0, fr = args[0], <uint8_t>x0
+            to = go_state_of(args[2])
+            a2 = own_stack
+
+    r = new_row(o, t, c, kind, typ)
+    if r == NULL:
+        return ST_NOMEM
+    r.a[0] = a0
+    r.a[1] = a1
+    r.a[2] = a2
+    r.stack = own_stack
+    r.from_state = fr
+    r.to_state = to
+    return ST_OK
+
+
+cdef inline uint8_t proc_state_of(uint64_t status) noexcept nogil:
+    if status == PS_RUNNING or status == PS_SYSCALL:
+        return P_RUNNING
+    if status == PS_IDLE or status == PS_ABANDONED:
+        return P_IDLE
+    return P_UNDETERMINED
+
+
+cdef inline uint8_t go_state_of(uint64_t status) noexcept nogil:
+    if status == GS_RUNNABLE:
+        return G_RUNNABLE
+    if status == GS_RUNNING:
+        return G_RUNNING
+    if status == GS_SYSCALL:
+        return G_SYSCALL
+    if status == GS_WAITING:
+        return G_WAITING
+    return G_UNDETERMINED
+
+
+cdef int push_sync(OrderState* o, int64_t t, uint64_t gen_row) noexcept nogil:
+    cdef Ctx c
+    cdef TraceEventRec* r
+    c.g = NONE
+    c.p = NONE
+    c.m = NONE
+    r = new_row(o, t, &c, K_SYNC, 0)
+    if r == NULL:
+        return ST_NOMEM
+    o.syncs += 1
+    r.a[0] = <uint64_t>o.syncs
+    r.a[1] = gen_row
+    return ST_OK
+
+
+# ---------------------------------------------------------------------------
+# Ranges and regions.
+
+cdef inline uint8_t range_type(uint8_t typ) noexcept nogil:
+    return START_OF[typ] if START_OF[typ] else typ
+
+
+cdef bint has_range(Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
+    cdef int32_t i
+    for i in range(r.nranges):
+        if r.ranges[i].typ == typ and r.ranges[i].desc == desc:
+            return True
+    return False
+
+
+cdef int add_range(Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
+    cdef RangeEntry* p
+    if r.nranges == r.cap_ranges:
+        r.cap_ranges = r.cap_ranges * 2 if r.cap_ranges else 4
+        p = <RangeEntry*>PyMem_RawRealloc(r.ranges, r.cap_ranges * sizeof(RangeEntry))
+        if p == NULL:
+            return ST_NOMEM
+        r.ranges = p
+    r.ranges[r.nranges].typ = typ
+    r.ranges[r.nranges].desc = desc
+    r.nranges += 1
+    return ST_OK
+
+
+cdef int begin_range(OrderState* o, Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
+    typ = range_type(typ)
+    if has_range(r, typ, desc):
+        snprintf(o.err, sizeof(o.err),
+                 "discovered event already in-flight for when starting event %s", EV_NAME[typ])
+        return ST_ERROR
+    return add_range(r, typ, desc)
+
+
+cdef int active_range(OrderState* o, Res* r, uint8_t typ, bint initial) noexcept nogil:
+    typ = range_type(typ)
+    if initial:
+        if has_range(r, typ, 0):
+            snprintf(o.err, sizeof(o.err),
+                     "found named active range already in first gen: {%d 0}", <int>typ)
+            return ST_ERROR
+        return add_range(r, typ, 0)
+    if not has_range(r, typ, 0):
+        snprintf(o.err, sizeof(o.err), "resource is missing active range: %s", EV_NAME[typ])
+        return ST_ERROR
+    return ST_OK
+
+
+cdef int end_range(OrderState* o, Res* r, uint8_t typ, uint64_t* desc) noexcept nogil:
+    cdef uint8_t st = START_OF[typ]
+    cdef int32_t i, idx = -1
+    for i in range(r.nranges):
+        if r.ranges[i].typ == st:
+            idx = i
+            break
+    if idx < 0:
+        snprintf(o.err, sizeof(o.err), "tried to end event %s, but not in-flight", EV_NAME[st])
+        return ST_ERROR
+    desc[0] = r.ranges[idx].desc
+    # Swap-remove, as Go does (the order of the others matters to no one
+    # but is kept identical anyway).
+    r.ranges[idx] = r.ranges[r.nranges - 1]
+    r.nranges -= 1
+    return ST_OK
+
+
+# ---------------------------------------------------------------------------
+# Handlers, one per group of event types.  Each returns a Status and sets
+# ok when the event could be taken now; *nc is the M's context afterwards.
+
+cdef inline bint seq_succeeds(uint64_t gen, uint64_t seq, Res* r) noexcept nogil:
+    return gen == r.seq_gen and seq == r.seq + 1
+
+
+cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                         bint* ok) noexcept nogil:
+    cdef int64_t pid = <int64_t>cu.args[0]
+    cdef uint64_t status = cu.args[1]
+    cdef uint64_t old
+    cdef Res* s
+    cdef int64_t i, found = 0
+    cdef MState* ms
+    cdef uint64_t args[4]
+    memcpy(args, cu.args, sizeof(args))
+    if status > PS_ABANDONED:
+        snprintf(o.err, sizeof(o.err), "invalid status for proc %lld: %llu", <ll_t>pid, <ull_t>status)
+        return ST_ERROR
+    old = proc_state_of(status)
+    s = find_p(o, pid)
+    if s != NULL:
+        if status == PS_ABANDONED and s.status == PS_SYSCALL:
+            old = P_RUNNING
+            args[1] = PS_SYSCALL
+        elif status == PS_ABANDONED and s.status == PS_ABANDONED:
+            old = P_IDLE
+            args[1] = PS_ABANDONED
+        elif s.status != status:
+            snprintf(o.err, sizeof(o.err), "inconsistent status for proc %lld: old %s vs. new %s",
+                     <ll_t>pid, proc_status_name(s.status), proc_status_name(<uint8_t>status))
+            return ST_ERROR
+        s.seq_gen = gi.gen
+        s.seq = 0
+    else:
+        s = new_res(o, &o.ppool, &o.pmap, pid)
+        if s == NULL:
+            return ST_NOMEM
+        s.status = <uint8_t>status
+        s.seq_gen = gi.gen
+        old = P_UNDETERMINED if gi.gen == o.initial_gen else P_NOT_EXIST
+    if status == PS_RUNNING or status == PS_SYSCALL:
+        nc.p = pid
+    if status == PS_ABANDONED and old == P_RUNNING:
+        # Emit in the context of the M the P is bound to.
+        for i in range(o.mpool.n):
+            ms = mres(o, i)
+            if ms.p == pid:
+                c.m = ms.id
+                c.p = pid
+                c.g = ms.g
+                found = 1
+        if not found:
+            snprintf(o.err, sizeof(o.err),
+                     "failed to find sched context for proc %lld that's about to be stolen", <ll_t>pid)
+            return ST_ERROR
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, args, old, 0)
+
+
+cdef int adv_proc_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                        bint* ok) noexcept nogil:
+    cdef int64_t pid = <int64_t>cu.args[0]
+    cdef Res* s = find_p(o, pid)
+    cdef int st
+    if s == NULL or s.status != PS_IDLE or not seq_succeeds(gi.gen, cu.args[1], s) or c.p != NONE:
+        return ST_OK
+    st = check_ctx(o, c, MUST, MUST_NOT, MAY)
+    if st:
+        return st
+    s.status = PS_RUNNING
+    s.seq_gen = gi.gen
+    s.seq = cu.args[1]
+    nc.p = pid
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_proc_stop(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                       bint* ok) noexcept nogil:
+    cdef Res* s = find_p(o, c.p)
+    cdef int st
+    if s == NULL:
+        snprintf(o.err, sizeof(o.err), "event %s for proc (%lld) that doesn't exist",
+                 EV_NAME[cu.typ], <ll_t>c.p)
+        return ST_ERROR
+    if s.status != PS_RUNNING and s.status != PS_SYSCALL:
+        snprintf(o.err, sizeof(o.err), "%s event for proc that's not Running or Syscall",
+                 EV_NAME[cu.typ])
+        return ST_ERROR
+    st = check_ctx(o, c, MUST, MUST, MAY)
+    if st:
+        return st
+    s.status = PS_IDLE
+    nc.p = NONE
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_proc_steal(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                        bint* ok) noexcept nogil:
+    cdef int64_t pid = <int64_t>cu.args[0]
+    cdef int64_t mid = <int64_t>cu.args[2]
+    cdef Res* s = find_p(o, pid)
+    cdef uint8_t old
+    cdef int st
+    cdef int64_t slot
+    cdef MState* ms
+    if (s == NULL or (s.status != PS_SYSCALL and s.status != PS_ABANDONED)
+            or not seq_succeeds(gi.gen, cu.args[1], s)):
+        return ST_OK
+    st = check_ctx(o, c, MUST, MAY, MAY)
+    if st:
+        return st
+    old = s.status
+    s.status = PS_IDLE
+    s.seq_gen = gi.gen
+    s.seq = cu.args[1]
+    if old == PS_ABANDONED:
+        ok[0] = True
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
+    if mid == c.m:
+        if c.p != pid:
+            snprintf(o.err, sizeof(o.err),
+                     "tried to self-steal proc %lld (thread %lld), but got proc %lld instead",
+                     <ll_t>pid, <ll_t>mid, <ll_t>c.p)
+            return ST_ERROR
+        nc.p = NONE
+        ok[0] = True
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
+    if not map_get(&o.mmap, <uint64_t>mid, &slot):
+        snprintf(o.err, sizeof(o.err), "stole proc from non-existent thread %lld", <ll_t>mid)
+        return ST_ERROR
+    ms = mres(o, slot)
+    if ms.p != pid:
+        snprintf(o.err, sizeof(o.err),
+                 "tried to steal proc %lld from thread %lld, but got proc %lld instead",
+                 <ll_t>pid, <ll_t>mid, <ll_t>ms.p)
+        return ST_ERROR
+    ms.p = NONE
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
+
+
+cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                       bint* ok) noexcept nogil:
+    cdef int64_t gid = <int64_t>cu.args[0]
+    cdef int64_t mid = <int64_t>cu.args[1]
+    cdef uint64_t status = cu.args[2]
+    cdef uint8_t old
+    cdef Res* s
+    cdef int64_t slot
+    cdef MState* ms
+    if status > GS_WAITING:
+        snprintf(o.err, sizeof(o.err), "invalid status for goroutine %lld: %llu", <ll_t>gid, <ull_t>status)
+        return ST_ERROR
+    old = go_state_of(status)
+    s = find_g(o, gid)
+    if s != NULL:
+        if s.status != status:
+            snprintf(o.err, sizeof(o.err), "inconsistent status for goroutine %lld: old %s vs. new %s",
+                     <ll_t>gid, go_status_name(s.status), go_status_name(<uint8_t>status))
+            return ST_ERROR
+        s.seq_gen = gi.gen
+        s.seq = 0
+    elif gi.gen == o.initial_gen:
+        s = new_res(o, &o.gpool, &o.gmap, gid)
+        if s == NULL:
+            return ST_NOMEM
+        s.status = <uint8_t>status
+        s.seq_gen = gi.gen
+        old = G_UNDETERMINED
+    else:
+        snprintf(o.err, sizeof(o.err),
+                 "found goroutine status for new goroutine after the first generation: id=%lld status=%s",
+                 <ll_t>gid, go_status_name(<uint8_t>status))
+        return ST_ERROR
+    if status == GS_RUNNING:
+        nc.g = gid
+    elif status == GS_SYSCALL:
+        if mid == NONE:
+            snprintf(o.err, sizeof(o.err), "found goroutine %lld in syscall without a thread", <ll_t>gid)
+            return ST_ERROR
+        if mid == c.m:
+            if gi.gen != o.initial_gen and c.g != gid:
+                snprintf(o.err, sizeof(o.err),
+                         "inconsistent thread for syscalling goroutine %lld: thread has goroutine %lld",
+                         <ll_t>gid, <ll_t>c.g)
+                return ST_ERROR
+            nc.g = gid
+        else:
+            if map_get(&o.mmap, <uint64_t>mid, &slot):
+                ms = mres(o, slot)
+                if ms.g != gid:
+                    snprintf(o.err, sizeof(o.err),
+                             "inconsistent thread for syscalling goroutine %lld: thread has goroutine %lld",
+                             <ll_t>gid, <ll_t>ms.g)
+                    return ST_ERROR
+                c.g = ms.g
+            else:
+                slot = m_slot(o, mid)
+                if slot < 0:
+                    return ST_NOMEM
+                mres(o, slot).g = gid
+            c.m = mid
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
+
+
+cdef int adv_go_create(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                       bint* ok) noexcept nogil:
+    cdef int st = check_ctx(o, c, MUST, MUST, MAY)
+    cdef Res* s
+    cdef int64_t newg = <int64_t>cu.args[0]
+    if st:
+        return st
+    s = find_g(o, c.g)
+    if s != NULL and s.status != GS_RUNNING:
+        snprintf(o.err, sizeof(o.err), "%s event for goroutine that's not Running", EV_NAME[cu.typ])
+        return ST_ERROR
+    if find_g(o, newg) != NULL:
+        snprintf(o.err, sizeof(o.err), "tried to create goroutine (%lld) that already exists", <ll_t>newg)
+        return ST_ERROR
+    s = new_res(o, &o.gpool, &o.gmap, newg)
+    if s == NULL:
+        return ST_NOMEM
+    s.status = GS_WAITING if cu.typ == EvGoCreateBlocked else GS_RUNNABLE
+    s.seq_gen = gi.gen
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int running_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil:
+    """The state of the context's goroutine, which must exist and be running."""
+    cdef int st = user_go(o, c)
+    cdef Res* s
+    if st:
+        return st
+    s = find_g(o, c.g)
+    if s == NULL:
+        snprintf(o.err, sizeof(o.err), "event %s for goroutine (%lld) that doesn't exist",
+                 EV_NAME[typ], <ll_t>c.g)
+        return ST_ERROR
+    if s.status != GS_RUNNING:
+        snprintf(o.err, sizeof(o.err), "%s event for goroutine that's not Running", EV_NAME[typ])
+        return ST_ERROR
+    out[0] = s
+    return ST_OK
+
+
+cdef int adv_go_stop_exec(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                          bint* ok) noexcept nogil:
+    cdef Res* s
+    cdef int st = running_g(o, c, cu.typ, &s)
+    if st:
+        return st
+    if cu.typ == EvGoDestroy:
+        delete_g(o, c.g)
+    elif cu.typ == EvGoStop:
+        s.status = GS_RUNNABLE
+    else:
+        s.status = GS_WAITING
+    nc.g = NONE
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_go_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                      bint* ok) noexcept nogil:
+    cdef int64_t gid = <int64_t>cu.args[0]
+    cdef Res* s = find_g(o, gid)
+    cdef int st
+    if s == NULL or s.status != GS_RUNNABLE or not seq_succeeds(gi.gen, cu.args[1], s):
+        return ST_OK
+    st = check_ctx(o, c, MUST, MUST, MUST_NOT)
+    if st:
+        return st
+    s.status = GS_RUNNING
+    s.seq_gen = gi.gen
+    s.seq = cu.args[1]
+    nc.g = gid
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_go_unblock(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                        bint* ok) noexcept nogil:
+    cdef Res* s = find_g(o, <int64_t>cu.args[0])
+    if s == NULL or s.status != GS_WAITING or not seq_succeeds(gi.gen, cu.args[1], s):
+        return ST_OK
+    s.status = GS_RUNNABLE
+    s.seq_gen = gi.gen
+    s.seq = cu.args[1]
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_go_switch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                       bint* ok) noexcept nogil:
+    cdef Res* cur
+    cdef Res* nxt
+    cdef int st = running_g(o, c, cu.typ, &cur)
+    cdef int64_t nextg = <int64_t>cu.args[0]
+    cdef uint64_t none_args[4]
+    cdef Ctx start_ctx
+    if st:
+        return st
+    nxt = find_g(o, nextg)
+    if nxt == NULL or nxt.status != GS_WAITING or not seq_succeeds(gi.gen, cu.args[1], nxt):
+        return ST_OK
+    st = push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    if st:
+        return st
+    memset(none_args, 0, sizeof(none_args))
+    if cu.typ == EvGoSwitch:
+        cur.status = GS_WAITING
+        st = push_event(o, gi, c, EvGoBlock, cu.time, none_args, 0, 0)
+    else:
+        delete_g(o, c.g)
+        st = push_event(o, gi, c, EvGoDestroy, cu.time, none_args, 0, 0)
+    if st:
+        return st
+    nxt = find_g(o, nextg)  # the pool may have moved
+    nxt.status = GS_RUNNING
+    nxt.seq_gen = gi.gen
+    nxt.seq = cu.args[1]
+    nc.g = nextg
+    start_ctx = c[0]
+    start_ctx.g = NONE
+    none_args[0] = <uint64_t>nextg
+    none_args[1] = cu.args[1]
+    ok[0] = True
+    return push_event(o, gi, &start_ctx, EvGoStart, cu.time, none_args, 0, 0)
+
+
+cdef int adv_syscall_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                           bint* ok) noexcept nogil:
+    cdef Res* s
+    cdef Res* p
+    cdef int st = running_g(o, c, cu.typ, &s)
+    if st:
+        return st
+    s.status = GS_SYSCALL
+    p = find_p(o, c.p)
+    if p == NULL:
+        snprintf(o.err, sizeof(o.err), "uninitialized proc %lld found during %s",
+                 <ll_t>c.p, EV_NAME[cu.typ])
+        return ST_ERROR
+    p.status = PS_SYSCALL
+    if not seq_succeeds(gi.gen, cu.args[0], p):
+        snprintf(o.err, sizeof(o.err),
+                 "failed to advance %s: can't make sequence: %llu (gen=%llu) -> %llu (gen=%llu)",
+                 EV_NAME[cu.typ], <ull_t>p.seq, <ull_t>p.seq_gen, <ull_t>cu.args[0], <ull_t>gi.gen)
+        return ST_ERROR
+    p.seq_gen = gi.gen
+    p.seq = cu.args[0]
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int syscall_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil:
+    cdef Res* s = find_g(o, c.g)
+    if s == NULL:
+        snprintf(o.err, sizeof(o.err), "event %s for goroutine (%lld) that doesn't exist",
+                 EV_NAME[typ], <ll_t>c.g)
+        return ST_ERROR
+    if s.status != GS_SYSCALL:
+        snprintf(o.err, sizeof(o.err), "%s event for goroutine that's not Running", EV_NAME[typ])
+        return ST_ERROR
+    out[0] = s
+    return ST_OK
+
+
+cdef int adv_syscall_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                         bint* ok) noexcept nogil:
+    cdef Res* s
+    cdef Res* p
+    cdef int st = user_go(o, c)
+    if st:
+        return st
+    st = syscall_g(o, c, cu.typ, &s)
+    if st:
+        return st
+    s.status = GS_RUNNING
+    p = find_p(o, c.p)
+    if p == NULL:
+        snprintf(o.err, sizeof(o.err), "uninitialized proc %lld found during %s",
+                 <ll_t>c.p, EV_NAME[cu.typ])
+        return ST_ERROR
+    if p.status != PS_SYSCALL:
+        snprintf(o.err, sizeof(o.err), "expected proc %lld in state Syscall, but got %s instead",
+                 <ll_t>c.p, proc_status_name(p.status))
+        return ST_ERROR
+    p.status = PS_RUNNING
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_syscall_end_blocked(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                                 bint* ok) noexcept nogil:
+    cdef Res* s
+    cdef Res* p
+    cdef int st
+    if c.p != NONE:
+        p = find_p(o, c.p)
+        if p == NULL:
+            snprintf(o.err, sizeof(o.err), "uninitialized proc %lld found during %s",
+                     <ll_t>c.p, EV_NAME[cu.typ])
+            return ST_ERROR
+        if p.status == PS_SYSCALL:
+            return ST_OK
+    st = check_ctx(o, c, MUST, MAY, MUST)
+    if st:
+        return st
+    st = syscall_g(o, c, cu.typ, &s)
+    if st:
+        return st
+    nc.g = NONE
+    s.status = GS_RUNNABLE
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_go_create_syscall(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                               bint* ok) noexcept nogil:
+    cdef int st = check_ctx(o, c, MUST, MAY, MUST_NOT)
+    cdef int64_t newg = <int64_t>cu.args[0]
+    cdef Res* s
+    if st:
+        return st
+    if find_g(o, newg) != NULL:
+        snprintf(o.err, sizeof(o.err),
+                 "tried to create goroutine (%lld) in syscall that already exists", <ll_t>newg)
+        return ST_ERROR
+    s = new_res(o, &o.gpool, &o.gmap, newg)
+    if s == NULL:
+        return ST_NOMEM
+    s.status = GS_SYSCALL
+    s.seq_gen = gi.gen
+    nc.g = newg
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_go_destroy_syscall(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                                bint* ok) noexcept nogil:
+    cdef int st = check_ctx(o, c, MUST, MAY, MUST)
+    cdef Res* s
+    cdef Res* p
+    cdef uint64_t steal[4]
+    if st:
+        return st
+    s = find_g(o, c.g)
+    if s == NULL:
+        snprintf(o.err, sizeof(o.err), "event %s for goroutine (%lld) that doesn't exist",
+                 EV_NAME[cu.typ], <ll_t>c.g)
+        return ST_ERROR
+    if s.status != GS_SYSCALL:
+        snprintf(o.err, sizeof(o.err), "%s event for goroutine that's not Syscall", EV_NAME[cu.typ])
+        return ST_ERROR
+    delete_g(o, c.g)
+    nc.g = NONE
+    if c.p != NONE:
+        p = find_p(o, c.p)
+        if p == NULL:
+            snprintf(o.err, sizeof(o.err), "found invalid proc %lld during %s",
+                     <ll_t>c.p, EV_NAME[cu.typ])
+            return ST_ERROR
+        if p.status != PS_SYSCALL:
+            snprintf(o.err, sizeof(o.err), "proc %lld in unexpected state %s during %s",
+                     <ll_t>c.p, proc_status_name(p.status), EV_NAME[cu.typ])
+            return ST_ERROR
+        p.status = PS_ABANDONED
+        nc.p = NONE
+        # The thread may be reused by the OS: record that it let go of its
+        # P, as a self-steal (Go's reader does the same).
+        memset(steal, 0, sizeof(steal))
+        steal[0] = <uint64_t>c.p
+        st = push_event(o, gi, c, EvProcSteal, cu.time, steal, PS_SYSCALL, 0)
+        if st:
+            return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_task_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                        bint* ok) noexcept nogil:
+    cdef uint64_t id = cu.args[0]
+    cdef uint64_t args[4]
+    cdef int64_t v
+    cdef int64_t slot
+    cdef TaskState* t
+    cdef int st
+    memcpy(args, cu.args, sizeof(args))
+    if map_get(&o.tmap, id, NULL):
+        snprintf(o.err, sizeof(o.err), "task ID conflict: %llu", <ull_t>id)
+        return ST_ERROR
+    if args[1] == 0:
+        args[1] = NO_TASK   # 0 means no parent here, not the background task
+    if args[2] != 0 and not map_get(gi.strings, args[2], &v):
+        snprintf(o.err, sizeof(o.err), "invalid string ID %llu for %d event",
+                 <ull_t>args[2], <int>cu.typ)
+        return ST_ERROR
+    slot = pool_alloc(&o.tpool)
+    if slot < 0 or map_put(&o.tmap, id, slot):
+        return ST_NOMEM
+    t = tres(o, slot)
+    t.parent = args[1]
+    t.name = string_or_empty(gi, args[2])
+    t.next_free = -1
+    st = user_go(o, c)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, args, 0, 0)
+
+
+cdef int adv_task_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                      bint* ok) noexcept nogil:
+    cdef uint64_t id = cu.args[0]
+    cdef int64_t slot
+    cdef uint64_t parent = NO_TASK
+    cdef uint64_t name = 0
+    cdef TaskState* t
+    cdef int st
+    if map_get(&o.tmap, id, &slot):
+        t = tres(o, slot)
+        parent = t.parent
+        name = t.name
+        map_del(&o.tmap, id)
+        pool_release(&o.tpool, slot)
+    st = user_go(o, c)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, parent, name)
+
+
+cdef int adv_region(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                    bint* ok) noexcept nogil:
+    cdef int st = user_go(o, c)
+    cdef uint64_t task = cu.args[0]
+    cdef int64_t v
+    cdef uint32_t name
+    cdef Res* s
+    cdef RegionEntry* top
+    cdef RegionEntry* p
+    cdef bint begin = cu.typ == EvUserRegionBegin
+    if st:
+        return st
+    if cu.args[1] != 0 and not map_get(gi.strings, cu.args[1], &v):
+        snprintf(o.err, sizeof(o.err), "invalid string ID %llu for %d event",
+                 <ull_t>cu.args[1], <int>cu.typ)
+        return ST_ERROR
+    name = string_or_empty(gi, cu.args[1])
+    s = find_g(o, c.g)
+    if s == NULL:
+        snprintf(o.err, sizeof(o.err),
+                 "encountered %s without known state for current goroutine %lld",
+                 "EvUserRegionBegin" if begin else "EvUserRegionEnd", <ll_t>c.g)
+        return ST_ERROR
+    if begin:
+        if s.nregions == s.cap_regions:
+            s.cap_regions = s.cap_regions * 2 if s.cap_regions else 4
+            p = <RegionEntry*>PyMem_RawRealloc(s.regions, s.cap_regions * sizeof(RegionEntry))
+            if p == NULL:
+                return ST_NOMEM
+            s.regions = p
+        s.regions[s.nregions].task = task
+        s.regions[s.nregions].name = name
+        s.nregions += 1
+    elif s.nregions > 0:
+        # Regions begun before the trace started are unknown; otherwise the
+        # end must match the innermost active region.
+        top = &s.regions[s.nregions - 1]
+        if top.task != task or top.name != name:
+            snprintf(o.err, sizeof(o.err),
+                     "misuse of region in goroutine %lld: region end {%llu ...} when the "
+                     "inner-most active region start event is {%llu ...}",
+                     <ll_t>s.id, <ull_t>task, <ull_t>top.task)
+            return ST_ERROR
+        s.nregions -= 1
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_gc_active(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                       bint* ok) noexcept nogil:
+    cdef uint64_t seq = cu.args[0]
+    cdef int st
+    if gi.gen == o.initial_gen:
+        if o.gc_state != GC_UNDETERMINED:
+            return fail(o, "GCActive in the first generation isn't first GC event")
+        o.gc_seq = seq
+        o.gc_state = GC_RUNNING
+        ok[0] = True
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    if seq != o.gc_seq + 1:
+        return ST_OK
+    if o.gc_state != GC_RUNNING:
+        return fail(o, "encountered GCActive while GC was not in progress")
+    o.gc_seq = seq
+    st = user_go(o, c)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_gc_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                      bint* ok) noexcept nogil:
+    cdef uint64_t seq = cu.args[0]
+    cdef int st
+    if o.gc_state == GC_UNDETERMINED:
+        o.gc_seq = seq
+        o.gc_state = GC_RUNNING
+        ok[0] = True
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    if seq != o.gc_seq + 1:
+        return ST_OK
+    if o.gc_state == GC_RUNNING:
+        return fail(o, "encountered GCBegin while GC was already in progress")
+    o.gc_seq = seq
+    o.gc_state = GC_RUNNING
+    st = user_go(o, c)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_gc_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                    bint* ok) noexcept nogil:
+    cdef uint64_t seq = cu.args[0]
+    cdef int st
+    if seq != o.gc_seq + 1:
+        return ST_OK
+    if o.gc_state == GC_NOT_RUNNING:
+        return fail(o, "encountered GCEnd when GC was not in progress")
+    if o.gc_state == GC_UNDETERMINED:
+        return fail(o, "encountered GCEnd when GC was in an undetermined state")
+    o.gc_seq = seq
+    o.gc_state = GC_NOT_RUNNING
+    st = user_go(o, c)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_simple(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc, bint* ok,
+                    int rm, int rp, int rg) noexcept nogil:
+    cdef int st = check_ctx(o, c, rm, rp, rg)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_sweep(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                   bint* ok) noexcept nogil:
+    cdef int st
+    cdef Res* p
+    cdef uint64_t desc
+    if cu.typ == EvGCSweepActive:
+        p = find_p(o, <int64_t>cu.args[0])
+        if p == NULL:
+            snprintf(o.err, sizeof(o.err), "encountered GCSweepActive for unknown proc %lld",
+                     <ll_t><int64_t>cu.args[0])
+            return ST_ERROR
+        st = active_range(o, p, cu.typ, gi.gen == o.initial_gen)
+    else:
+        st = check_ctx(o, c, MUST, MUST, MAY)
+        if st:
+            return st
+        p = find_p(o, c.p)
+        if p == NULL:
+            snprintf(o.err, sizeof(o.err), "uninitialized proc %lld found during %s",
+                     <ll_t>c.p, EV_NAME[cu.typ])
+            return ST_ERROR
+        if cu.typ == EvGCSweepBegin:
+            st = begin_range(o, p, cu.typ, 0)
+        else:
+            st = end_range(o, p, cu.typ, &desc)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+
+
+cdef int adv_go_range(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                      bint* ok) noexcept nogil:
+    cdef int st
+    cdef Res* s
+    cdef uint64_t desc = 0
+    cdef int64_t gid
+    if cu.typ == EvGCMarkAssistActive:
+        gid = <int64_t>cu.args[0]
+        s = find_g(o, gid)
+        if s == NULL:
+            snprintf(o.err, sizeof(o.err), "uninitialized goroutine %lld found during %s",
+                     <ll_t>gid, EV_NAME[cu.typ])
+            return ST_ERROR
+        st = active_range(o, s, cu.typ, gi.gen == o.initial_gen)
+        if st:
+            return st
+        ok[0] = True
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    st = user_go(o, c)
+    if st:
+        return st
+    s = find_g(o, c.g)
+    if s == NULL:
+        snprintf(o.err, sizeof(o.err),
+                 "encountered event of type %d without known state for current goroutine %lld",
+                 <int>cu.typ, <ll_t>c.g)
+        return ST_ERROR
+    if cu.typ == EvSTWBegin or cu.typ == EvGCMarkAssistBegin:
+        st = begin_range(o, s, cu.typ, cu.args[0] if cu.typ == EvSTWBegin else 0)
+    else:
+        st = end_range(o, s, cu.typ, &desc)
+    if st:
+        return st
+    ok[0] = True
+    return push_event(o, gi, c, cu.typ, cu.time, cu.args, desc, 0)
+
+
+cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                  bint* ok) noexcept nogil:
+    cdef uint8_t t = cu.typ
+    if t == EvProcStatus:
+        return adv_proc_status(o, gi, cu, c, nc, ok)
+    if t == EvProcStart:
+        return adv_proc_start(o, gi, cu, c, nc, ok)
+    if t == EvProcStop:
+        return adv_proc_stop(o, gi, cu, c, nc, ok)
+    if t == EvProcSteal:
+        return adv_proc_steal(o, gi, cu, c, nc, ok)
+    if t == EvGoStatus or t == EvGoStatusStack:
+        return adv_go_status(o, gi, cu, c, nc, ok)
+    if t == EvGoCreate or t == EvGoCreateBlocked:
+        return adv_go_create(o, gi, cu, c, nc, ok)
+    if t == EvGoCreateSyscall:
+        return adv_go_create_syscall(o, gi, cu, c, nc, ok)
+    if t == EvGoStart:
+        return adv_go_start(o, gi, cu, c, nc, ok)
+    if t == EvGoDestroy or t == EvGoStop or t == EvGoBlock:
+        return adv_go_stop_exec(o, gi, cu, c, nc, ok)
+    if t == EvGoDestroySyscall:
+        return adv_go_destroy_syscall(o, gi, cu, c, nc, ok)
+    if t == EvGoUnblock:
+        return adv_go_unblock(o, gi, cu, c, nc, ok)
+    if t == EvGoSwitch or t == EvGoSwitchDestroy:
+        return adv_go_switch(o, gi, cu, c, nc, ok)
+    if t == EvGoSyscallBegin:
+        return adv_syscall_begin(o, gi, cu, c, nc, ok)
+    if t == EvGoSyscallEnd:
+        return adv_syscall_end(o, gi, cu, c, nc, ok)
+    if t == EvGoSyscallEndBlocked:
+        return adv_syscall_end_blocked(o, gi, cu, c, nc, ok)
+    if t == EvSTWBegin or t == EvSTWEnd or t == EvGCMarkAssistActive \
+            or t == EvGCMarkAssistBegin or t == EvGCMarkAssistEnd:
+        return adv_go_range(o, gi, cu, c, nc, ok)
+    if t == EvGCActive:
+        return adv_gc_active(o, gi, cu, c, nc, ok)
+    if t == EvGCBegin:
+        return adv_gc_begin(o, gi, cu, c, nc, ok)
+    if t == EvGCEnd:
+        return adv_gc_end(o, gi, cu, c, nc, ok)
+    if t == EvGCSweepActive or t == EvGCSweepBegin or t == EvGCSweepEnd:
+        return adv_sweep(o, gi, cu, c, nc, ok)
+    if t == EvHeapAlloc or t == EvHeapGoal:
+        return adv_simple(o, gi, cu, c, nc, ok, MUST, MUST, MAY)
+    if t == EvProcsChange or t == EvGoLabel or t == EvUserLog:
+        return adv_simple(o, gi, cu, c, nc, ok, MUST, MUST, MUST)
+    if t == EvUserTaskBegin:
+        return adv_task_begin(o, gi, cu, c, nc, ok)
+    if t == EvUserTaskEnd:
+        return adv_task_end(o, gi, cu, c, nc, ok)
+    if t == EvUserRegionBegin or t == EvUserRegionEnd:
+        return adv_region(o, gi, cu, c, nc, ok)
+    if KIND_OF[t] == K_EXPERIMENTAL:
+        return adv_simple(o, gi, cu, c, nc, ok, MUST, MAY, MAY)
+    snprintf(o.err, sizeof(o.err), "bad event type found while ordering: %d", <int>t)
+    return ST_ERROR
+
+
+cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil:
+    """Try to take the current event of cursor cu (Go's ordering.Advance)."""
+    cdef Ctx c, nc
+    cdef int64_t slot = -1
+    cdef MState* ms
+    cdef int st
+    if o.initial_gen == 0:
+        o.initial_gen = gi.gen
+    o.cur_m = cu.m
+    o.cur_row = cu.row
+    c.m = cu.m
+    if cu.m == NONE:
+        c.p = NONE
+        c.g = NONE
+    else:
+        slot = m_slot(o, cu.m)
+        if slot < 0:
+            return ST_NOMEM
+        ms = mres(o, slot)
+        c.p = ms.p
+        c.g = ms.g
+    nc = c
+    ok[0] = False
+    st = dispatch(o, gi, cu, &c, &nc, ok)
+    if st == ST_OK and ok[0] and slot >= 0:
+        ms = mres(o, slot)  # handlers may have moved the pool
+        ms.p = nc.p
+        ms.g = nc.g
+    return st
+
+
+# ---------------------------------------------------------------------------
+# Cursors and the frontier heap (the same heap operations as Go's reader, so
+# that ties between equal timestamps resolve the same way).
+
+cdef bint cursor_next(GenIn* gi, OCursor* cu) noexcept nogil:
+    cdef int64_t row
+    cdef const EventRec* e
+    cdef const BatchRec* b
+    cdef uint64_t dt
+    if cu.pos >= cu.end:
+        return False
+    row = gi.order[cu.pos]
+    cu.pos += 1
+    e = &gi.ev[row]
+    b = &gi.batches[e.batch]
+    if b.first == row:
+        cu.last_ts = 0
+        dt = e.time - b.time
+    else:
+        dt = e.time - gi.ev[row - 1].time
+    if cu.last_ts == 0:
+        cu.last_ts = tick_ns(gi.ns_per_tick, b.time)
+    cu.time = <int64_t>(<uint64_t>tick_ns(gi.ns_per_tick, dt) + <uint64_t>cu.last_ts)
+    cu.last_ts = cu.time
+    cu.row = row
+    cu.typ = e.type
+    memcpy(cu.args, e.args, sizeof(cu.args))
+    return True
+
+
+cdef inline int64_t ftime(OrderState* o, int32_t k) noexcept nogil:
+    return o.cursors[o.frontier[k]].time
+
+
+cdef inline void fswap(OrderState* o, int64_t i, int64_t j) noexcept nogil:
+    cdef int32_t t = o.frontier[i]
+    o.frontier[i] = o.frontier[j]
+    o.frontier[j] = t
+
+
+cdef int64_t sift_up(OrderState* o, int64_t i) noexcept nogil:
+    while i > 0 and ftime(o, (i - 1) // 2) > ftime(o, i):
+        fswap(o, (i - 1) // 2, i)
+        i = (i - 1) // 2
+    return i
+
+
+cdef void sift_down(OrderState* o, int64_t i) noexcept nogil:
+    cdef int64_t m, n = o.nfrontier
+    cdef int64_t t
+    while True:
+        m = i
+        t = ftime(o, i) if i < n else 0x7FFFFFFFFFFFFFFF
+        if 2 * i + 1 < n and ftime(o, 2 * i + 1) < t:
+            m = 2 * i + 1
+            t = ftime(o, m)
+        if 2 * i + 2 < n and ftime(o, 2 * i + 2) < t:
+            m = 2 * i + 2
+        if m == i:
+            return
+        fswap(o, i, m)
+        i = m
+
+
+cdef void heap_insert(OrderState* o, int32_t cursor) noexcept nogil:
+    o.frontier[o.nfrontier] = cursor
+    o.nfrontier += 1
+    sift_up(o, o.nfrontier - 1)
+
+
+cdef void heap_update(OrderState* o, int64_t i) noexcept nogil:
+    if sift_up(o, i) != i:
+        return
+    sift_down(o, i)
+
+
+cdef void heap_remove(OrderState* o, int64_t i) noexcept nogil:
+    while i > 0:
+        fswap(o, (i - 1) // 2, i)
+        i = (i - 1) // 2
+    fswap(o, 0, o.nfrontier - 1)
+    o.nfrontier -= 1
+    sift_down(o, 0)
+
+
+cdef void sort_frontier(OrderState* o) noexcept nogil:
+    # Insertion sort by time: what Go's sort does for up to 12 elements, and
+    # the same result as any sort when the times differ.
+    # TODO(fastrace): Go's pdqsort order for ties among more than 12 Ms.
+    cdef int64_t i, j
+    for i in range(1, o.nfrontier):
+        j = i
+        while j > 0 and ftime(o, j) < ftime(o, j - 1):
+            fswap(o, j, j - 1)
+            j -= 1
+
+
+cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nogil:
+    cdef OCursor* cu = &o.cursors[o.frontier[i]]
+    cdef int st = advance(o, gi, cu, ok)
+    if st or not ok[0]:
+        return st
+    if cursor_next(gi, cu):
+        heap_update(o, i)
+    else:
+        heap_remove(o, i)
+    return ST_OK
+
+
+cdef int order_generation(OrderState* o, GenIn* gi) noexcept nogil:
+    cdef int64_t k, i
+    cdef int64_t next_cpu = 0
+    cdef int st
+    cdef bint ok
+    cdef OCursor* cu
+    cdef Ctx c
+    cdef TraceEventRec* r
+    st = push_sync(o, gi.sync_time, gi.gen_row)
+    if st:
+        return st
+    o.nfrontier = 0
+    for k in range(gi.nm):
+        cu = &o.cursors[k]
+        memset(cu, 0, sizeof(OCursor))
+        cu.m = gi.m_ids[k]
+        cu.pos = gi.m_bounds[k]
+        cu.end = gi.m_bounds[k + 1]
+        if cursor_next(gi, cu):
+            heap_insert(o, <int32_t>k)
+    while o.nfrontier > 0 or next_cpu < gi.ncpu:
+        if next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[next_cpu] < ftime(o, 0)):
+            c.m = gi.cpu_m[next_cpu]
+            c.p = gi.cpu_p[next_cpu]
+            c.g = gi.cpu_g[next_cpu]
+            r = new_row(o, gi.cpu_time[next_cpu], &c, K_STACK_SAMPLE, 7)
+            if r == NULL:
+                return ST_NOMEM
+            r.stack = gi.cpu_stack[next_cpu]
+            next_cpu += 1
+            continue
+        st = try_advance(o, gi, 0, &ok)
+        if st:
+            return st
+        if ok:
+            continue
+        sort_frontier(o)
+        for i in range(1, o.nfrontier):
+            st = try_advance(o, gi, i, &ok)
+            if st:
+                return st
+            if ok:
+                break
+        if not ok:
+            o.cur_m = NONE
+            o.cur_row = -1
+            snprintf(o.err, sizeof(o.err),
+                     "broken trace: failed to advance: no M's next event can happen next "
+                     "(generation %llu, %lld Ms with events left)",
+                     <ull_t>gi.gen, <ll_t>o.nfrontier)
+            return ST_ERROR
+    return ST_OK
+
+
+# ---------------------------------------------------------------------------
+# Python driver.
+
+cdef class _State:
+    cdef OrderState o
+    # Strings, frames and stacks seen so far.  They persist across pieces
+    # (iter_generations) because the scheduler state refers to them (task
+    # and region names), and so that rows are numbered as by read().
+    cdef public object tables
+    cdef public list gens         # generation rows so far (tuples)
+    cdef public list exp_rows     # experimental batch rows so far (tuples)
+    cdef public int64_t taken     # event rows handed out by earlier pieces
+
+    def __cinit__(self, int version):
+        memset(&self.o, 0, sizeof(OrderState))
+        self.o.version = version
+        self.o.out.size = sizeof(TraceEventRec)
+        self.o.gpool.size = sizeof(Res)
+        self.o.ppool.size = sizeof(Res)
+        self.o.mpool.size = sizeof(MState)
+        self.o.tpool.size = sizeof(TaskState)
+        self.o.gpool.free = -1
+        self.o.ppool.free = -1
+        self.o.mpool.free = -1
+        self.o.tpool.free = -1
+        self.tables = _Tables()
+        self.gens = []
+        self.exp_rows = []
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        # Released slots had their lists freed (pointers NULL) before release.
+        for i in range(self.o.gpool.n):
+            free_res_lists(gres(&self.o, i))
+        for i in range(self.o.ppool.n):
+            free_res_lists(pres(&self.o, i))
+        PyMem_RawFree(self.o.gpool.data)
+        PyMem_RawFree(self.o.ppool.data)
+        PyMem_RawFree(self.o.mpool.data)
+        PyMem_RawFree(self.o.tpool.data)
+        map_free(&self.o.gmap)
+        map_free(&self.o.pmap)
+        map_free(&self.o.mmap)
+        map_free(&self.o.tmap)
+        PyMem_RawFree(self.o.out.data)
+        PyMem_RawFree(self.o.cursors)
+        PyMem_RawFree(self.o.frontier)
+
+    cdef int run(self, GenIn* gi) except -1:
+        cdef int st
+        PyMem_RawFree(self.o.cursors)
+        PyMem_RawFree(self.o.frontier)
+        self.o.cursors = <OCursor*>PyMem_RawMalloc((gi.nm + 1) * sizeof(OCursor))
+        self.o.frontier = <int32_t*>PyMem_RawMalloc((gi.nm + 1) * sizeof(int32_t))
+        if self.o.cursors == NULL or self.o.frontier == NULL:
+            raise MemoryError()
+        with nogil:
+            st = order_generation(&self.o, gi)
+        if st == ST_NOMEM:
+            raise MemoryError()
+        return st
+
+    def final_sync(self):
+        if push_sync(&self.o, self.o.last_ts, 0xFFFFFFFFFFFFFFFF):
+            raise MemoryError()
+
+    def take_events(self):
+        self.taken += self.o.out.n
+        return adopt(&self.o.out, EVENT_DTYPE)
+
+    def error(self):
+        return (self.o.err.decode("utf-8", "replace"), self.o.cur_m, self.o.cur_row)
+
+
+class _Tables:
+    """Global (deduplicated) strings, frames and stacks, built generation by
+    generation in Python."""
+
+    def __init__(self):
+        self.string_rows = {b"": 0}
+        self.strings = [b""]
+        self.frame_rows = {}
+        self.frames = []          # (pc, line, func row, file row)
+        self.stack_rows = {(): 1}
+        self.stacks = [None, ()]  # row 0: no stack; row 1: the empty stack
+
+    def string(self, s: bytes) -> int:
+        row = self.string_rows.get(s)
+        if row is None:
+            row = self.string_rows[s] = len(self.strings)
+            self.strings.append(s)
+        return row
+
+    def frame(self, key) -> int:
+        row = self.frame_rows.get(key)
+        if row is None:
+            row = self.frame_rows[key] = len(self.frames)
+            self.frames.append(key)
+        return row
+
+    def stack(self, frames: tuple) -> int:
+        row = self.stack_rows.get(frames)
+        if row is None:
+            row = self.stack_rows[frames] = len(self.stacks)
+            self.stacks.append(frames)
+        return row
+
+    def arrays(self):
+        lens = np.fromiter((len(s) for s in self.strings), dtype=np.uint64, count=len(self.strings))
+        offsets = np.zeros(len(self.strings) + 1, dtype=np.uint64)
+        np.cumsum(lens, out=offsets[1:])
+        frames = np.zeros(len(self.frames), dtype=FRAME_DTYPE)
+        if self.frames:
+            f = np.array(self.frames, dtype=np.uint64).reshape(-1, 4)
+            frames["pc"], frames["line"] = f[:, 0], f[:, 1]
+            frames["func"], frames["file"] = f[:, 2], f[:, 3]
+        stacks = np.zeros(len(self.stacks), dtype=STACK_DTYPE)
+        flat = []
+        for i, s in enumerate(self.stacks):
+            if s is None:
+                continue
+            stacks[i]["frame_start"] = len(flat)
+            stacks[i]["nframes"] = len(s)
+            flat.extend(s)
+        frame_index = np.array(flat, dtype=np.int64)
+        # Frames are stored per stack occurrence so that a stack is one slice.
+        frames_flat = frames[frame_index] if len(frame_index) else np.zeros(0, FRAME_DTYPE)
+        return b"".join(self.strings), offsets, stacks, frames_flat
+
+
+def _order_error(msg, wire, gen, m, row):
+    batch = event = None
+    if row is not None and row >= 0:
+        batch = int(wire.events["batch"][row])
+        event = int(row - wire.batches["first"][batch])
+    if m is not None and m != -1:
+        msg = f"{msg} [M {m}]"
+    return TraceOrderError(msg, generation=gen, batch=batch, event=event)
+
+
+def _prepare_generation(wire, gi_index, tables):
+    """Per-generation inputs: string and stack maps, per-M event order and
+    CPU samples.  Raises TraceFormatError for broken tables (duplicate ids,
+    stacks naming unknown strings), as Go's reader does when it loads a
+    generation."""
+    g = wire.generation(gi_index)
+    gen = g.gen
+    buf = wire.buffer
+    # Strings.
+    ids = g.strings["id"].tolist()
+    offs = g.strings["offset"].tolist()
+    lens = g.strings["length"].tolist()
+    seen = {}
+    rows = []
+    for sid, off, ln in zip(ids, offs, lens):
+        s = bytes(buf[off:off + ln])
+        if sid == 0 or sid in seen:
+            old = seen.get(sid, b"")
+            raise TraceFormatError(
+                f"multiple strings with the same ID: id={sid}, new={s!r}, existing={old!r}",
+                generation=gen)
+        seen[sid] = s
+        rows.append(tables.string(s))
+    string_map = IdTable(np.array(ids, dtype=np.uint64), np.array(rows, dtype=np.int64))
+    # Stacks: a PC's frame is the one given where the PC first appears.
+    pcs = {}
+    stack_frames = {}
+    frames = wire.frames  # stacks' frame_start indexes the whole table
+    for sid, fstart, n, _ in g.stacks.tolist():
+        fr = frames[fstart:fstart + n].tolist() if n else []
+        for pc, fn, fl, line in fr:
+            if pc not in pcs:
+                pcs[pc] = (fn, fl, line)
+        if sid == 0 or sid in stack_frames:
+            raise TraceFormatError(
+                f"multiple stacks with the same ID: id={sid}", generation=gen)
+        stack_frames[sid] = [f[0] for f in fr]
+    for sid, pcl in stack_frames.items():
+        for pc in pcl:
+            fn, fl, _ = pcs[pc]
+            if fn != 0 and fn not in seen:
+                raise TraceFormatError(
+                    f"found invalid func string ID {fn} for stack {sid}", generation=gen)
+            if fl != 0 and fl not in seen:
+                raise TraceFormatError(
+                    f"found invalid file string ID {fl} for stack {sid}", generation=gen)
+    sids = []
+    srows = []
+    for sid, pcl in stack_frames.items():
+        key = []
+        for pc in pcl:
+            fn, fl, line = pcs[pc]
+            key.append(tables.frame((pc, line, tables.string(seen.get(fn, b"")),
+                                     tables.string(seen.get(fl, b"")))))
+        sids.append(sid)
+        srows.append(tables.stack(tuple(key)))
+    stack_map = IdTable(np.array(sids, dtype=np.uint64), np.array(srows, dtype=np.int64))
+    # Per-M order of events: Ms in the order their first event batch appears.
+    b = g.batches
+    evb = b[b["kind"] == 0]
+    m_of_batch = {}
+    for m in evb["m"].tolist():
+        if m not in m_of_batch:
+            m_of_batch[m] = len(m_of_batch)
+    ev_rows = np.arange(int(g.record["event_start"]),
+                        int(g.record["event_start"]) + len(g.events), dtype=np.int64)
+    if len(ev_rows):
+        ev_m = wire.batches["m"][g.events["batch"]]
+        first_seen = np.array(list(m_of_batch), dtype=np.uint64)
+        sorter = np.argsort(first_seen)
+        keys = sorter[np.searchsorted(first_seen, ev_m, sorter=sorter)].astype(np.int64)
+        order = ev_rows[np.argsort(keys, kind="stable")]
+        counts = np.bincount(keys, minlength=len(m_of_batch))
+    else:
+        order = ev_rows
+        counts = np.zeros(len(m_of_batch), dtype=np.int64)
+    bounds = np.zeros(len(m_of_batch) + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    m_ids = np.array(list(m_of_batch), dtype=np.uint64).view(np.int64)
+    # CPU samples, in time order.
+    cs = g.cpu_samples
+    freq = g.freq
+    cpu_time = ticks_to_ns(cs["time"], freq) if len(cs) else np.zeros(0, np.int64)
+    srt = np.argsort(cpu_time, kind="stable")
+    cpu_time = np.ascontiguousarray(cpu_time[srt])
+    cs = cs[srt]
+    cpu_m = np.ascontiguousarray(cs["m"]).view(np.int64)
+    cpu_p = np.ascontiguousarray(cs["p"]).view(np.int64)
+    cpu_g = np.where(cs["g"] == 0, -1, cs["g"].astype(np.int64))
+    cpu_stack = np.zeros(len(cs), dtype=np.uint32)
+    for i, sid in enumerate(cs["stack"].tolist()):
+        if sid:
+            row = stack_map.get(sid)
+            if row is None:
+                raise TraceOrderError(f"found invalid stack ID {sid} for event CPUSample",
+                                      generation=gen)
+            cpu_stack[i] = row
+    return dict(gen=gen, freq=freq, string_map=string_map, stack_map=stack_map,
+                order=np.ascontiguousarray(order), bounds=bounds, m_ids=np.ascontiguousarray(m_ids),
+                cpu_time=cpu_time, cpu_m=cpu_m, cpu_p=cpu_p, cpu_g=np.ascontiguousarray(cpu_g),
+                cpu_stack=cpu_stack, min_time=int(g.record["min_time"]))
+
+
+cdef const void* _table_ptr(cnp.ndarray arr, size_t itemsize) except? NULL:
+    # Tables handed back from Python: check what the C code will assume.
+    if arr.ndim != 1 or not arr.flags.c_contiguous or arr.dtype.itemsize != itemsize:
+        raise TypeError("wire table has an unexpected layout")
+    return cnp.PyArray_DATA(arr)
+
+
+def _run_generation(_State state, wire, dict p, uint64_t gen_row):
+    cdef GenIn gi
+    cdef const int64_t[::1] order = p["order"]
+    cdef const int64_t[::1] bounds = p["bounds"]
+    cdef const int64_t[::1] m_ids = p["m_ids"]
+    cdef const int64_t[::1] cpu_time = p["cpu_time"]
+    cdef const int64_t[::1] cpu_m = p["cpu_m"]
+    cdef const int64_t[::1] cpu_p = p["cpu_p"]
+    cdef const int64_t[::1] cpu_g = p["cpu_g"]
+    cdef const uint32_t[::1] cpu_stack = p["cpu_stack"]
+    cdef IdTable smap = p["string_map"]
+    cdef IdTable kmap = p["stack_map"]
+    cdef int64_t zero = 0
+    cdef uint32_t zero32 = 0
+    memset(&gi, 0, sizeof(GenIn))
+    gi.gen = p["gen"]
+    gi.gen_row = gen_row
+    gi.ns_per_tick = ns_per_tick_of(p["freq"])
+    gi.sync_time = tick_ns(gi.ns_per_tick, p["min_time"])
+    gi.ev = <const EventRec*>_table_ptr(wire.events, sizeof(EventRec))
+    gi.batches = <const BatchRec*>_table_ptr(wire.batches, sizeof(BatchRec))
+    gi.order = &order[0] if order.shape[0] else &zero
+    gi.m_bounds = &bounds[0]
+    gi.m_ids = &m_ids[0] if m_ids.shape[0] else &zero
+    gi.nm = m_ids.shape[0]
+    gi.strings = &smap.m
+    gi.stacks = &kmap.m
+    gi.ncpu = cpu_time.shape[0]
+    gi.cpu_time = &cpu_time[0] if gi.ncpu else &zero
+    gi.cpu_m = &cpu_m[0] if gi.ncpu else &zero
+    gi.cpu_p = &cpu_p[0] if gi.ncpu else &zero
+    gi.cpu_g = &cpu_g[0] if gi.ncpu else &zero
+    gi.cpu_stack = &cpu_stack[0] if gi.ncpu else &zero32
+    return state.run(&gi)
+
+
+def new_state(int version):
+    """Scheduler state to carry from one call of order_trace to the next."""
+    return _State(version)
+
+
+def order_trace(wire, _State state=None, bint final=True):
+    """Order a decoded WireTrace.  Returns the tables of fastrace.Trace.
+
+    To order a trace piece by piece (fastrace.iter_generations), pass the
+    same ``state`` (from new_state) for consecutive pieces, and
+    ``final=False`` for all but the last: the final Sync event is added
+    only at the end.
+
+    On an inconsistent trace raises TraceOrderError (or TraceFormatError
+    for broken per-generation tables) whose ``partial`` attribute holds the
+    tables of every event ordered before the problem.
+    """
+    if state is None:
+        state = _State(wire.version)
+    tables = state.tables
+    gens = state.gens
+    exp_rows = state.exp_rows
+    gens_rec = wire.generations
+    n_gen = 0
+    try:
+        for gi in range(len(gens_rec)):
+            rec = gens_rec[gi]
+            if wire.version >= 26 and not rec["ended"]:
+                continue  # a trailing generation without events: Go ignores it
+            try:
+                p = _prepare_generation(wire, gi, tables)
+            except TraceFormatError:
+                # Go's reader ends the events it could read with a Sync
+                # before it reports a generation it cannot load.
+                state.final_sync()
+                raise
+            freq = p["freq"]
+            row = (int(rec["gen"]), -1, 0, 0, 0, 0, freq, len(exp_rows), 0, 0)
+            g = wire.generation(gi)
+            for eb in g.exp_batches.tolist():
+                off, ln, bidx, exp = eb
+                exp_rows.append((int(np.int64(np.uint64(wire.batches["m"][bidx]).view(np.int64))),
+                                 off, ln, len(gens), exp))
+            has_clock = bool(rec["has_clock"])
+            clock_trace = int(ticks_to_ns(np.array([rec["clock_time"]], np.uint64), freq)[0]) \
+                if has_clock else 0
+            sync_row = state.taken + state.o.out.n  # row in the whole trace
+            gens.append((int(rec["gen"]), sync_row, clock_trace, int(rec["clock_mono"]),
+                         int(np.uint64(rec["clock_sec"]).view(np.int64)),
+                         int(np.uint64(rec["clock_nsec"]).view(np.int64)), freq,
+                         row[7], len(exp_rows) - row[7], int(has_clock)))
+            n_gen = int(rec["gen"])
+            if _run_generation(state, wire, p, len(gens) - 1):
+                msg, m, evrow = state.error()
+                raise _order_error(msg, wire, n_gen, m, evrow)
+        if final:
+            if wire.version < 26 and state.o.syncs == 0:
+                raise TraceFormatError("no frequency event found")
+            state.final_sync()
+    except (TraceOrderError, TraceFormatError) as e:
+        e.partial = _finish(state, tables, gens, exp_rows)
+        raise
+    return _finish(state, tables, gens, exp_rows)
+
+
+def _finish(_State state, tables, gens, exp_rows):
+    string_data, offsets, stacks, frames = tables.arrays()
+    g = np.zeros(len(gens), dtype=GENERATION_DTYPE)
+    for i, r in enumerate(gens):
+        (g[i]["gen"], g[i]["sync_row"], g[i]["clock_trace"], g[i]["clock_mono"],
+         g[i]["clock_sec"], g[i]["clock_nsec"], g[i]["freq"], g[i]["exp_batch_start"],
+         g[i]["exp_batch_count"], g[i]["has_clock"]) = r
+    e = np.zeros(len(exp_rows), dtype=EXP_BATCH_DTYPE)
+    for i, r in enumerate(exp_rows):
+        e[i]["m"], e[i]["offset"], e[i]["length"], e[i]["generation"], e[i]["exp"] = r
+    return {"events": state.take_events(), "string_data": string_data,
+            "string_offsets": offsets, "stacks": stacks, "frames": frames,
+            "generations": g, "exp_batches": e}

@@ -1,0 +1,237 @@
+"""The ordered view of a trace: ``fastrace.read`` and the :class:`Trace`.
+
+``read`` runs the wire decoder (stage 1, ``fastrace._varint``) and then the
+ordering engine (stage 2, ``fastrace._order``), which replays the partial
+order of the per-M event streams the way Go's ``internal/trace`` reader
+does and produces one table with a row per high-level event, in Go's order.
+
+Rows refer to per-trace tables by row number: ``strings`` (row 0 is the
+empty string), ``stacks`` (row 0 is "no stack") and ``frames``.  Strings and
+stacks are deduplicated across generations by content.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from fastrace import spec as _spec
+from fastrace.errors import TraceError
+from fastrace.kinds import EventKind, GoState, ProcState, PROC_TYPES
+from fastrace.wire import WireTrace, decode_wire, iter_wire_generations, open_source
+
+__all__ = ["Trace", "StringTable", "Frame", "read", "iter_generations"]
+
+
+class Frame(NamedTuple):
+    pc: int
+    func: str
+    file: str
+    line: int
+
+
+class StringTable:
+    """All strings of a trace, deduplicated: ``table[i]`` is bytes (Go strings
+    are byte strings); ``table.text(i)`` decodes them as UTF-8 (invalid
+    bytes replaced).  Row 0 is the empty string."""
+
+    def __init__(self, data: bytes, offsets: np.ndarray):
+        self.data = data               # all strings, concatenated
+        self.offsets = offsets         # uint64, len(table) + 1 entries
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> bytes:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"string row {i} out of range ({n} strings)")
+        i %= n
+        return self.data[int(self.offsets[i]):int(self.offsets[i + 1])]
+
+    def text(self, i: int) -> str:
+        return self[i].decode("utf-8", "replace")
+
+    def index(self, s: bytes | str) -> int:
+        """Row of string ``s``; ValueError if the trace has no such string."""
+        if isinstance(s, str):
+            s = s.encode("utf-8", "surrogateescape")
+        for i in range(len(self)):
+            if self[i] == s:
+                return i
+        raise ValueError(f"{s!r} is not in the string table")
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+class Trace:
+    """A whole trace, ordered.
+
+    Attributes:
+
+    - ``version``: trace format version (the NN of "go 1.NN trace").
+    - ``events``: the ordered event table (``fastrace.EVENT_DTYPE``).
+    - ``strings``: :class:`StringTable`.
+    - ``stacks``: ``frame_start``, ``nframes`` per stack; row 0 = no stack.
+    - ``frames``: ``pc``, ``line``, ``func`` and ``file`` (string rows).
+    - ``generations``: one row per generation (see ``_order.pxd``).
+    - ``exp_batches``: experimental batches: ``m``, ``offset``, ``length``,
+      ``generation``, ``exp``; their bytes via :meth:`exp_batch_data`.
+    - ``wire``: the :class:`fastrace.wire.WireTrace` it was ordered from.
+    """
+
+    def __init__(self, wire: WireTrace, tables: dict):
+        self.wire = wire
+        self.version: int = wire.version
+        self.events: np.ndarray = tables["events"]
+        self.strings = StringTable(tables["string_data"], tables["string_offsets"])
+        self.stacks: np.ndarray = tables["stacks"]
+        self.frames: np.ndarray = tables["frames"]
+        self.generations: np.ndarray = tables["generations"]
+        self.exp_batches: np.ndarray = tables["exp_batches"]
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __repr__(self) -> str:
+        return (f"<Trace go 1.{self.version}: {len(self.events)} events, "
+                f"{len(self.generations)} generations, {len(self.strings)} strings, "
+                f"{len(self.stacks) - 1} stacks>")
+
+    def stack_frames(self, row: int) -> list[Frame]:
+        """The frames of stack ``row`` (innermost first); [] for row 0."""
+        s = self.stacks[row]
+        start, n = int(s["frame_start"]), int(s["nframes"])
+        out = []
+        for f in self.frames[start:start + n].tolist():
+            pc, line, func, file = f
+            out.append(Frame(pc, self.strings.text(func), self.strings.text(file), line))
+        return out
+
+    def exp_batch_data(self, row: int) -> bytes:
+        r = self.exp_batches[row]
+        off = int(r["offset"])
+        return bytes(self.wire.buffer[off:off + int(r["length"])])
+
+    def event(self, i: int) -> "EventView":
+        """A readable view of row ``i`` of the event table."""
+        return EventView(self, i)
+
+
+class EventView:
+    """One row of :attr:`Trace.events`, with strings and stacks resolved."""
+
+    def __init__(self, trace: Trace, i: int):
+        self.trace = trace
+        self.index = i
+        self.row = trace.events[i]
+
+    @property
+    def kind(self) -> EventKind:
+        return EventKind(int(self.row["kind"]))
+
+    @property
+    def name(self) -> str:
+        t = int(self.row["type"])
+        if self.kind == EventKind.SYNC:
+            return "Sync"
+        return _spec.BY_CODE[t].name
+
+    def as_dict(self) -> dict:
+        r = self.row
+        k = self.kind
+        a = [int(x) for x in r["a"]]
+        d = {"kind": str(k), "type": self.name, "time": int(r["time"]),
+             "g": int(r["g"]), "p": int(r["p"]), "m": int(r["m"])}
+        s = self.trace.strings.text
+        if k == EventKind.STATE_TRANSITION:
+            states = ProcState if int(r["type"]) in PROC_TYPES else GoState
+            d.update(resource=np.int64(np.uint64(a[0])).item(),
+                     transition=f"{states(int(r['from_state']))}->{states(int(r['to_state']))}",
+                     reason=s(a[1]))
+            if a[2]:
+                d["transition_stack"] = self.trace.stack_frames(a[2])
+        elif k in (EventKind.TASK_BEGIN, EventKind.TASK_END):
+            d.update(task=a[0], parent=a[1], task_type=s(a[2]))
+        elif k in (EventKind.REGION_BEGIN, EventKind.REGION_END):
+            d.update(task=a[0], region_type=s(a[1]))
+        elif k == EventKind.LOG:
+            d.update(task=a[0], category=s(a[1]), message=s(a[2]))
+        elif k == EventKind.LABEL:
+            d.update(label=s(a[0]))
+        elif k == EventKind.METRIC:
+            from fastrace.kinds import METRIC_NAMES
+            d.update(metric=METRIC_NAMES[int(r["type"])], value=a[0])
+        elif k == EventKind.EXPERIMENTAL:
+            sp = _spec.BY_CODE[int(r["type"])]
+            d.update(experiment=_spec.EXPERIMENTS.get(sp.experiment, str(sp.experiment)),
+                     args=dict(zip(sp.args[1:], a)))
+        elif k == EventKind.SYNC:
+            d.update(n=a[0])
+        elif k in (EventKind.RANGE_BEGIN, EventKind.RANGE_ACTIVE, EventKind.RANGE_END):
+            d.update(scope=np.int64(np.uint64(a[0])).item(), values=a[1:])
+        if int(r["stack"]):
+            d["stack"] = self.trace.stack_frames(int(r["stack"]))
+        return d
+
+    def __repr__(self) -> str:
+        return f"<Event {self.index} {self.as_dict()}>"
+
+
+def read(source) -> Trace:
+    """Decode and order a whole trace (path, bytes, bytearray, memoryview, mmap).
+
+    Raises :class:`fastrace.TraceFormatError` for malformed bytes and
+    :class:`fastrace.TraceOrderError` for events that cannot be ordered.
+    """
+    from fastrace import _order
+
+    wire = source if isinstance(source, WireTrace) else decode_wire(source, salvage_prefix=True)
+    try:
+        tables = _order.order_trace(wire)
+    except TraceError as e:
+        partial = getattr(e, "partial", None)
+        if partial is not None:
+            e.partial = Trace(wire, partial)
+        raise
+    if wire.error is not None:
+        # Damage after the generations that were read: report it after them,
+        # with what came before it.
+        wire.error.partial = Trace(wire, tables)
+        raise wire.error
+    return Trace(wire, tables)
+
+
+def iter_generations(source) -> Iterator[Trace]:
+    """Decode and order a trace one generation at a time.
+
+    Yields one :class:`Trace` per generation, each with only that
+    generation's rows: its Sync event first, and the trace's final Sync at
+    the end of the last one.  The rows equal those of :func:`read`; the
+    string and stack tables of a piece hold everything seen up to it (so
+    row numbers agree with read()'s).
+    Scheduler state carries over between pieces, so pieces must be consumed
+    in order.  Memory use is bounded by the largest generation.
+    """
+    from fastrace import _order
+
+    pieces = iter_wire_generations(source, salvage_prefix=True)
+    current = next(pieces, None)
+    if current is None:
+        return
+    state = _order.new_state(current.version)
+    while current is not None:
+        nxt = next(pieces, None) if current.error is None else None
+        try:
+            tables = _order.order_trace(current, state, final=nxt is None)
+        except TraceError as e:
+            if getattr(e, "partial", None) is not None:
+                e.partial = Trace(current, e.partial)
+            raise
+        yield Trace(current, tables)
+        if current.error is not None:
+            raise current.error
+        current = nxt

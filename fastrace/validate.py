@@ -1,0 +1,683 @@
+"""Consistency checks of an ordered event table.
+
+:func:`validate` walks ``Trace.events`` once with a small state machine and
+returns a list of problems (empty: the table is consistent); :func:`check`
+raises :class:`fastrace.TraceOrderError` for the first one.
+
+Two groups of checks run.
+
+**Go's invariants** (the ones Go's own trace tests apply to the events of
+its reader, ``internal/trace/testtrace``), with the same leniencies:
+
+- timestamps strictly increase (an event that goes back in time is
+  reported and does not move the reference point);
+- every frame of a stack but the first has a function, file, PC and line;
+- Sync events count 1, 2, 3...; from trace version 1.25 on each has a clock
+  snapshot with non-zero wall, monotonic and trace times, all three strictly
+  increasing from one Sync to the next (the final Sync, which has no
+  snapshot, is exempt; ``clock_checks=False`` skips the increase checks, as
+  Go does on platforms with a coarse clock);
+- labels are not empty and name a goroutine already seen;
+- state transitions: each goroutine's and P's "from" state is the state its
+  previous transition left it in (a first sighting must come from
+  Undetermined or NotExist), nothing goes *to* Undetermined, nothing comes
+  *from* Undetermined after the second Sync, and a goroutine or P does not
+  stop existing while it has an active range;
+- execution context: a goroutine or P that starts executing (Running or
+  Syscall) binds to the event's thread, which must exist and not already run
+  another one; one that stops executing must be bound to some thread, and
+  a goroutine's transition stack must be the event's stack;
+- ranges: a range does not begin while the same range is active on the
+  same scope, and does not end unless it is active (RangeActive marks it
+  active);
+- tasks: a TaskBegin's id is neither 0 (the background task) nor NoTask and
+  its parent is not the background task; a TaskEnd of a task whose begin
+  was seen has the begin's type.
+
+**The table's own invariants**, which Go's API guarantees by construction
+but a table of numbers does not.  These always run (a row that fails them
+cannot be interpreted, and the state machine skips it):
+
+- kinds are known, each row's wire type produces its kind, states are in
+  range for a goroutine or a P;
+- stack, string and generation rows referenced by events, stacks and frames
+  exist; string row 0 is empty.
+
+**fastrace's additional invariants** (``extra=True``, the default):
+
+- ids are -1 or more; a Sync's generation row points back at it;
+- the first and last rows are Syncs;
+- scopes of ranges agree with the execution context where Go derives the
+  scope from it (STW and mark-assist ranges: the goroutine; sweep ranges:
+  the P);
+- every event except Syncs and CPU samples runs in the context (P and G)
+  that the state transitions so far leave on its thread.  Three cases are
+  exempt, as Go's reader gives them another context on purpose: a
+  goroutine status naming a goroutine in a syscall (it is reported on the
+  syscall's thread), the self-steal Go synthesises right before a
+  ``GoDestroySyscall`` (both keep the context from before the pair), and
+  CPU samples.  ``context=False`` turns this check off.
+
+Problems read ``event <row> (<Kind> at <time>): <what>``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastrace import spec as _spec
+from fastrace.errors import TraceOrderError
+from fastrace.kinds import (
+    BACKGROUND_TASK,
+    METRIC_NAMES,
+    NO_TASK,
+    PROC_TYPES,
+    EventKind,
+    GoState,
+    ProcState,
+)
+
+__all__ = ["validate", "check", "Validator"]
+
+_U64 = 1 << 64
+_NO_GEN = _U64 - 1
+_K = EventKind
+
+# Go's time.Time zero value is 1 January of year 1, UTC.
+_ZERO_WALL = (-62135596800, 0)
+
+_GO_EXEC = frozenset({GoState.RUNNING, GoState.SYSCALL})
+_PROC_EXEC = frozenset({ProcState.RUNNING})
+
+
+def _code(name: str) -> int:
+    return _spec.BY_NAME[name].code
+
+
+_CPU_SAMPLE = _code("CPUSample")
+_STW = frozenset({_code("STWBegin"), _code("STWEnd")})
+_GC_MARK = frozenset({_code("GCBegin"), _code("GCActive"), _code("GCEnd")})
+_SWEEP = frozenset({_code("GCSweepBegin"), _code("GCSweepActive"), _code("GCSweepEnd")})
+_ASSIST = frozenset({_code("GCMarkAssistBegin"), _code("GCMarkAssistActive"),
+                     _code("GCMarkAssistEnd")})
+_GO_STATUS = frozenset({_code("GoStatus"), _code("GoStatusStack")})
+
+
+def _kind_of_type() -> list[int]:
+    """Wire type -> the event kind Go's reader gives it (BAD: none)."""
+    out = [int(_K.BAD)] * 256
+    st = ("ProcStart ProcStop ProcSteal ProcStatus GoCreate GoCreateSyscall GoStart "
+          "GoDestroy GoDestroySyscall GoStop GoBlock GoUnblock GoSyscallBegin GoSyscallEnd "
+          "GoSyscallEndBlocked GoStatus GoSwitch GoSwitchDestroy GoCreateBlocked "
+          "GoStatusStack").split()
+    for n in st:
+        out[_code(n)] = _K.STATE_TRANSITION
+    for code in METRIC_NAMES:
+        out[code] = _K.METRIC
+    for n, k in (("STWBegin", _K.RANGE_BEGIN), ("STWEnd", _K.RANGE_END),
+                 ("GCActive", _K.RANGE_ACTIVE), ("GCBegin", _K.RANGE_BEGIN),
+                 ("GCEnd", _K.RANGE_END), ("GCSweepActive", _K.RANGE_ACTIVE),
+                 ("GCSweepBegin", _K.RANGE_BEGIN), ("GCSweepEnd", _K.RANGE_END),
+                 ("GCMarkAssistActive", _K.RANGE_ACTIVE),
+                 ("GCMarkAssistBegin", _K.RANGE_BEGIN), ("GCMarkAssistEnd", _K.RANGE_END),
+                 ("GoLabel", _K.LABEL), ("UserTaskBegin", _K.TASK_BEGIN),
+                 ("UserTaskEnd", _K.TASK_END), ("UserRegionBegin", _K.REGION_BEGIN),
+                 ("UserRegionEnd", _K.REGION_END), ("UserLog", _K.LOG),
+                 ("CPUSample", _K.STACK_SAMPLE)):
+        out[_code(n)] = k
+    for s in _spec.SPECS:
+        if s.experiment:
+            out[s.code] = _K.EXPERIMENTAL
+    return [int(k) for k in out]
+
+
+_KIND_OF_TYPE = _kind_of_type()
+
+# Which of a0..a2 hold string rows, per kind (STW ranges handled apart).
+_STRING_SLOTS = {
+    _K.LABEL: (0,),
+    _K.TASK_BEGIN: (2,), _K.TASK_END: (2,),
+    _K.REGION_BEGIN: (1,), _K.REGION_END: (1,),
+    _K.LOG: (1, 2),
+    _K.STATE_TRANSITION: (1,),
+}
+
+
+def _signed(x: int) -> int:
+    return x - _U64 if x >= 1 << 63 else x
+
+
+def _wall(sec: int, nsec: int) -> tuple[int, int]:
+    # time.Unix normalises nsec into [0, 1e9).
+    carry, nsec = divmod(nsec, 1_000_000_000)
+    return sec + carry, nsec
+
+
+class _Thread:
+    """What the transitions so far say runs on one thread."""
+
+    __slots__ = ("m", "p", "g")
+
+    def __init__(self, m: int):
+        self.m, self.p, self.g = m, -1, -1
+
+
+class _Res:
+    """A goroutine's or P's last known state and the thread it is bound to."""
+
+    __slots__ = ("state", "binding")
+
+    def __init__(self, state: int):
+        self.state = state
+        self.binding: _Thread | None = None
+
+
+class _Clock:
+    __slots__ = ("trace", "mono", "wall")
+
+    def __init__(self, trace: int, mono: int, wall: tuple[int, int]):
+        self.trace, self.mono, self.wall = trace, mono, wall
+
+
+class Validator:
+    """One pass over a trace's event table; see the module docstring.
+
+    ``go_version`` is the trace format version the rules depend on (clock
+    snapshots from 25 on); by default ``trace.version``."""
+
+    def __init__(self, trace, *, go_version: int | None = None, clock_checks: bool = True,
+                 extra: bool = True, context: bool = True):
+        self.trace = trace
+        self.version = trace.version if go_version is None else go_version
+        self.clock_checks = clock_checks
+        self.extra = extra
+        self.context = context and extra
+        self._problems: list[tuple[int, int, int, str]] = []
+        ev = trace.events
+        self._time = ev["time"].tolist()
+        self._kind = ev["kind"].tolist()
+
+    # -- reporting -------------------------------------------------------
+
+    def _at(self, row: int) -> str:
+        if row < 0:
+            return "table"
+        k = self._kind[row]
+        name = str(_K(k)) if k in _K._value2member_map_ else f"kind {k}"
+        return f"event {row} ({name} at {self._time[row]})"
+
+    def _add(self, row: int, phase: int, msg: str) -> None:
+        self._problems.append((row, phase, len(self._problems), msg))
+
+    def problems(self) -> list[str]:
+        return [f"{self._at(r)}: {m}" for r, _, _, m in sorted(self._problems)]
+
+    # -- the checks --------------------------------------------------------
+
+    def run(self) -> list[str]:
+        bad_rows = self._structure()
+        self._timestamps()
+        self._stacks(bad_rows)
+        self._walk(bad_rows)
+        return self.problems()
+
+    def _structure(self) -> set[int]:
+        """Table-level checks; returns rows the state machine must skip."""
+        tr = self.trace
+        ev = tr.events
+        n = len(ev)
+        nstr = len(tr.strings)
+        nstacks = len(tr.stacks)
+        nframes = len(tr.frames)
+        ngen = len(tr.generations)
+        bad: set[int] = set()
+
+        if nstr == 0 or bytes(tr.strings[0]) != b"":
+            self._add(-1, 0, "string row 0 is not the empty string")
+        if nstacks == 0:
+            self._add(-1, 0, "the stack table has no row 0 (no stack)")
+        else:
+            st = tr.stacks
+            end = st["frame_start"].astype(np.int64) + st["nframes"].astype(np.int64)
+            for r in np.flatnonzero(end > nframes).tolist():
+                self._add(-1, 0, f"stack row {r} ends past the frame table "
+                                 f"({int(end[r])} > {nframes})")
+        if nframes:
+            fr = tr.frames
+            for col in ("func", "file"):
+                for r in np.flatnonzero(fr[col] >= nstr).tolist():
+                    self._add(-1, 0, f"frame row {r}: {col} string row {int(fr[col][r])} "
+                                     f"does not exist")
+        if n == 0:
+            return bad
+
+        kind = ev["kind"].astype(np.int64)
+        typ = ev["type"].astype(np.int64)
+        a = ev["a"]
+
+        def flag(mask, what):
+            for r in np.flatnonzero(mask).tolist():
+                self._add(r, 0, what(r))
+                bad.add(r)
+
+        known = (kind >= 1) & (kind <= int(_K.EXPERIMENTAL))
+        flag(~known, lambda r: f"unknown event kind {int(kind[r])}")
+        expect = np.asarray(_KIND_OF_TYPE, dtype=np.int64)[typ]
+        is_sync = kind == _K.SYNC
+        ok_type = np.where(is_sync, typ == 0, expect == kind)
+        # A CPU sample may also be stored without a wire type.
+        ok_type |= (kind == _K.STACK_SAMPLE) & (typ == 0)
+        flag(known & ~ok_type,
+             lambda r: f"wire type {int(typ[r])} "
+                       f"({_spec.BY_CODE[int(typ[r])].name if _spec.BY_CODE[int(typ[r])] else '?'})"
+                       f" does not make a {_K(int(kind[r]))} event")
+        flag(ev["stack"] >= nstacks, lambda r: f"stack row {int(ev['stack'][r])} does not exist")
+        if self.extra:
+            for col in ("g", "p", "m"):
+                for r in np.flatnonzero(ev[col] < -1).tolist():
+                    self._add(r, 0, f"{col} = {int(ev[col][r])} is not an id or -1")
+
+        # String rows in a0..a2.
+        for k, slots in _STRING_SLOTS.items():
+            sel = kind == k
+            for s in slots:
+                flag(sel & (a[:, s] >= nstr),
+                     lambda r, s=s: f"a{s}: string row {int(a[r, s])} does not exist")
+        stw = np.isin(typ, list(_STW)) & np.isin(kind, [_K.RANGE_BEGIN, _K.RANGE_END])
+        flag(stw & (a[:, 1] >= nstr),
+             lambda r: f"a1: STW kind string row {int(a[r, 1])} does not exist")
+        exp = kind == _K.EXPERIMENTAL
+        if exp.any():
+            for r in np.flatnonzero(exp).tolist():
+                sp = _spec.BY_CODE[int(typ[r])]
+                if sp is None:
+                    continue
+                for s, name in enumerate(sp.args[1:4]):
+                    if name.endswith("string") and int(a[r, s]) >= nstr:
+                        self._add(r, 0, f"argument {name}: string row {int(a[r, s])} "
+                                        "does not exist")
+                        bad.add(r)
+
+        # State transitions: transition stack and states.
+        st_rows = kind == _K.STATE_TRANSITION
+        flag(st_rows & (a[:, 2] >= nstacks),
+             lambda r: f"transition stack row {int(a[r, 2])} does not exist")
+        is_proc = np.isin(typ, list(PROC_TYPES))
+        limit = np.where(is_proc, int(max(ProcState)), int(max(GoState)))
+        fs = ev["from_state"].astype(np.int64)
+        ts = ev["to_state"].astype(np.int64)
+        flag(st_rows & ((fs > limit) | (ts > limit)),
+             lambda r: f"state {int(fs[r])}->{int(ts[r])} out of range for a "
+                       f"{'P' if is_proc[r] else 'goroutine'}")
+
+        # Syncs and generations.
+        for r in np.flatnonzero(is_sync).tolist():
+            gen = int(a[r, 1])
+            if gen == _NO_GEN:
+                continue
+            if gen >= ngen:
+                self._add(r, 0, f"generation row {gen} does not exist")
+                bad.add(r)
+            elif self.extra and "sync_row" in tr.generations.dtype.names:
+                back = int(tr.generations["sync_row"][gen])
+                if back != r:
+                    self._add(r, 0, f"generation row {gen} names row {back} as its Sync")
+        if not self.extra:
+            return bad
+        if not is_sync[0]:
+            self._add(0, 0, "the first event is not a Sync")
+        if not is_sync[-1]:
+            self._add(n - 1, 0, "the last event is not a Sync")
+
+        # Range scopes that Go derives from the execution context.
+        g = ev["g"]
+        p = ev["p"]
+        scope = a[:, 0].astype(np.int64)  # the uint64 bit pattern, read as int64
+        ranges = (kind == _K.RANGE_BEGIN) | (kind == _K.RANGE_END)
+        by_g = ranges & np.isin(typ, list(_STW | _ASSIST))
+        by_p = ranges & np.isin(typ, list(_SWEEP))
+        for mask, col, vals in ((by_g, "goroutine", g), (by_p, "P", p)):
+            for r in np.flatnonzero(mask & (scope != vals)).tolist():
+                self._add(r, 0, f"range scope {int(scope[r])} is not the event's "
+                                f"{col} {int(vals[r])}")
+        return bad
+
+    def _timestamps(self) -> None:
+        t = np.asarray(self.trace.events["time"], dtype=np.int64)
+        if len(t) < 2:
+            return
+        if t.min() > 0:
+            # The reference point is the largest time so far.
+            prev = np.maximum.accumulate(t)[:-1]
+            for r in (np.flatnonzero(t[1:] <= prev) + 1).tolist():
+                self._add(r, 1, f"time {int(t[r])} is not after {int(prev[r - 1])}")
+            return
+        last = 0
+        for r, x in enumerate(t.tolist()):
+            if last != 0 and x <= last:
+                self._add(r, 1, f"time {x} is not after {last}")
+            else:
+                last = x
+
+    def _bad_stacks(self) -> np.ndarray:
+        """Per stack row: whether a frame after the first lacks information."""
+        tr = self.trace
+        st, fr = tr.stacks, tr.frames
+        nstacks = len(st)
+        bad = np.zeros(nstacks, dtype=bool)
+        if nstacks == 0 or len(fr) == 0:
+            return bad
+        empty = np.array([len(s) == 0 for s in tr.strings], dtype=bool)
+        nstr = len(empty)
+        func = fr["func"].astype(np.int64)
+        file = fr["file"].astype(np.int64)
+        missing = ((fr["pc"] == 0) | (fr["line"] == 0)
+                   | (func >= nstr) | empty[np.minimum(func, nstr - 1)]
+                   | (file >= nstr) | empty[np.minimum(file, nstr - 1)])
+        starts = st["frame_start"].astype(np.int64)
+        counts = st["nframes"].astype(np.int64)
+        for r in np.flatnonzero(counts > 1).tolist():
+            lo = int(starts[r]) + 1
+            hi = min(int(starts[r] + counts[r]), len(fr))
+            if lo < hi and missing[lo:hi].any():
+                bad[r] = True
+        return bad
+
+    def _stacks(self, bad_rows: set[int]) -> None:
+        ev = self.trace.events
+        if len(ev) == 0:
+            return
+        bad = self._bad_stacks()
+        if not bad.any():
+            return
+        n = len(bad)
+        stk = ev["stack"].astype(np.int64)
+        ok = stk < n
+        rows = np.flatnonzero(ok & bad[np.where(ok, stk, 0)])
+        for r in rows.tolist():
+            self._add(r, 2, f"stack row {int(stk[r])} has a frame without function, file, "
+                            "PC or line")
+        st = ev["kind"] == _K.STATE_TRANSITION
+        ts = ev["a"][:, 2].astype(np.int64)
+        ok = st & (ts >= 0) & (ts < n)
+        rows = np.flatnonzero(ok & bad[np.where(ok, ts, 0)])
+        for r in rows.tolist():
+            self._add(r, 2, f"transition stack row {int(ts[r])} has a frame without "
+                            "function, file, PC or line")
+
+    # -- the state machine -------------------------------------------------
+
+    def _walk(self, bad_rows: set[int]) -> None:
+        tr = self.trace
+        ev = tr.events
+        if len(ev) == 0:
+            return
+        strings = tr.strings
+        gens = tr.generations
+        text_cache: dict[int, bytes] = {}
+
+        def text(row: int) -> bytes:
+            s = text_cache.get(row)
+            if s is None:
+                s = text_cache[row] = bytes(strings[row])
+            return s
+
+        gs: dict[int, _Res] = {}
+        ps: dict[int, _Res] = {}
+        ms: dict[int, _Thread] = {}
+        ranges: dict[tuple[str, int | None], list[bytes]] = {}
+        tasks: dict[int, bytes] = {}
+        last_n = 0
+        last_clock: _Clock | None = None
+        add = self._add
+        check_ctx = self.context
+        # (thread, P) of a P that stopped running on its own thread in the
+        # previous row: Go reports a GoDestroySyscall right after such a
+        # synthesised self-steal in the context from before the pair.
+        self_steal: tuple[int, int] | None = None
+
+        def thread(row: int, m: int, lenient: bool) -> _Thread | None:
+            if m == -1 and not lenient:
+                add(row, 3, "a goroutine or P starts executing on no thread")
+                return None
+            t = ms.get(m)
+            if t is None:
+                t = ms[m] = _Thread(m)
+            return t
+
+        cols = zip(ev["time"].tolist(), ev["g"].tolist(), ev["p"].tolist(), ev["m"].tolist(),
+                   ev["kind"].tolist(), ev["type"].tolist(), ev["a"].tolist(),
+                   ev["stack"].tolist(), ev["from_state"].tolist(), ev["to_state"].tolist())
+        for row, (t, g, p, m, k, typ, a, stk, fs, ts) in enumerate(cols):
+            steal = self_steal
+            self_steal = None
+            if row in bad_rows:
+                continue
+
+            if check_ctx and k != _K.SYNC and k != _K.STACK_SAMPLE:
+                here = ms.get(m)
+                want_p, want_g = (here.p, here.g) if here is not None else (-1, -1)
+                exempt = (typ in _GO_STATUS and ts == GoState.SYSCALL) or (
+                    steal is not None and steal == (m, p) and g == want_g
+                    and k == _K.STATE_TRANSITION and typ not in PROC_TYPES
+                    and fs == GoState.SYSCALL and ts == GoState.NOT_EXIST)
+                if not exempt and (p, g) != (want_p, want_g):
+                    add(row, 3, f"runs as P={p} G={g} on thread {m}, but the transitions so "
+                                f"far leave P={want_p} G={want_g} there")
+
+            if k == _K.STATE_TRANSITION:
+                rid = _signed(a[0])
+                if typ in PROC_TYPES:
+                    self._proc(row, rid, fs, ts, m, last_n, ps, ms, ranges, thread)
+                    if fs == ProcState.RUNNING and ts != ProcState.RUNNING and p == rid:
+                        self_steal = (m, rid)
+                else:
+                    tstack = a[2]
+                    self._goroutine(row, rid, fs, ts, m, tstack, stk, last_n, gs, ranges,
+                                    thread)
+            elif k == _K.SYNC:
+                n = a[0]
+                if n != last_n + 1:
+                    add(row, 3, f"Sync N={n} does not follow N={last_n}")
+                clock = None
+                gen = a[1]
+                if gen != _NO_GEN and gen < len(gens) and gens["has_clock"][gen]:
+                    gr = gens[gen]
+                    clock = _Clock(int(gr["clock_trace"]), int(gr["clock_mono"]),
+                                   _wall(int(gr["clock_sec"]), int(gr["clock_nsec"])))
+                if self.version >= 25 and not (n > 1 and clock is None):
+                    self._sync_clock(row, n, clock, last_clock)
+                last_n = n
+                last_clock = clock
+            elif k == _K.RANGE_BEGIN or k == _K.RANGE_ACTIVE or k == _K.RANGE_END:
+                key, name = self._range(k, typ, a, g, p, text)
+                active = ranges.setdefault(key, [])
+                if k == _K.RANGE_BEGIN:
+                    if name in active:
+                        add(row, 3, f"range {_show(name)} begins on {_scope(key)} while "
+                                    "already active there")
+                    active.append(name)
+                elif k == _K.RANGE_ACTIVE:
+                    if name not in active:
+                        active.append(name)
+                else:
+                    if name not in active:
+                        add(row, 3, f"range {_show(name)} ends on {_scope(key)} but is not "
+                                    "active there")
+                    else:
+                        active.remove(name)
+            elif k == _K.LABEL:
+                if not text(a[0]):
+                    add(row, 3, "empty label")
+                if g not in gs:
+                    add(row, 3, f"label for goroutine {g}, which no transition has named")
+            elif k == _K.TASK_BEGIN:
+                tid, parent, ttype = a[0], a[1], text(a[2])
+                if tid == NO_TASK or tid == BACKGROUND_TASK:
+                    add(row, 3, f"task of type {_show(ttype)} has the invalid id {tid}")
+                if parent == BACKGROUND_TASK:
+                    add(row, 3, f"task {tid} of type {_show(ttype)} has the background task "
+                                "as its parent")
+                tasks[tid] = ttype
+            elif k == _K.TASK_END:
+                tid, ttype = a[0], text(a[2])
+                begun = tasks.pop(tid, None)
+                if begun is not None and begun != ttype:
+                    add(row, 3, f"task {tid} ends with type {_show(ttype)} but began with "
+                                f"type {_show(begun)}")
+            # Metrics, logs, regions, samples and experimental events have
+            # nothing to check beyond the table invariants.
+
+    def _sync_clock(self, row: int, n: int, clock: _Clock | None,
+                    last: _Clock | None) -> None:
+        add = self._add
+        if clock is None:
+            add(row, 3, f"Sync {n} has no clock snapshot")
+            return
+        if clock.wall == _ZERO_WALL:
+            add(row, 3, f"Sync {n} has a zero wall-clock time")
+        if clock.mono == 0:
+            add(row, 3, f"Sync {n} has a zero monotonic time")
+        if clock.trace == 0:
+            add(row, 3, f"Sync {n} has a zero trace time")
+        if not self.clock_checks or n < 2 or last is None:
+            return
+        if not clock.wall > last.wall:
+            add(row, 3, f"Sync {n}: wall clock {clock.wall} is not after {last.wall}")
+        if not clock.mono > last.mono:
+            add(row, 3, f"Sync {n}: monotonic clock {clock.mono} is not after {last.mono}")
+        if not clock.trace > last.trace:
+            add(row, 3, f"Sync {n}: trace clock {clock.trace} is not after {last.trace}")
+
+    @staticmethod
+    def _range(k: int, typ: int, a: list[int], g: int, p: int,
+               text) -> tuple[tuple[str, int | None], bytes]:
+        """(scope, name) of a range event.  As in Go, the scope of a begin
+        or end is the goroutine or P of the context (except the global GC
+        mark phase); only RangeActive names its scope (a0)."""
+        if typ in _STW:
+            return ("Goroutine", g), b"stop-the-world (" + text(a[1]) + b")"
+        if typ in _GC_MARK:
+            return ("None", None), b"GC concurrent mark phase"
+        active = k == _K.RANGE_ACTIVE
+        if typ in _SWEEP:
+            return ("Proc", _signed(a[0]) if active else p), b"GC incremental sweep"
+        return ("Goroutine", _signed(a[0]) if active else g), b"GC mark assist"
+
+    def _goroutine(self, row, gid, old, new, m, tstack, stk, last_n, gs, ranges, thread):
+        add = self._add
+        if new == GoState.UNDETERMINED:
+            add(row, 3, f"goroutine {gid} goes to the Undetermined state")
+        if last_n > 1 and old == GoState.UNDETERMINED:
+            add(row, 3, f"goroutine {gid} comes from Undetermined after the first Sync")
+        if new == GoState.NOT_EXIST and ranges.get(("Goroutine", gid)):
+            add(row, 3, f"goroutine {gid} ends with active ranges")
+        st = gs.get(gid)
+        if st is not None:
+            if old != st.state:
+                add(row, 3, f"goroutine {gid} leaves state {_gs(old)} but is in "
+                            f"{_gs(st.state)}")
+            st.state = new
+        else:
+            if old != GoState.UNDETERMINED and old != GoState.NOT_EXIST:
+                add(row, 3, f"first transition of goroutine {gid} leaves {_gs(old)}")
+            st = gs[gid] = _Res(new)
+        if new in _GO_EXEC:
+            lenient = self.version < 22 and old == GoState.UNDETERMINED \
+                and new == GoState.SYSCALL
+            ctx = thread(row, m, lenient)
+            if ctx is not None:
+                if ctx.g != -1 and ctx.g != gid:
+                    add(row, 3, f"goroutine {gid} starts executing on thread {m}, which "
+                                f"already runs goroutine {ctx.g}")
+                ctx.g = gid
+                st.binding = ctx
+        elif old in _GO_EXEC:
+            if tstack != stk:
+                add(row, 3, f"transition stack {tstack} of goroutine {gid} is not the "
+                            f"event's stack {stk}")
+            ctx = st.binding
+            if ctx is None:
+                add(row, 3, f"goroutine {gid} stops executing but is bound to no thread")
+            else:
+                if ctx.g != gid:
+                    add(row, 3, f"goroutine {gid} stops executing on thread {ctx.m}, which "
+                                f"runs goroutine {ctx.g}")
+                ctx.g = -1
+                st.binding = None
+
+    def _proc(self, row, pid, old, new, m, last_n, ps, ms, ranges, thread):
+        add = self._add
+        if new == ProcState.UNDETERMINED:
+            add(row, 3, f"P {pid} goes to the Undetermined state")
+        if last_n > 1 and old == ProcState.UNDETERMINED:
+            add(row, 3, f"P {pid} comes from Undetermined after the first Sync")
+        if new == ProcState.NOT_EXIST and ranges.get(("Proc", pid)):
+            add(row, 3, f"P {pid} stops existing with active ranges")
+        st = ps.get(pid)
+        if st is not None:
+            if old != st.state:
+                add(row, 3, f"P {pid} leaves state {_ps(old)} but is in {_ps(st.state)}")
+            st.state = new
+        else:
+            if old != ProcState.UNDETERMINED and old != ProcState.NOT_EXIST:
+                add(row, 3, f"first transition of P {pid} leaves {_ps(old)}")
+            st = ps[pid] = _Res(new)
+        if new in _PROC_EXEC:
+            ctx = thread(row, m, False)
+            if ctx is not None:
+                if ctx.p != -1 and ctx.p != pid:
+                    add(row, 3, f"P {pid} starts running on thread {m}, which already has "
+                                f"P {ctx.p}")
+                ctx.p = pid
+                st.binding = ctx
+        elif old in _PROC_EXEC:
+            ctx = st.binding
+            if ctx is None:
+                add(row, 3, f"P {pid} stops running but is bound to no thread")
+            else:
+                if ctx.p != pid:
+                    add(row, 3, f"P {pid} stops running on thread {ctx.m}, which has "
+                                f"P {ctx.p}")
+                ctx.p = -1
+                st.binding = None
+
+
+def _gs(s: int) -> str:
+    return str(GoState(s)) if s <= max(GoState) else f"Bad({s})"
+
+
+def _ps(s: int) -> str:
+    return str(ProcState(s)) if s <= max(ProcState) else f"Bad({s})"
+
+
+def _show(b: bytes) -> str:
+    from fastrace.goquote import go_quote
+
+    return go_quote(b)
+
+
+def _scope(key: tuple[str, int | None]) -> str:
+    kind, rid = key
+    return kind if rid is None else f"{kind}({rid})"
+
+
+def validate(trace, *, go_version: int | None = None, clock_checks: bool = True,
+             extra: bool = True, context: bool = True) -> list[str]:
+    """All problems found in ``trace``'s event table; [] if it is consistent.
+
+    ``extra=False`` runs Go's checks (and the table-reference checks
+    without which rows cannot be read) only; ``context=False`` skips the
+    execution-context check; ``clock_checks=False`` skips the clock-increase
+    checks of Sync events."""
+    return Validator(trace, go_version=go_version, clock_checks=clock_checks, extra=extra,
+                     context=context).run()
+
+
+def check(trace, **kw) -> None:
+    """Raise :class:`fastrace.TraceOrderError` for the first problem
+    :func:`validate` finds (the message says how many there are)."""
+    problems = validate(trace, **kw)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise TraceOrderError(problems[0] + more)

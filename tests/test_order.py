@@ -1,0 +1,172 @@
+"""The ordering engine beyond the byte-exact dumps (test_parsed.py):
+streaming by generation, the CLI, damaged input, errors."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastrace
+from fastrace import TraceError, TraceFormatError, TraceOrderError
+from fastrace.dump import iter_go_wire
+from fastrace.kinds import EventKind
+from fastrace.parsed import write_go_parsed
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
+TRACES = [pytest.param(FIXTURES / fx["files"]["trace"]["path"],
+                       id=f"go{fx['go_version']}-{fx['program']}") for fx in MANIFEST["fixtures"]]
+
+
+def _fixture(version, program):
+    fx = next(f for f in MANIFEST["fixtures"]
+              if f["go_version"] == version and f["program"] == program)
+    return fx, FIXTURES / fx["files"]["trace"]["path"]
+
+
+@pytest.mark.parametrize("path", TRACES)
+def test_iter_generations_gives_the_rows_of_read(path):
+    whole = fastrace.read(path)
+    pieces = list(fastrace.iter_generations(path))
+    assert len(pieces) == len(whole.generations)
+    events = np.concatenate([p.events for p in pieces])
+    assert events.tobytes() == whole.events.tobytes()
+    last = pieces[-1]
+    assert last.generations.tobytes() == whole.generations.tobytes()
+    assert last.strings.data == whole.strings.data
+    assert last.stacks.tobytes() == whole.stacks.tobytes()
+    # Every piece starts with its generation's Sync; only the last ends with
+    # the trace's final Sync.
+    for i, p in enumerate(pieces):
+        assert p.events["kind"][0] == EventKind.SYNC
+        assert (p.events["kind"][-1] == EventKind.SYNC) == (i == len(pieces) - 1)
+
+
+@pytest.mark.parametrize("path", TRACES)
+def test_table_invariants(path):
+    t = fastrace.read(path)
+    ev = t.events
+    assert (np.diff(ev["time"]) > 0).all()  # strictly increasing
+    syncs = ev[ev["kind"] == EventKind.SYNC]
+    assert syncs["a"][:, 0].tolist() == list(range(1, len(syncs) + 1))
+    assert len(syncs) == len(t.generations) + 1
+    assert (ev["stack"] < len(t.stacks)).all()
+    assert int(t.stacks[0]["nframes"]) == 0 and int(t.stacks[1]["nframes"]) == 0
+    assert t.strings[0] == b""
+
+
+def test_multi_generation_trace_has_one_sync_per_generation():
+    _, path = _fixture("1.27.3", "long")
+    t = fastrace.read(path)
+    assert len(t.generations) >= 3
+    rows = t.generations["sync_row"]
+    assert (t.events["kind"][rows] == EventKind.SYNC).all()
+    assert t.generations["has_clock"].all()
+
+
+def test_event_view_is_readable():
+    _, path = _fixture("1.27.3", "annotations")
+    t = fastrace.read(path)
+    logs = np.flatnonzero(t.events["kind"] == EventKind.LOG)
+    d = t.event(int(logs[0])).as_dict()
+    assert d["kind"] == "Log" and d["type"] == "UserLog" and "message" in d
+    assert isinstance(d["stack"][0].func, str)
+
+
+def _run_cli(*args, env_extra=None):
+    env = dict(os.environ, TZ="UTC", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "fastrace", *args], capture_output=True, env=env)
+
+
+def test_cli_go_parsed_equals_go():
+    fx, path = _fixture("1.26.6", "syscalls")
+    want = gzip.decompress((FIXTURES / fx["files"]["parsed"]["path"]).read_bytes())
+    proc = _run_cli("dump", "--format", "go-parsed", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == want
+
+
+def test_cli_accepts_text_format(tmp_path):
+    fx, path = _fixture("1.23.9", "sched")
+    want_wire = gzip.decompress((FIXTURES / fx["files"]["wire"]["path"]).read_bytes())
+    want_parsed = gzip.decompress((FIXTURES / fx["files"]["parsed"]["path"]).read_bytes())
+    text = tmp_path / "sched.txt"
+    text.write_bytes(b"Trace Go1.23\n" + want_wire)
+    proc = _run_cli("dump", "--format", "go-wire", str(text))
+    assert proc.returncode == 0 and proc.stdout == want_wire
+    proc = _run_cli("dump", "--format", "go-parsed", str(text))
+    assert proc.returncode == 0 and proc.stdout == want_parsed
+
+
+def test_cli_validate():
+    _, path = _fixture("1.25.5", "gcalloc")
+    proc = _run_cli("validate", str(path))
+    assert proc.returncode == 0 and proc.stdout == b"ok\n"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("version", ["1.22.10", "1.25.5", "1.27.3"])
+def test_damaged_trace_go_parsed_equals_go(tmp_path, version):
+    """On a trace cut short, Go prints the events of the generations before
+    the damage, then the error; fastrace prints the same events."""
+    import gotool
+
+    _, path = _fixture(version, "long")
+    data = path.read_bytes()
+    w = fastrace.decode_wire(data)
+    offsets = w.generations["offset"].tolist()
+    for cut in (offsets[-1] + 40, offsets[1] + 300, offsets[1] + 1, len(data) - 3):
+        bad = tmp_path / f"cut{cut}.trace"
+        bad.write_bytes(data[:cut])
+        want, go_err, go_rc = gotool.go_dump(bad, "parsed")
+        proc = _run_cli("dump", "--format", "go-parsed", str(bad))
+        assert go_rc == 1 and proc.returncode == 1, (cut, go_err, proc.stderr)
+        assert proc.stderr.startswith(b"fastrace: ") and proc.stderr.count(b"\n") == 1
+        assert proc.stdout == want, (cut, go_err, proc.stderr)
+
+
+def test_order_error_names_generation_m_and_event():
+    from tracebuild import NO_M, batch, ev, header, sync
+
+    # A GoStart with no P on its M: Go's reader fails with "expected a proc".
+    t = (header(22) + batch(1, NO_M, 1, sync(22, 100))
+         + batch(1, 5, 10, ev(25, 1, 1, NO_M, 1) + ev(16, 1, 1, 1)))
+    with pytest.raises(TraceOrderError, match=r"expected a proc but didn't have one \[M 5\]") as info:
+        fastrace.read(t)
+    e = info.value
+    assert (e.generation, e.batch, e.event) == (1, 1, 1)
+    assert isinstance(e, ValueError)
+    # The events before the problem come with the error.
+    assert e.partial is not None and len(e.partial.events) == 2
+
+
+def _sample_traces():
+    return [pytest.param(_fixture(v, "sched")[1], id=f"go{v}") for v in ("1.22.10", "1.27.3")]
+
+
+@pytest.mark.parametrize("path", _sample_traces())
+def test_damaged_traces_raise_trace_errors_only(path, deadline):
+    data = path.read_bytes()
+    rng = random.Random(99)
+    for _ in range(600):
+        b = bytearray(data)
+        for _ in range(rng.choice((1, 1, 2, 5))):
+            b[rng.randrange(16, len(b))] = rng.randrange(256)
+        try:
+            fastrace.read(bytes(b))
+        except TraceError as e:
+            assert str(e)
+    for cut in rng.sample(range(16, len(data)), 300):
+        try:
+            fastrace.read(data[:cut])
+        except TraceError:
+            pass
