@@ -25,7 +25,7 @@ from libc.stdio cimport snprintf
 cimport numpy as cnp
 import numpy as np
 
-from fastrace._varint cimport EventRec, BatchRec, Growable, grow_push, adopt
+from fastrace._varint cimport EventRec, BatchRec, Growable, grow_push, adopt, release
 from fastrace import spec as _spec
 from fastrace import kinds as _kinds
 from fastrace.errors import TraceFormatError, TraceOrderError
@@ -448,8 +448,11 @@ cdef struct Ctx:              # scheduling context of an event
 
 cdef struct OCursor:          # one M's stream of events in a generation
     int64_t m
-    int64_t pos               # next index into GenIn.order
+    int64_t pos               # next index into GenIn.order (the M's batches)
     int64_t end
+    int64_t next_row          # next wire event row in the current batch
+    int64_t batch_end         # one past the current batch's last event row
+    int64_t batch             # wire batch row of the current batch
     int64_t row               # wire event row of the current event
     int64_t last_ts           # time of the previous event in the batch, ns (Go's lastTs)
     int64_t time              # time of the current event, ns
@@ -463,7 +466,7 @@ cdef struct GenIn:            # one generation's inputs, prepared in Python
     int64_t sync_time
     const EventRec* ev        # the wire events table
     const BatchRec* batches   # the wire batches table
-    const int64_t* order      # wire event rows grouped by M
+    const int64_t* order      # wire batch rows of event batches, grouped by M, file order
     const int64_t* m_bounds   # [nm + 1] bounds into order
     const int64_t* m_ids      # [nm] M ids, in Go's batchMs order
     int64_t nm
@@ -1793,14 +1796,22 @@ cdef bint cursor_next(GenIn* gi, OCursor* cu) noexcept nogil:
     cdef const EventRec* e
     cdef const BatchRec* b
     cdef uint64_t dt
-    if cu.pos >= cu.end:
-        return False
-    row = gi.order[cu.pos]
-    cu.pos += 1
-    e = &gi.ev[row]
-    b = &gi.batches[e.batch]
-    if b.first == row:
+    # Move to the M's next batch with events (Go resets the running time at
+    # every batch, empty ones included).
+    while cu.next_row >= cu.batch_end:
+        if cu.pos >= cu.end:
+            return False
+        cu.batch = gi.order[cu.pos]
+        cu.pos += 1
+        b = &gi.batches[cu.batch]
+        cu.next_row = b.first
+        cu.batch_end = b.first + b.count
         cu.last_ts = 0
+    row = cu.next_row
+    cu.next_row += 1
+    e = &gi.ev[row]
+    b = &gi.batches[cu.batch]
+    if b.first == row:
         dt = e.time - b.time
     else:
         dt = e.time - gi.ev[row - 1].time
@@ -1991,7 +2002,7 @@ cdef class _State:
         map_free(&self.o.pmap)
         map_free(&self.o.mmap)
         map_free(&self.o.tmap)
-        PyMem_RawFree(self.o.out.data)
+        release(&self.o.out)
         PyMem_RawFree(self.o.cursors)
         PyMem_RawFree(self.o.frontier)
 
@@ -2144,27 +2155,21 @@ def _prepare_generation(wire, gi_index, tables):
         sids.append(sid)
         srows.append(tables.stack(tuple(key)))
     stack_map = IdTable(np.array(sids, dtype=np.uint64), np.array(srows, dtype=np.int64))
-    # Per-M order of events: Ms in the order their first event batch appears.
+    # Each M's event batches in file order; Ms in the order their first
+    # event batch appears (Go's order, which decides ties in the heap).
     b = g.batches
-    evb = b[b["kind"] == 0]
+    batch_rows = np.flatnonzero(b["kind"] == 0) + int(g.record["batch_start"])
     m_of_batch = {}
-    for m in evb["m"].tolist():
-        if m not in m_of_batch:
-            m_of_batch[m] = len(m_of_batch)
-    ev_rows = np.arange(int(g.record["event_start"]),
-                        int(g.record["event_start"]) + len(g.events), dtype=np.int64)
-    if len(ev_rows):
-        ev_m = wire.batches["m"][g.events["batch"]]
-        first_seen = np.array(list(m_of_batch), dtype=np.uint64)
-        sorter = np.argsort(first_seen)
-        keys = sorter[np.searchsorted(first_seen, ev_m, sorter=sorter)].astype(np.int64)
-        order = ev_rows[np.argsort(keys, kind="stable")]
-        counts = np.bincount(keys, minlength=len(m_of_batch))
-    else:
-        order = ev_rows
-        counts = np.zeros(len(m_of_batch), dtype=np.int64)
-    bounds = np.zeros(len(m_of_batch) + 1, dtype=np.int64)
-    np.cumsum(counts, out=bounds[1:])
+    per_m = []
+    for row, m in zip(batch_rows.tolist(), b["m"][b["kind"] == 0].tolist()):
+        k = m_of_batch.get(m)
+        if k is None:
+            k = m_of_batch[m] = len(per_m)
+            per_m.append([])
+        per_m[k].append(row)
+    order = np.array([r for rows in per_m for r in rows], dtype=np.int64)
+    bounds = np.zeros(len(per_m) + 1, dtype=np.int64)
+    np.cumsum([len(rows) for rows in per_m], out=bounds[1:])
     m_ids = np.array(list(m_of_batch), dtype=np.uint64).view(np.int64)
     # CPU samples, in time order.
     cs = g.cpu_samples

@@ -9,7 +9,6 @@
 # reader from here, so that every byte of a trace is read through one checked
 # code path.
 
-from cpython.mem cimport PyMem_RawRealloc
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memset
 
@@ -105,25 +104,25 @@ cdef struct Growable:
     Py_ssize_t n              # records in use
     Py_ssize_t cap            # records allocated
     Py_ssize_t size           # bytes per record
+    bint mapped               # data is an mmap region (large tables), else PyMem_Raw*
+
+
+cdef int grow(Growable* g) noexcept nogil
 
 
 cdef inline void* grow_push(Growable* g) noexcept nogil:
     """Append one zeroed record and return it; NULL when out of memory."""
-    cdef Py_ssize_t newcap
     cdef char* p
     if g.n == g.cap:
-        newcap = g.cap * 2 if g.cap else 64
-        if newcap > (<Py_ssize_t>1 << 62) // g.size:
+        if grow(g):
             return NULL
-        p = <char*>PyMem_RawRealloc(g.data, <size_t>(newcap * g.size))
-        if p == NULL:
-            return NULL
-        g.data = p
-        g.cap = newcap
     p = g.data + g.n * g.size
     memset(p, 0, <size_t>g.size)
     g.n += 1
     return p
+
+
+cdef void release(Growable* g) noexcept nogil
 
 
 cdef object adopt(Growable* g, object dtype)

@@ -20,7 +20,7 @@ from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 
 cimport numpy as cnp
@@ -158,14 +158,76 @@ BATCH_KINDS = {
 # ---------------------------------------------------------------------------
 # Growable arrays (declared in _varint.pxd) are handed to numpy here.
 
+cdef extern from "sys/mman.h" nogil:
+    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
+    void* mremap(void* old, size_t old_size, size_t new_size, int flags, ...)
+    int munmap(void* addr, size_t length)
+    int madvise(void* addr, size_t length, int advice)
+    void* MAP_FAILED
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE
+    int MREMAP_MAYMOVE, MADV_HUGEPAGE
+
+# Tables above this size live in their own memory mapping with transparent
+# huge pages requested: they are written once, front to back, and with 4 KiB
+# pages the kernel's first-touch page clearing costs more than the decoding
+# (measured: 770 MB touched in 0.35-1.0 s with 4 KiB pages, 0.10 s with huge
+# pages).  Growth then uses mremap, which moves no data.
+cdef size_t MAP_THRESHOLD = 4 << 20
+
+
+cdef int grow(Growable* g) noexcept nogil:
+    """Double g's capacity.  Returns 0, or -1 when out of memory."""
+    cdef Py_ssize_t newcap = g.cap * 2 if g.cap else 64
+    cdef size_t oldbytes = <size_t>(g.cap * g.size)
+    cdef size_t newbytes
+    cdef char* p
+    if newcap > (<Py_ssize_t>1 << 62) // g.size:
+        return -1
+    newbytes = <size_t>(newcap * g.size)
+    if g.mapped:
+        p = <char*>mremap(g.data, oldbytes, newbytes, MREMAP_MAYMOVE)
+        if <void*>p == MAP_FAILED:
+            return -1
+        madvise(p, newbytes, MADV_HUGEPAGE)
+    elif newbytes >= MAP_THRESHOLD:
+        p = <char*>mmap(NULL, newbytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if <void*>p == MAP_FAILED:
+            return -1
+        madvise(p, newbytes, MADV_HUGEPAGE)
+        if g.n:
+            memcpy(p, g.data, <size_t>(g.n * g.size))
+        PyMem_RawFree(g.data)
+        g.mapped = True
+    else:
+        p = <char*>PyMem_RawRealloc(g.data, newbytes)
+        if p == NULL:
+            return -1
+    g.data = p
+    g.cap = newcap
+    return 0
+
+
+cdef void release(Growable* g) noexcept nogil:
+    """Free g's memory (whichever allocator holds it) and empty it."""
+    if g.data != NULL:
+        if g.mapped:
+            munmap(g.data, <size_t>(g.cap * g.size))
+        else:
+            PyMem_RawFree(g.data)
+    g.data = NULL
+    g.n = 0
+    g.cap = 0
+    g.mapped = False
+
+
 cdef class _Owner:
-    """Keeps a C buffer alive while a numpy array views it; frees it after."""
-    cdef void* ptr
+    """Keeps a table's C memory alive while a numpy array views it; frees it
+    after."""
+    cdef Growable g
 
     def __dealloc__(self):
-        if self.ptr != NULL:
-            PyMem_RawFree(self.ptr)
-            self.ptr = NULL
+        release(&self.g)
 
 
 cdef object adopt(Growable* g, object dtype):
@@ -175,13 +237,15 @@ cdef object adopt(Growable* g, object dtype):
     cdef _Owner owner
     cdef cnp.dtype descr = np.dtype(dtype)
     if g.n == 0:
-        PyMem_RawFree(g.data)
-        g.data = NULL
-        g.cap = 0
+        release(g)
         return np.empty(0, dtype=dtype)
     if g.n < g.cap:
-        p = <char*>PyMem_RawRealloc(g.data, <size_t>(g.n * g.size))
-        if p != NULL:
+        # Give back the unused tail (in place for both allocators).
+        if g.mapped:
+            p = <char*>mremap(g.data, <size_t>(g.cap * g.size), <size_t>(g.n * g.size), 0)
+        else:
+            p = <char*>PyMem_RawRealloc(g.data, <size_t>(g.n * g.size))
+        if p != NULL and <void*>p != MAP_FAILED:
             g.data = p
             g.cap = g.n
     dims[0] = g.n
@@ -189,10 +253,11 @@ cdef object adopt(Growable* g, object dtype):
     arr = PyArray_NewFromDescr(
         &PyArray_Type, descr, 1, dims, NULL, g.data, cnp.NPY_ARRAY_CARRAY, None)
     owner = _Owner.__new__(_Owner)
-    owner.ptr = g.data
+    owner.g = g[0]
     g.data = NULL
     g.n = 0
     g.cap = 0
+    g.mapped = False
     cnp.set_array_base(arr, owner)
     return arr
 
@@ -754,8 +819,7 @@ cdef void _free_all(Decoder* d) noexcept:
     tables[:] = [&d.batches, &d.events, &d.strings, &d.stacks, &d.frames,
                  &d.cpu_samples, &d.syncs, &d.exp_batches, &d.generations]
     for i in range(9):
-        PyMem_RawFree(tables[i].data)
-        tables[i].data = NULL
+        release(tables[i])
 
 
 def _name(code):

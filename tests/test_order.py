@@ -170,3 +170,28 @@ def test_damaged_traces_raise_trace_errors_only(path, deadline):
             fastrace.read(data[:cut])
         except TraceError:
             pass
+
+
+def test_large_tables_use_the_mapped_growth_path():
+    # 400k events: the wire and ordered tables pass the 4 MiB threshold above
+    # which they live in their own mapping and grow with mremap.
+    from tracebuild import NO_M, batch, ev, header, sync
+
+    n = 400_000
+    out = bytearray(header(22) + batch(1, NO_M, 1, sync(22, 1_000_000_000)))
+    per_batch = 12_000
+    first = True
+    for start in range(0, n, per_batch):
+        payload = bytearray()
+        if first:
+            payload += ev(13, 0, 0, 1)  # ProcStatus p=0 Running: binds P 0 to M 3
+            first = False
+        for i in range(start, min(n, start + per_batch)):
+            payload += ev(37, 1, i)      # HeapAlloc dt=1 value=i
+        out += batch(1, 3, 100 + start, bytes(payload))
+    t = fastrace.read(bytes(out))
+    heap = t.events[t.events["type"] == 37]
+    assert len(heap) == n
+    assert heap["a"][:, 0].tolist() == list(range(n))
+    assert (heap["p"] == 0).all() and (heap["m"] == 3).all()
+    assert (np.diff(t.events["time"]) > 0).all()
