@@ -2091,8 +2091,9 @@ class _Tables:
 def _order_error(msg, wire, gen, m, row):
     batch = event = None
     if row is not None and row >= 0:
-        batch = int(wire.events["batch"][row])
-        event = int(row - wire.batches["first"][batch])
+        local = int(wire.events["batch"][row])
+        event = int(row - wire.batches["first"][local])
+        batch = local + wire.batch_base
     if m is not None and m != -1:
         msg = f"{msg} [M {m}]"
     return TraceOrderError(msg, generation=gen, batch=batch, event=event)
@@ -2243,13 +2244,16 @@ def new_state(int version):
     return _State(version)
 
 
-def order_trace(wire, _State state=None, bint final=True):
+def order_trace(wire, _State state=None, bint final=True, bint take=True):
     """Order a decoded WireTrace.  Returns the tables of fastrace.Trace.
 
     To order a trace piece by piece (fastrace.iter_generations), pass the
     same ``state`` (from new_state) for consecutive pieces, and
     ``final=False`` for all but the last: the final Sync event is added
-    only at the end.
+    only at the end.  With ``take=False`` the rows stay in ``state`` (to be
+    collected by ``finish(state)`` after the last piece) and None is
+    returned: fastrace.read orders a trace generation by generation this
+    way, so that only one generation's wire tables exist at a time.
 
     On an inconsistent trace raises TraceOrderError (or TraceFormatError
     for broken per-generation tables) whose ``partial`` attribute holds the
@@ -2294,13 +2298,20 @@ def order_trace(wire, _State state=None, bint final=True):
                 msg, m, evrow = state.error()
                 raise _order_error(msg, wire, n_gen, m, evrow)
         if final:
-            if wire.version < 26 and state.o.syncs == 0:
-                raise TraceFormatError("no frequency event found")
+            no_generation = wire.version < 26 and state.o.syncs == 0
             state.final_sync()
+            if no_generation:
+                # Go's reader before 1.26 wants a generation: Sync, then this.
+                raise TraceFormatError("no frequency event found")
     except (TraceOrderError, TraceFormatError) as e:
         e.partial = _finish(state, tables, gens, exp_rows)
         raise
-    return _finish(state, tables, gens, exp_rows)
+    return _finish(state, tables, gens, exp_rows) if take else None
+
+
+def finish(_State state):
+    """The tables of everything ordered into ``state`` so far."""
+    return _finish(state, state.tables, state.gens, state.exp_rows)
 
 
 def _finish(_State state, tables, gens, exp_rows):

@@ -17,7 +17,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from fastrace import spec as _spec
-from fastrace.errors import TraceError
+from fastrace.errors import TraceError, TraceFormatError
 from fastrace.kinds import EventKind, GoState, ProcState, PROC_TYPES
 from fastrace.wire import WireTrace, decode_wire, iter_wire_generations, open_source
 
@@ -80,12 +80,18 @@ class Trace:
     - ``generations``: one row per generation (see ``_order.pxd``).
     - ``exp_batches``: experimental batches: ``m``, ``offset``, ``length``,
       ``generation``, ``exp``; their bytes via :meth:`exp_batch_data`.
-    - ``wire``: the :class:`fastrace.wire.WireTrace` it was ordered from.
+    - ``buffer``: the input bytes (memory-mapped for paths).
+    - ``wire``: for pieces from :func:`iter_generations`, the
+      :class:`fastrace.wire.WireTrace` of that generation; None for
+      :func:`read`, which drops each generation's wire tables as soon as it
+      is ordered (use :func:`fastrace.decode_wire` for the wire tables).
     """
 
-    def __init__(self, wire: WireTrace, tables: dict):
+    def __init__(self, wire: WireTrace | None, tables: dict, *, version: int | None = None,
+                 buffer=None):
         self.wire = wire
-        self.version: int = wire.version
+        self.version: int = wire.version if version is None else version
+        self.buffer = getattr(wire, "buffer", None) if buffer is None else buffer
         self.events: np.ndarray = tables["events"]
         self.strings = StringTable(tables["string_data"], tables["string_offsets"])
         self.stacks: np.ndarray = tables["stacks"]
@@ -114,7 +120,7 @@ class Trace:
     def exp_batch_data(self, row: int) -> bytes:
         r = self.exp_batches[row]
         off = int(r["offset"])
-        return bytes(self.wire.buffer[off:off + int(r["length"])])
+        return bytes(self.buffer[off:off + int(r["length"])])
 
     def event(self, i: int) -> "EventView":
         """A readable view of row ``i`` of the event table."""
@@ -181,28 +187,93 @@ class EventView:
         return f"<Event {self.index} {self.as_dict()}>"
 
 
-def read(source) -> Trace:
+def read(source, *, workers: int = 1) -> Trace:
     """Decode and order a whole trace (path, bytes, bytearray, memoryview, mmap).
 
+    Generations are decoded and ordered one after the other, each
+    generation's wire tables freed once it is ordered.  With ``workers=2``
+    the next generation is decoded in a second thread while the current one
+    is ordered (both run without the GIL).
+
     Raises :class:`fastrace.TraceFormatError` for malformed bytes and
-    :class:`fastrace.TraceOrderError` for events that cannot be ordered.
+    :class:`fastrace.TraceOrderError` for events that cannot be ordered;
+    the exception's ``partial`` attribute is a Trace of everything before
+    the problem (Go's reader also hands those events out first).
     """
     from fastrace import _order
 
-    wire = source if isinstance(source, WireTrace) else decode_wire(source, salvage_prefix=True)
+    if isinstance(source, WireTrace):
+        pieces = iter([source])
+        view, keep = source.buffer, source
+    else:
+        view, keep = open_source(source)
+        pieces = iter_wire_generations(view, salvage_prefix=True)
+    pool = None
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="fastrace-decode")
+
+    def ahead():
+        if pool is None:
+            return _Ready(next(pieces, None))
+        return pool.submit(next, pieces, None)
+
+    state = None
+    version = None
     try:
-        tables = _order.order_trace(wire)
+        pending = ahead()
+        current = pending.result()
+        if current is None:
+            raise TraceFormatError("empty input: not a Go execution trace", offset=0)
+        version = current.version
+        state = _order.new_state(version)
+        while current is not None:
+            pending = ahead() if current.error is None else _Ready(None)
+            nxt = pending.result() if pool is None else None
+            if pool is not None:
+                # Order this generation while the next one is decoded.
+                _order.order_trace(current, state, final=False, take=False)
+                nxt = pending.result()
+                if nxt is None:
+                    _order.order_trace(_empty_like(current), state, final=True, take=False)
+            else:
+                _order.order_trace(current, state, final=nxt is None, take=False)
+            if current.error is not None:
+                raise current.error
+            current = nxt
     except TraceError as e:
         partial = getattr(e, "partial", None)
-        if partial is not None:
-            e.partial = Trace(wire, partial)
+        if isinstance(partial, dict):   # tables already collected by _order
+            e.partial = Trace(None, partial, version=version, buffer=view)
+        elif state is not None:
+            e.partial = Trace(None, _order.finish(state), version=version, buffer=view)
         raise
-    if wire.error is not None:
-        # Damage after the generations that were read: report it after them,
-        # with what came before it.
-        wire.error.partial = Trace(wire, tables)
-        raise wire.error
-    return Trace(wire, tables)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    trace = Trace(None, _order.finish(state), version=version, buffer=view)
+    trace._keepalive = keep
+    return trace
+
+
+class _Ready:
+    """A finished future, for the single-threaded path."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _empty_like(w: WireTrace) -> WireTrace:
+    # A piece with no generations: ordering it only adds the final Sync.
+    tables = {name: getattr(w, name)[:0] for name in (
+        "batches", "events", "strings", "stacks", "frames", "cpu_samples", "syncs",
+        "exp_batches", "generations")}
+    tables.update(version=w.version, header_size=w.header_size, error=None)
+    return WireTrace(tables, w.buffer)
 
 
 def iter_generations(source) -> Iterator[Trace]:

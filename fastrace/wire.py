@@ -181,6 +181,9 @@ class WireTrace:
         # With decode_wire(..., salvage_prefix=True): the damage found after
         # the generations these tables hold, to be reported after them.
         self.error: TraceFormatError | None = tables.get("error")
+        # Index of this table's first batch in the whole file (pieces of
+        # iter_wire_generations number their batches from 0).
+        self.batch_base = 0
 
     @property
     def size(self) -> int:
@@ -262,17 +265,43 @@ def decode_wire(source, *, salvage_prefix: bool = False) -> WireTrace:
 
 def iter_wire_generations(source, *, salvage_prefix: bool = False) -> Iterator[WireTrace]:
     """Decode a trace one generation at a time; each WireTrace holds one
-    generation's tables (row numbers local to it) over the same buffer."""
+    generation's tables (row numbers local to it) over the same buffer.
+
+    With ``salvage_prefix``, damage is not raised but handed over in the
+    ``error`` attribute of the last piece (which may hold no generation).
+    Batch numbers in errors count from the start of the file.
+    """
     view, keep = open_source(source)
     if len(view) == 0:
         raise TraceFormatError("empty input: not a Go execution trace", offset=0)
     pos = -1
+    batches_before = 0
     while True:
-        tables = _varint.decode_wire(view, salvage_prefix, pos, 1)
-        if len(tables["generations"]) == 0 and tables["error"] is None:
-            if pos < 0 or pos >= len(view):
-                return
-        yield WireTrace(tables, view, keep)
+        try:
+            tables = _varint.decode_wire(view, salvage_prefix, pos, 1)
+        except TraceFormatError as e:
+            e = _shift_batch(e, batches_before)
+            if not salvage_prefix or pos < 0:
+                raise e from None
+            empty = _varint.decode_wire(view, False, len(view), 0)
+            empty["error"] = e
+            yield WireTrace(empty, view, keep)
+            return
+        if tables["error"] is not None:
+            tables["error"] = _shift_batch(tables["error"], batches_before)
+        if len(tables["generations"]) == 0 and tables["error"] is None and pos >= 0:
+            return
+        piece = WireTrace(tables, view, keep)
+        piece.batch_base = batches_before
+        yield piece
         if tables["error"] is not None or tables["next_offset"] >= len(view):
             return
+        batches_before += len(tables["batches"])
         pos = tables["next_offset"]
+
+
+def _shift_batch(e: TraceFormatError, base: int) -> TraceFormatError:
+    if not base or e.batch is None:
+        return e
+    return type(e)(e.problem, offset=e.offset, generation=e.generation,
+                   batch=e.batch + base, event=e.event)

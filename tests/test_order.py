@@ -195,3 +195,43 @@ def test_large_tables_use_the_mapped_growth_path():
     assert heap["a"][:, 0].tolist() == list(range(n))
     assert (heap["p"] == 0).all() and (heap["m"] == 3).all()
     assert (np.diff(t.events["time"]) > 0).all()
+
+
+@pytest.mark.parametrize("path", TRACES)
+def test_read_with_two_workers_gives_the_same_rows(path):
+    one = fastrace.read(path)
+    two = fastrace.read(path, workers=2)
+    assert two.events.tobytes() == one.events.tobytes()
+    assert two.generations.tobytes() == one.generations.tobytes()
+    assert two.strings.data == one.strings.data and two.frames.tobytes() == one.frames.tobytes()
+
+
+@pytest.mark.parametrize("version", [22, 25, 26])
+def test_header_only_trace(version):
+    from tracebuild import header
+
+    if version < 26:
+        # Go's reader: a Sync, then "no frequency event found".
+        with pytest.raises(TraceFormatError, match="no frequency event found") as info:
+            fastrace.read(header(version))
+        assert info.value.partial.events["kind"].tolist() == [EventKind.SYNC]
+    else:
+        t = fastrace.read(header(version))
+        assert t.events["kind"].tolist() == [EventKind.SYNC]
+        assert t.events["time"].tolist() == [1]
+
+
+def test_errors_in_later_generations_count_batches_from_the_file_start():
+    from tracebuild import NO_M, batch, ev, minimal, sync
+
+    good = minimal(22, gens=1)  # 4 batches
+    bad = (batch(2, NO_M, 5000, sync(22, 100))
+           + batch(2, 9, 5010, ev(11, 1) + ev(25, 1, 7, NO_M, 1)))
+    # ProcStop with no P on M 9: "event ProcStop for proc (-1) that doesn't exist".
+    with pytest.raises(TraceOrderError, match=r"ProcStop for proc \(-1\)") as info:
+        fastrace.read(good + bad)
+    assert (info.value.generation, info.value.batch, info.value.event) == (2, 5, 0)
+    for cut in (len(good) + 3,):  # damage at the start of generation 2
+        with pytest.raises(TraceFormatError) as info:
+            fastrace.read((good + bad)[:cut])
+        assert info.value.batch == 4
