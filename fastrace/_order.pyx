@@ -25,7 +25,8 @@ from libc.stdio cimport snprintf
 cimport numpy as cnp
 import numpy as np
 
-from fastrace._varint cimport EventRec, BatchRec, Growable, grow_push, adopt, release
+from fastrace._varint cimport (BatchRec, Cursor, Growable, adopt, grow_push, read_uvarint,
+                               release)
 from fastrace import spec as _spec
 from fastrace import kinds as _kinds
 from fastrace.errors import TraceFormatError, TraceOrderError
@@ -150,6 +151,7 @@ cdef uint8_t START_OF[256]
 cdef int8_t STACK_POS[256][2]
 cdef int8_t STRING_POS[256][2]
 cdef uint8_t EXP_STRING_MASK[256]   # experimental events: args whose name ends in "string"
+cdef int8_t EV_NARGS[256]           # wire arguments (time delta included); -1 = no such type
 cdef char EV_NAME[256][32]
 
 _KIND_BY_NAME = {
@@ -175,6 +177,7 @@ def _init_tables():
     memset(STRING_POS, -1, sizeof(STRING_POS))
     memset(EXP_STRING_MASK, 0, sizeof(EXP_STRING_MASK))
     memset(EV_NAME, 0, sizeof(EV_NAME))
+    memset(EV_NARGS, -1, sizeof(EV_NARGS))
     for code in range(256):
         name = f"Invalid({code})".encode()
         EV_NAME[code][:len(name)] = name
@@ -192,6 +195,8 @@ def _init_tables():
                 if a.endswith("string"):
                     EXP_STRING_MASK[s.code] |= 1 << i
         START_OF[s.code] = s.start
+        if s.timed:
+            EV_NARGS[s.code] = len(s.args)
         if s.timed:
             for j, pos in enumerate(s.stacks[:2]):
                 STACK_POS[s.code][j] = pos - 1
@@ -450,10 +455,10 @@ cdef struct OCursor:          # one M's stream of events in a generation
     int64_t m
     int64_t pos               # next index into GenIn.order (the M's batches)
     int64_t end
-    int64_t next_row          # next wire event row in the current batch
-    int64_t batch_end         # one past the current batch's last event row
+    Py_ssize_t bpos           # byte offset of the next event in the current batch
+    Py_ssize_t bend           # byte offset one past the current batch's payload
     int64_t batch             # wire batch row of the current batch
-    int64_t row               # wire event row of the current event
+    int64_t k                 # index of the current event in its batch
     int64_t last_ts           # time of the previous event in the batch, ns (Go's lastTs)
     int64_t time              # time of the current event, ns
     uint64_t args[4]          # arguments of the current event (after the time delta)
@@ -464,7 +469,8 @@ cdef struct GenIn:            # one generation's inputs, prepared in Python
     uint64_t gen_row
     double ns_per_tick
     int64_t sync_time
-    const EventRec* ev        # the wire events table
+    const uint8_t* buf        # the input: events are decoded from the bytes
+    Py_ssize_t buf_len
     const BatchRec* batches   # the wire batches table
     const int64_t* order      # wire batch rows of event batches, grouped by M, file order
     const int64_t* m_bounds   # [nm + 1] bounds into order
@@ -499,7 +505,8 @@ cdef struct OrderState:
     int32_t* frontier         # heap of cursor indexes, by cursor time
     int64_t nfrontier
     int64_t cur_m             # M of the event being advanced (for errors)
-    int64_t cur_row           # wire row of the event being advanced (for errors)
+    int64_t cur_batch         # wire batch row of the event being advanced (for errors)
+    int64_t cur_event         # its index in the batch
     char err[768]
 
 
@@ -1765,7 +1772,8 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
     if o.initial_gen == 0:
         o.initial_gen = gi.gen
     o.cur_m = cu.m
-    o.cur_row = cu.row
+    o.cur_batch = cu.batch
+    o.cur_event = cu.k
     c.m = cu.m
     if cu.m == NONE:
         c.p = NONE
@@ -1791,38 +1799,55 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
 # Cursors and the frontier heap (the same heap operations as Go's reader, so
 # that ties between equal timestamps resolve the same way).
 
-cdef bint cursor_next(GenIn* gi, OCursor* cu) noexcept nogil:
-    cdef int64_t row
-    cdef const EventRec* e
+cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
+    """Load the M's next event into cu: 1, or 0 at its end, -1 on error.
+
+    Events are decoded straight from the input (the wire decoder has already
+    checked every byte of them), so no per-event table is ever built for
+    ordering.  Times follow Go's reader exactly: the running time restarts at
+    every batch, and each event adds its delta converted to ns on its own.
+    """
     cdef const BatchRec* b
+    cdef Cursor c
     cdef uint64_t dt
+    cdef int i, n
     # Move to the M's next batch with events (Go resets the running time at
     # every batch, empty ones included).
-    while cu.next_row >= cu.batch_end:
+    while cu.bpos >= cu.bend:
         if cu.pos >= cu.end:
-            return False
+            return 0
         cu.batch = gi.order[cu.pos]
         cu.pos += 1
         b = &gi.batches[cu.batch]
-        cu.next_row = b.first
-        cu.batch_end = b.first + b.count
+        cu.bpos = <Py_ssize_t>b.data_offset
+        cu.bend = <Py_ssize_t>(b.data_offset + b.size)
+        cu.k = -1
         cu.last_ts = 0
-    row = cu.next_row
-    cu.next_row += 1
-    e = &gi.ev[row]
+        if cu.bend > gi.buf_len:
+            fail(o, "internal error: batch outside the input")
+            return -1
     b = &gi.batches[cu.batch]
-    if b.first == row:
-        dt = e.time - b.time
-    else:
-        dt = e.time - gi.ev[row - 1].time
+    c.buf = gi.buf
+    c.pos = cu.bpos
+    c.end = cu.bend
+    cu.typ = c.buf[c.pos]
+    c.pos += 1
+    n = EV_NARGS[cu.typ] - 1
+    if n < 0 or read_uvarint(&c, &dt):
+        fail(o, "internal error: event not as the wire decoder checked it")
+        return -1
+    memset(cu.args, 0, sizeof(cu.args))
+    for i in range(n):
+        if read_uvarint(&c, &cu.args[i]):
+            fail(o, "internal error: event not as the wire decoder checked it")
+            return -1
+    cu.bpos = c.pos
+    cu.k += 1
     if cu.last_ts == 0:
         cu.last_ts = tick_ns(gi.ns_per_tick, b.time)
     cu.time = <int64_t>(<uint64_t>tick_ns(gi.ns_per_tick, dt) + <uint64_t>cu.last_ts)
     cu.last_ts = cu.time
-    cu.row = row
-    cu.typ = e.type
-    memcpy(cu.args, e.args, sizeof(cu.args))
-    return True
+    return 1
 
 
 cdef inline int64_t ftime(OrderState* o, int32_t k) noexcept nogil:
@@ -1897,10 +1922,13 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nog
     cdef int st = advance(o, gi, cu, ok)
     if st or not ok[0]:
         return st
-    if cursor_next(gi, cu):
+    st = cursor_next(o, gi, cu)
+    if st == 1:
         heap_update(o, i)
-    else:
+    elif st == 0:
         heap_remove(o, i)
+    else:
+        return ST_ERROR
     return ST_OK
 
 
@@ -1922,7 +1950,10 @@ cdef int order_generation(OrderState* o, GenIn* gi) noexcept nogil:
         cu.m = gi.m_ids[k]
         cu.pos = gi.m_bounds[k]
         cu.end = gi.m_bounds[k + 1]
-        if cursor_next(gi, cu):
+        st = cursor_next(o, gi, cu)
+        if st < 0:
+            return ST_ERROR
+        if st == 1:
             heap_insert(o, <int32_t>k)
     while o.nfrontier > 0 or next_cpu < gi.ncpu:
         if next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[next_cpu] < ftime(o, 0)):
@@ -1949,7 +1980,7 @@ cdef int order_generation(OrderState* o, GenIn* gi) noexcept nogil:
                 break
         if not ok:
             o.cur_m = NONE
-            o.cur_row = -1
+            o.cur_batch = -1
             snprintf(o.err, sizeof(o.err),
                      "broken trace: failed to advance: no M's next event can happen next "
                      "(generation %llu, %lld Ms with events left)",
@@ -2029,7 +2060,8 @@ cdef class _State:
         return adopt(&self.o.out, EVENT_DTYPE)
 
     def error(self):
-        return (self.o.err.decode("utf-8", "replace"), self.o.cur_m, self.o.cur_row)
+        return (self.o.err.decode("utf-8", "replace"), self.o.cur_m,
+                self.o.cur_batch, self.o.cur_event)
 
 
 class _Tables:
@@ -2088,12 +2120,11 @@ class _Tables:
         return b"".join(self.strings), offsets, stacks, frames_flat
 
 
-def _order_error(msg, wire, gen, m, row):
-    batch = event = None
-    if row is not None and row >= 0:
-        local = int(wire.events["batch"][row])
-        event = int(row - wire.batches["first"][local])
-        batch = local + wire.batch_base
+def _order_error(msg, wire, gen, m, batch, event):
+    if batch is None or batch < 0:
+        batch = event = None
+    else:
+        batch += wire.batch_base
     if m is not None and m != -1:
         msg = f"{msg} [M {m}]"
     return TraceOrderError(msg, generation=gen, batch=batch, event=event)
@@ -2213,6 +2244,7 @@ def _run_generation(_State state, wire, dict p, uint64_t gen_row):
     cdef const int64_t[::1] cpu_p = p["cpu_p"]
     cdef const int64_t[::1] cpu_g = p["cpu_g"]
     cdef const uint32_t[::1] cpu_stack = p["cpu_stack"]
+    cdef const uint8_t[::1] buf = wire.buffer
     cdef IdTable smap = p["string_map"]
     cdef IdTable kmap = p["stack_map"]
     cdef int64_t zero = 0
@@ -2222,8 +2254,9 @@ def _run_generation(_State state, wire, dict p, uint64_t gen_row):
     gi.gen_row = gen_row
     gi.ns_per_tick = ns_per_tick_of(p["freq"])
     gi.sync_time = tick_ns(gi.ns_per_tick, p["min_time"])
-    gi.ev = <const EventRec*>_table_ptr(wire.events, sizeof(EventRec))
     gi.batches = <const BatchRec*>_table_ptr(wire.batches, sizeof(BatchRec))
+    gi.buf = &buf[0] if buf.shape[0] else NULL
+    gi.buf_len = buf.shape[0]
     gi.order = &order[0] if order.shape[0] else &zero
     gi.m_bounds = &bounds[0]
     gi.m_ids = &m_ids[0] if m_ids.shape[0] else &zero
@@ -2295,8 +2328,8 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True):
                          row[7], len(exp_rows) - row[7], int(has_clock)))
             n_gen = int(rec["gen"])
             if _run_generation(state, wire, p, len(gens) - 1):
-                msg, m, evrow = state.error()
-                raise _order_error(msg, wire, n_gen, m, evrow)
+                msg, m, batch, event = state.error()
+                raise _order_error(msg, wire, n_gen, m, batch, event)
         if final:
             no_generation = wire.version < 26 and state.o.syncs == 0
             state.final_sync()

@@ -293,6 +293,7 @@ cdef struct Decoder:
     int64_t cur_batch         # index of the batch being decoded, -1 if none
     int64_t closed_gens       # generations closed so far (checks passed)
     int64_t max_gens          # stop after this many generations (0 = all)
+    bint index_only           # check event batches but store no events table
     Py_ssize_t snap[9]        # table lengths before the current batch (see salvage)
 
 
@@ -390,7 +391,8 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
     cdef int n, st
     cdef int64_t k = 0
     cdef EventRec* e
-    b.first = d.events.n
+    cdef EventRec scratch
+    b.first = -1 if d.index_only else d.events.n
     while c.pos < c.end:
         at = c.pos
         typ = c.buf[c.pos]
@@ -404,7 +406,9 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
         if st:
             return fail(d, st, c.pos, 0, 0, k)
         t += dt
-        e = <EventRec*>grow_push(&d.events)
+        # Without an events table (index_only) the event is checked and
+        # counted only; the ordering stage reads it again from the bytes.
+        e = &scratch if d.index_only else <EventRec*>grow_push(&d.events)
         if e == NULL:
             return fail(d, WIRE_NOMEM, at, 0, 0, k)
         e.time = t
@@ -890,7 +894,7 @@ cdef _wire_error(WireError* e, int version):
 
 
 def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
-                Py_ssize_t start=-1, int64_t max_generations=0):
+                Py_ssize_t start=-1, int64_t max_generations=0, bint index_only=False):
     """Decode a whole v2 trace held in ``data`` (any contiguous buffer).
 
     Returns a dict with ``version`` (int), ``header_size`` (int) and the
@@ -907,6 +911,9 @@ def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
     ``start`` (a batch boundary, default: right after the header) and
     ``max_generations`` decode part of a trace: ``next_offset`` in the
     result is where the next call should start (the input size at the end).
+    With ``index_only`` event batches are fully checked but the events table
+    stays empty (batches keep their event counts; ``first`` is then -1):
+    the ordering stage decodes events from the bytes itself.
     """
     version, header_size = parse_header(data)
     cdef Decoder d
@@ -918,6 +925,7 @@ def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
     if d.cur.pos < header_size or d.cur.pos > data.shape[0]:
         raise ValueError(f"start offset {start} outside the trace's batches")
     d.max_gens = max_generations
+    d.index_only = index_only
     d.cur.end = data.shape[0]
     d.batches.size = sizeof(BatchRec)
     d.events.size = sizeof(EventRec)

@@ -82,7 +82,8 @@ class Trace:
       ``generation``, ``exp``; their bytes via :meth:`exp_batch_data`.
     - ``buffer``: the input bytes (memory-mapped for paths).
     - ``wire``: for pieces from :func:`iter_generations`, the
-      :class:`fastrace.wire.WireTrace` of that generation; None for
+      :class:`fastrace.wire.WireTrace` of that generation (without its
+      ``events`` table, which ordering does not need); None for
       :func:`read`, which drops each generation's wire tables as soon as it
       is ordered (use :func:`fastrace.decode_wire` for the wire tables).
     """
@@ -207,7 +208,7 @@ def read(source, *, workers: int = 1) -> Trace:
         view, keep = source.buffer, source
     else:
         view, keep = open_source(source)
-        pieces = iter_wire_generations(view, salvage_prefix=True)
+        pieces = iter_wire_generations(view, salvage_prefix=True, index_only=True)
     pool = None
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -289,7 +290,7 @@ def iter_generations(source) -> Iterator[Trace]:
     """
     from fastrace import _order
 
-    pieces = iter_wire_generations(source, salvage_prefix=True)
+    pieces = iter_wire_generations(source, salvage_prefix=True, index_only=True)
     current = next(pieces, None)
     if current is None:
         return

@@ -263,13 +263,16 @@ def decode_wire(source, *, salvage_prefix: bool = False) -> WireTrace:
     return WireTrace(tables, view, keep)
 
 
-def iter_wire_generations(source, *, salvage_prefix: bool = False) -> Iterator[WireTrace]:
+def iter_wire_generations(source, *, salvage_prefix: bool = False,
+                          index_only: bool = False) -> Iterator[WireTrace]:
     """Decode a trace one generation at a time; each WireTrace holds one
     generation's tables (row numbers local to it) over the same buffer.
 
     With ``salvage_prefix``, damage is not raised but handed over in the
     ``error`` attribute of the last piece (which may hold no generation).
-    Batch numbers in errors count from the start of the file.
+    Batch numbers in errors count from the start of the file.  With
+    ``index_only`` the pieces' ``events`` tables are left empty (events are
+    checked, then read again from the bytes by the ordering stage).
     """
     view, keep = open_source(source)
     if len(view) == 0:
@@ -278,7 +281,7 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False) -> Iterator[W
     batches_before = 0
     while True:
         try:
-            tables = _varint.decode_wire(view, salvage_prefix, pos, 1)
+            tables = _varint.decode_wire(view, salvage_prefix, pos, 1, index_only)
         except TraceFormatError as e:
             e = _shift_batch(e, batches_before)
             if not salvage_prefix or pos < 0:

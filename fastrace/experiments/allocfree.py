@@ -1,0 +1,666 @@
+"""The AllocFree experiment (``GODEBUG=traceallocfree=1``, Go 1.23+).
+
+With the experiment on, the runtime traces the life of heap spans, heap
+objects and goroutine stacks.  Each has three events: *exists* (written once,
+in a snapshot taken with the world stopped when tracing starts), *alloc* and
+*free*.  To keep events small, addresses are written as compact ids::
+
+    span id   = (span base       - min heap address) / page size
+    object id = (object address  - min heap address) / min heap alignment
+    stack id  = (stack low bound - min heap address) / min stack alignment
+
+and the four constants come in an experimental *info* batch of the first
+generation.  Objects carry a type id; every generation ends with experimental
+*type* batches listing the types its events used (id, runtime address, size,
+pointer bytes, name).  Ids are per generation; a type's runtime address is
+stable, so this module merges the generations' tables into one.
+
+Usage::
+
+    import fastrace
+    from fastrace.experiments import interpret
+    af = interpret(fastrace.read("trace.out"), "AllocFree")
+    af.heap_objects          # one row per object event
+    af.top_types(10)         # what allocates the most
+    af.live_heap()           # live heap bytes after each change
+
+Tables (numpy structured arrays; times in ns like ``Trace.events``; ``g``,
+``p``, ``m`` the event's context, -1 = none; ``generation`` its row in
+``Trace.generations``; ``event`` its row in ``Trace.events``; ``action`` an
+:class:`Action`):
+
+- ``info``: the info batch: ``min_heap_addr``, ``page_size``, ``heap_align``,
+  ``stack_align`` (one row; none if the trace lacks it, see below).
+- ``types``: one row per runtime type: ``address``, ``size``, ``ptr_bytes``,
+  ``name`` (str), and ``generation``/``id`` where it was first listed.
+  ``type_ids``: every (``generation``, ``id``) -> ``type`` (row in ``types``).
+- ``spans``: ``address`` (base), ``id``, ``npages``, ``bytes``,
+  ``kindclass`` (as written), ``kind`` (:class:`SpanKind`), ``class`` (span
+  class = size class << 1 | noscan), ``sizeclass``, ``noscan``, ``elemsize``
+  (slot size: the size class's, or the whole span for size class 0) and
+  ``pair`` (row of the other end of the span's life: its free for an
+  exists/alloc row, its exists/alloc for a free row; -1 if outside the trace).
+  A free row copies ``npages``...``elemsize`` from its pair.
+- ``heap_objects``: ``address`` (decoded from the id exactly as written),
+  ``id``, ``slot`` (start of the heap slot holding ``address``), ``offset``
+  (``address - slot``: 8 for objects with a malloc header, whose alloc event
+  gives the address after the header; other non-zero values are tiny
+  allocations sharing a 16-byte block), ``size`` (slot bytes, from the span:
+  what the object occupies in the heap), ``span`` (row in ``spans`` of the
+  span's exists/alloc; -1 if not found), ``type`` (row in ``types``; -1 =
+  no type given, always so for frees), ``type_id`` (as written).
+- ``goroutine_stacks``: ``address``, ``id``, ``order`` (as written: the bit
+  length of the stack size, so ``size = 1 << (order - 1)``; 0 = a goroutine
+  without a stack, listed by the snapshot with address 0), ``size``, ``span``
+  (row in ``spans`` of the manual span holding it), ``pair`` (as for spans).
+
+Derived: :meth:`AllocFree.lifetimes`, :meth:`~AllocFree.live_heap`,
+:meth:`~AllocFree.alloc_by_type` / :meth:`~AllocFree.top_types`,
+:meth:`~AllocFree.alloc_rate`, :meth:`~AllocFree.stack_memory`; all of them
+also per generation via :meth:`AllocFree.generation`.
+
+Byte accounting follows the runtime's: an object takes its whole slot, and
+a tiny block (several small pointer-free allocations packed into one 16-byte
+slot) counts once, when its first allocation takes the slot.
+
+Traces that do not start with ``runtime/trace.Start`` (flight-recorder
+snapshots) lack the snapshot and the info batch: ``info`` is then empty,
+addresses are relative to the unknown minimum heap address (computed with
+page size 8192, alignments 8 and 2048, the values of every supported Go
+release on 64-bit Linux), and objects older than the trace are not counted.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+from fastrace import spec as _spec
+from fastrace.experiments import RawExperiment, _REGISTRY
+
+__all__ = ["AllocFree", "Action", "SpanKind", "SIZE_CLASS_BYTES", "parse_batches"]
+
+
+class Action(enum.IntEnum):
+    """Column ``action`` of the event tables."""
+
+    EXISTS = 0   # there when tracing started (the snapshot)
+    ALLOC = 1
+    FREE = 2
+
+
+class SpanKind(enum.IntEnum):
+    """Column ``kind`` of ``spans``."""
+
+    HEAP = 0     # an in-use heap span: ``class`` is valid (kindclass = class << 1)
+    OTHER = 1    # any other live span (stacks, other manually managed memory): kindclass = 1
+    UNKNOWN = 2  # a free whose span was never seen alive in the trace
+
+
+# Bytes per object of each size class (index = size class; 0 = large objects,
+# one per span).  The same table in Go 1.23 through 1.27 (runtime/sizeclasses.go,
+# internal/runtime/gc/sizeclasses.go since 1.25), for 8 KiB pages.
+SIZE_CLASS_BYTES = np.array([
+    0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224,
+    240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896,
+    1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456,
+    4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880,
+    12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
+    28672, 32768], dtype=np.uint64)
+
+# Experimental batch kinds (the first byte of each batch).
+_TYPES_BATCH = 0
+_INFO_BATCH = 1
+
+# Used when the info batch is missing (see the module docstring).
+_DEFAULT_INFO = (0, 8192, 8, 2048)
+
+_CODES = {name: _spec.BY_NAME[name].code for name in (
+    "Span", "SpanAlloc", "SpanFree", "HeapObject", "HeapObjectAlloc", "HeapObjectFree",
+    "GoroutineStack", "GoroutineStackAlloc", "GoroutineStackFree")}
+
+_CONTEXT = [("time", "<i8"), ("g", "<i8"), ("p", "<i8"), ("m", "<i8"),
+            ("event", "<i8"), ("generation", "<u4"), ("action", "u1")]
+
+INFO_DTYPE = np.dtype([("min_heap_addr", "<u8"), ("page_size", "<u8"),
+                       ("heap_align", "<u8"), ("stack_align", "<u8"),
+                       ("generation", "<u4")])
+TYPE_DTYPE = np.dtype([("address", "<u8"), ("size", "<u8"), ("ptr_bytes", "<u8"),
+                       ("name", "O"), ("generation", "<u4"), ("id", "<u8")])
+TYPE_ID_DTYPE = np.dtype([("generation", "<u4"), ("id", "<u8"), ("type", "<i8")])
+SPAN_DTYPE = np.dtype(_CONTEXT + [
+    ("address", "<u8"), ("id", "<u8"), ("npages", "<u8"), ("bytes", "<u8"),
+    ("kindclass", "<u8"), ("kind", "u1"), ("class", "u1"), ("sizeclass", "u1"),
+    ("noscan", "?"), ("elemsize", "<u8"), ("pair", "<i8")])
+OBJECT_DTYPE = np.dtype(_CONTEXT + [
+    ("address", "<u8"), ("id", "<u8"), ("slot", "<u8"), ("offset", "<u8"),
+    ("size", "<u8"), ("span", "<i8"), ("type", "<i8"), ("type_id", "<u8")])
+STACK_DTYPE = np.dtype(_CONTEXT + [
+    ("address", "<u8"), ("id", "<u8"), ("order", "u1"), ("size", "<u8"),
+    ("span", "<i8"), ("pair", "<i8")])
+LIFETIME_DTYPE = np.dtype([
+    ("alloc_time", "<i8"), ("free_time", "<i8"), ("address", "<u8"), ("slot", "<u8"),
+    ("size", "<u8"), ("type", "<i8"), ("existed", "?"), ("shared", "?"),
+    ("alloc", "<i8"), ("free", "<i8"), ("generation", "<u4")])
+CURVE_DTYPE = np.dtype([("time", "<i8"), ("bytes", "<i8"), ("count", "<i8"),
+                        ("generation", "<u4")])
+TYPE_CURVE_DTYPE = np.dtype([("time", "<i8"), ("type", "<i8"), ("bytes", "<i8"),
+                             ("count", "<i8"), ("generation", "<u4")])
+BY_TYPE_DTYPE = np.dtype([("type", "<i8"), ("name", "O"), ("count", "<i8"), ("bytes", "<i8"),
+                          ("count_per_s", "<f8"), ("bytes_per_s", "<f8"),
+                          ("live_count", "<i8"), ("live_bytes", "<i8")])
+RATE_DTYPE = np.dtype([("time", "<i8"), ("count", "<i8"), ("bytes", "<i8")])
+
+
+# --- experimental batches ---------------------------------------------------
+
+def _uvarint(b: bytes, i: int) -> tuple[int, int]:
+    x = shift = 0
+    while True:
+        if i >= len(b):
+            raise ValueError("truncated varint in an AllocFree batch")
+        c = b[i]
+        i += 1
+        x |= (c & 0x7F) << shift
+        if c < 0x80:
+            return x, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long in an AllocFree batch")
+
+
+def parse_batches(batches) -> tuple[np.ndarray, list[tuple]]:
+    """Decode AllocFree experimental batches (:class:`ExpBatch` items).
+
+    Returns ``(info, types)``: the info rows (``INFO_DTYPE``) and a list of
+    ``(generation, id, address, size, ptr_bytes, name)`` type records."""
+    info, types = [], []
+    for gen, _m, data in batches:
+        if not data:
+            continue
+        kind, i = data[0], 1
+        if kind == _INFO_BATCH:
+            vals = []
+            while i < len(data) and len(vals) < 4:
+                v, i = _uvarint(data, i)
+                vals.append(v)
+            if len(vals) < 4:
+                raise ValueError(f"short AllocFree info batch: {len(vals)} values")
+            info.append((*vals, gen))
+        elif kind == _TYPES_BATCH:
+            while i < len(data):
+                tid, i = _uvarint(data, i)
+                addr, i = _uvarint(data, i)
+                size, i = _uvarint(data, i)
+                ptr, i = _uvarint(data, i)
+                n, i = _uvarint(data, i)
+                if i + n > len(data):
+                    raise ValueError("truncated type name in an AllocFree batch")
+                name = data[i:i + n].decode("utf-8", "replace")
+                i += n
+                types.append((gen, tid, addr, size, ptr, name))
+        else:
+            raise ValueError(f"unknown AllocFree batch kind {kind}")
+    return np.array(info, dtype=INFO_DTYPE), types
+
+
+# --- vectorised helpers -----------------------------------------------------
+
+def _pairs(keys: np.ndarray, order_key: np.ndarray, action: np.ndarray):
+    """Match starts (exists/alloc) with frees of the same key.
+
+    Returns ``(free_of, start_of, shared)``: for each row, the row of the
+    free ending its life (starts; -1 if none), the row of the start it ends
+    (frees; -1 if unmatched), and whether a start found the key already live
+    (a second allocation in the same slot, e.g. a tiny block)."""
+    n = len(keys)
+    free_of = np.full(n, -1, np.int64)
+    start_of = np.full(n, -1, np.int64)
+    shared = np.zeros(n, bool)
+    if n == 0:
+        return free_of, start_of, shared
+    srt = np.lexsort((order_key, keys))
+    k = keys[srt]
+    is_free = action[srt] == Action.FREE
+    idx = np.arange(n)
+    same_prev = np.r_[False, k[1:] == k[:-1]]
+    prev_start = np.r_[False, ~is_free[:-1]]
+    sh = ~is_free & same_prev & prev_start
+    # First free at or after each position, and the last opening start at or before.
+    nxt = np.minimum.accumulate(np.where(is_free, idx, n)[::-1])[::-1]
+    opening = np.maximum.accumulate(np.where(~is_free & ~sh, idx, -1))
+    ok_start = ~is_free & (nxt < n)
+    ok_start[ok_start] = k[nxt[ok_start]] == k[ok_start]
+    matched_free = is_free & same_prev & prev_start
+    f = np.full(n, -1, np.int64)
+    f[ok_start] = srt[nxt[ok_start]]
+    s = np.full(n, -1, np.int64)
+    s[matched_free] = srt[opening[matched_free]]
+    free_of[srt], start_of[srt], shared[srt] = f, s, sh
+    return free_of, start_of, shared
+
+
+def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
+                addr: np.ndarray, row: np.ndarray, kinds) -> np.ndarray:
+    """Row in ``spans`` (an exists/alloc row) of the span of kind in ``kinds``
+    holding address ``addr[i]`` when event ``row[i]`` happened; -1 if none."""
+    out = np.full(len(addr), -1, np.int64)
+    starts = np.flatnonzero((spans["action"] != Action.FREE) & np.isin(spans["kind"], kinds))
+    if len(addr) == 0 or len(starts) == 0:
+        return out
+    st = spans[starts]
+    npages = st["npages"].astype(np.int64)
+    first = st["id"].astype(np.int64)
+    begin = st["event"]
+    pair = st["pair"]
+    end = np.where(pair >= 0, spans["event"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
+    # One entry per (page, span life): the page index and the life's start.
+    reps = np.repeat(np.arange(len(st)), npages)
+    within = np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages)
+    page = first[reps] + within
+    qpage = ((addr - np.uint64(min_addr)) // np.uint64(page_size)).astype(np.int64)
+    # Compact page numbers so (page, event row) fits one int64 sort key.
+    allp, inv = np.unique(np.concatenate([page, qpage]), return_inverse=True)
+    cp, cq = inv[:len(page)], inv[len(page):]
+    scale = int(max(begin.max(), row.max())) + 1
+    if len(allp) * scale >= 2 ** 62:
+        raise OverflowError("trace too large for the span lookup")
+    key = cp.astype(np.int64) * scale + begin[reps]
+    srt = np.argsort(key, kind="stable")
+    key = key[srt]
+    qkey = cq.astype(np.int64) * scale + row
+    j = np.searchsorted(key, qkey, side="right") - 1
+    ok = j >= 0
+    jj = np.maximum(j, 0)
+    cand = reps[srt[jj]]
+    ok &= (key[jj] // scale) == cq            # same page
+    ok &= end[cand] > row                     # not freed yet
+    out[ok] = starts[cand[ok]]
+    return out
+
+
+def _context(raw: RawExperiment, mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    ev = raw.events[mask]
+    t = np.zeros(len(ev), dtype)
+    for f in ("time", "g", "p", "m"):
+        t[f] = ev[f]
+    t["event"] = raw.rows[mask]
+    t["generation"] = raw.generations[mask]
+    return t
+
+
+def _group_cumsum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running sums of ``values`` within each ``group``, in input order."""
+    srt = np.argsort(group, kind="stable")
+    g, v = group[srt], values[srt]
+    c = np.cumsum(v)
+    first = np.r_[True, g[1:] != g[:-1]]
+    base = np.maximum.accumulate(np.where(first, np.arange(len(g)), 0))
+    c = c - (c[base] - v[base])
+    out = np.empty_like(c)
+    out[srt] = c
+    return out
+
+
+# --- the interpreter --------------------------------------------------------
+
+class AllocFree:
+    """Interpretation of the AllocFree experiment of one trace (see the
+    module docstring for the tables).  Built by
+    ``fastrace.experiments.interpret(trace, "AllocFree")``."""
+
+    def __init__(self, raw: RawExperiment):
+        self.raw = raw
+        self.trace = raw.trace
+        self.info, type_records = parse_batches(raw.batches)
+        self.info_present = len(self.info) > 0
+        if self.info_present:
+            r = self.info[0]
+            mn, ps, ha, sa = (int(r[f]) for f in ("min_heap_addr", "page_size",
+                                                  "heap_align", "stack_align"))
+        else:
+            mn, ps, ha, sa = _DEFAULT_INFO
+        self.min_heap_addr, self.page_size, self.heap_align, self.stack_align = mn, ps, ha, sa
+        self._build_types(type_records)
+        ev = raw.events
+        code = ev["type"]
+        self.spans = self._build_spans(raw, code)
+        self.heap_objects = self._build_objects(raw, code)
+        self.goroutine_stacks = self._build_stacks(raw, code)
+        self._cache: dict = {}
+
+    # -- tables --
+
+    def _build_types(self, records) -> None:
+        index: dict[tuple[int, str], int] = {}
+        rows, ids = [], []
+        for gen, tid, addr, size, ptr, name in records:
+            k = (addr, name)
+            t = index.get(k)
+            if t is None:
+                t = index[k] = len(rows)
+                rows.append((addr, size, ptr, name, gen, tid))
+            ids.append((gen, tid, t))
+        types = np.zeros(len(rows), TYPE_DTYPE)
+        for i, r in enumerate(rows):  # object fields need item assignment
+            types[i] = r
+        self.types = types
+        self.type_ids = np.array(ids, dtype=TYPE_ID_DTYPE)
+        self._type_key = (self.type_ids["generation"].astype(np.uint64) << np.uint64(32)) \
+            | self.type_ids["id"]
+        srt = np.argsort(self._type_key, kind="stable")
+        self._type_key, self._type_row = self._type_key[srt], self.type_ids["type"][srt]
+
+    def _type_rows(self, gen: np.ndarray, tid: np.ndarray) -> np.ndarray:
+        out = np.full(len(tid), -1, np.int64)
+        if len(self._type_key) == 0 or len(tid) == 0:
+            return out
+        q = (gen.astype(np.uint64) << np.uint64(32)) | tid
+        j = np.minimum(np.searchsorted(self._type_key, q), len(self._type_key) - 1)
+        ok = (self._type_key[j] == q) & (tid != 0)
+        out[ok] = self._type_row[j[ok]]
+        return out
+
+    def _build_spans(self, raw, code) -> np.ndarray:
+        mask = np.isin(code, [_CODES["Span"], _CODES["SpanAlloc"], _CODES["SpanFree"]])
+        s = _context(raw, mask, SPAN_DTYPE)
+        ev = raw.events[mask]
+        s["action"] = ev["type"] - _CODES["Span"]
+        s["id"] = ev["a"][:, 0]
+        s["address"] = s["id"] * np.uint64(self.page_size) + np.uint64(self.min_heap_addr)
+        start = s["action"] != Action.FREE
+        kc = ev["a"][:, 2]
+        s["npages"][start] = ev["a"][start, 1]
+        s["kindclass"][start] = kc[start]
+        heap = start & (kc & np.uint64(1) == 0)
+        s["kind"] = SpanKind.UNKNOWN
+        s["kind"][start] = SpanKind.OTHER
+        s["kind"][heap] = SpanKind.HEAP
+        spc = (kc >> np.uint64(1)) & np.uint64(0xFF)
+        s["class"][heap] = spc[heap]
+        s["sizeclass"][heap] = spc[heap] >> np.uint64(1)
+        s["noscan"][heap] = (spc[heap] & np.uint64(1)) == 1
+        sc = s["sizeclass"].astype(np.intp)
+        in_table = heap & (sc < len(SIZE_CLASS_BYTES))
+        s["bytes"] = s["npages"] * np.uint64(self.page_size)
+        s["elemsize"][in_table] = SIZE_CLASS_BYTES[sc[in_table]]
+        large = heap & (sc == 0)
+        s["elemsize"][large] = s["bytes"][large]
+        free_of, start_of, _ = _pairs(s["address"], s["event"], s["action"])
+        s["pair"] = np.where(start, free_of, start_of)
+        # A free row describes the span it ends.
+        fr = np.flatnonzero(~start & (start_of >= 0))
+        for f in ("npages", "bytes", "kindclass", "kind", "class", "sizeclass", "noscan", "elemsize"):
+            s[f][fr] = s[f][start_of[fr]]
+        return s
+
+    def _build_objects(self, raw, code) -> np.ndarray:
+        mask = np.isin(code, [_CODES["HeapObject"], _CODES["HeapObjectAlloc"],
+                              _CODES["HeapObjectFree"]])
+        o = _context(raw, mask, OBJECT_DTYPE)
+        ev = raw.events[mask]
+        o["action"] = ev["type"] - _CODES["HeapObject"]
+        o["id"] = ev["a"][:, 0]
+        o["address"] = o["id"] * np.uint64(self.heap_align) + np.uint64(self.min_heap_addr)
+        start = o["action"] != Action.FREE
+        o["type_id"][start] = ev["a"][start, 1]
+        o["type"] = self._type_rows(o["generation"], o["type_id"])
+        span = _find_spans(self.spans, self.page_size, self.min_heap_addr,
+                           o["address"], o["event"], [SpanKind.HEAP])
+        o["span"] = span
+        found = span >= 0
+        sp = self.spans[np.maximum(span, 0)] if len(self.spans) else np.zeros(len(o), SPAN_DTYPE)
+        elem = np.where(found, sp["elemsize"], np.uint64(0))
+        sized = found & (elem > 0)
+        o["slot"] = o["address"]
+        rel = o["address"][sized] - sp["address"][sized]
+        o["slot"][sized] = sp["address"][sized] + rel // elem[sized] * elem[sized]
+        o["offset"] = o["address"] - o["slot"]
+        o["size"] = elem
+        return o
+
+    def _build_stacks(self, raw, code) -> np.ndarray:
+        mask = np.isin(code, [_CODES["GoroutineStack"], _CODES["GoroutineStackAlloc"],
+                              _CODES["GoroutineStackFree"]])
+        st = _context(raw, mask, STACK_DTYPE)
+        ev = raw.events[mask]
+        st["action"] = ev["type"] - _CODES["GoroutineStack"]
+        st["id"] = ev["a"][:, 0]
+        st["address"] = st["id"] * np.uint64(self.stack_align) + np.uint64(self.min_heap_addr)
+        start = st["action"] != Action.FREE
+        order = np.where(start, ev["a"][:, 1], 0).astype(np.uint64)
+        st["order"] = order
+        # The runtime writes the bit length of the (power of two) size.
+        shift = np.where(order > 0, order - np.uint64(1), np.uint64(0))
+        st["size"] = np.where(order > 0, np.uint64(1) << shift, np.uint64(0))
+        # A goroutine without a stack is listed with size 0 (and address 0):
+        # keep the row, but give it no lifetime.
+        live = ~start | (order > 0)
+        free_of, start_of, _ = _pairs(np.where(live, st["address"], np.uint64(0)),
+                                      st["event"], np.where(live, st["action"], Action.EXISTS))
+        st["pair"] = np.where(start, free_of, start_of)
+        st["pair"][~live] = -1
+        fr = np.flatnonzero(~start & (start_of >= 0))
+        st["order"][fr] = st["order"][start_of[fr]]
+        st["size"][fr] = st["size"][start_of[fr]]
+        st["span"] = _find_spans(self.spans, self.page_size, self.min_heap_addr,
+                                 st["address"], st["event"], [SpanKind.OTHER])
+        st["span"][~live] = -1
+        return st
+
+    # -- per generation --
+
+    def generation(self, i: int) -> "AllocFreeGeneration":
+        """The tables and derived tables of generation row ``i`` only (derived
+        values such as live bytes stay whole-trace values)."""
+        return AllocFreeGeneration(self, i)
+
+    # -- derived tables --
+
+    def _objects_lives(self):
+        if "pairs" not in self._cache:
+            o = self.heap_objects
+            self._cache["pairs"] = _pairs(o["slot"], o["event"], o["action"])
+        return self._cache["pairs"]
+
+    def lifetimes(self, generation: int | None = None) -> np.ndarray:
+        """One row per object exists/alloc event (``LIFETIME_DTYPE``):
+        ``alloc_time`` (the snapshot's time for ``existed`` objects),
+        ``free_time`` (-1: still live when the trace ends), ``address`` (as
+        written), ``slot``, ``size`` (slot bytes), ``type`` (row in
+        ``types``), ``shared`` (a tiny allocation into an already live
+        16-byte block: its memory is counted by the allocation that opened
+        the block), ``alloc``/``free`` (rows in ``heap_objects``; free -1),
+        ``generation`` (of the allocation)."""
+        o = self.heap_objects
+        free_of, _, shared = self._objects_lives()
+        rows = np.flatnonzero(o["action"] != Action.FREE)
+        if generation is not None:
+            rows = rows[o["generation"][rows] == generation]
+        lt = np.zeros(len(rows), LIFETIME_DTYPE)
+        lt["alloc_time"] = o["time"][rows]
+        f = free_of[rows]
+        lt["free_time"] = np.where(f >= 0, o["time"][np.maximum(f, 0)], -1)
+        for k in ("address", "slot", "size", "type", "generation"):
+            lt[k] = o[k][rows]
+        lt["existed"] = o["action"][rows] == Action.EXISTS
+        lt["shared"] = shared[rows]
+        lt["alloc"], lt["free"] = rows, f
+        return lt
+
+    def unmatched_frees(self) -> np.ndarray:
+        """Rows of ``heap_objects`` freeing a slot that the trace never saw
+        allocated or existing (none in traces that start with the snapshot)."""
+        o = self.heap_objects
+        _, start_of, _ = self._objects_lives()
+        return np.flatnonzero((o["action"] == Action.FREE) & (start_of < 0))
+
+    def _deltas(self):
+        """Per ``heap_objects`` row: change of live bytes and objects, and the type."""
+        if "deltas" not in self._cache:
+            o = self.heap_objects
+            free_of, start_of, shared = self._objects_lives()
+            size = o["size"].astype(np.int64)
+            typ = o["type"].copy()
+            opening = (o["action"] != Action.FREE) & ~shared
+            closing = (o["action"] == Action.FREE) & (start_of >= 0)
+            db = np.zeros(len(o), np.int64)
+            dn = np.zeros(len(o), np.int64)
+            db[opening], dn[opening] = size[opening], 1
+            s = start_of[closing]
+            db[closing], dn[closing] = -size[s], -1
+            typ[closing] = o["type"][s]
+            self._cache["deltas"] = (db, dn, typ)
+        return self._cache["deltas"]
+
+    def live_heap(self, by_type: bool = False, generation: int | None = None) -> np.ndarray:
+        """Live heap bytes over time: one row per change, after it.
+
+        ``CURVE_DTYPE`` (``time``, ``bytes``, ``count`` of live objects,
+        ``generation``); with ``by_type``, ``TYPE_CURVE_DTYPE`` where
+        ``bytes``/``count`` are those of ``type`` (row in ``types``, -1 =
+        untyped) after the change.  The first rows are the snapshot of the
+        objects that existed when tracing started."""
+        o = self.heap_objects
+        db, dn, typ = self._deltas()
+        rows = np.flatnonzero(db != 0)
+        if by_type:
+            t = typ[rows]
+            cb = _group_cumsum(t, db[rows])
+            cn = _group_cumsum(t, dn[rows])
+            out = np.zeros(len(rows), TYPE_CURVE_DTYPE)
+            out["type"] = t
+        else:
+            cb, cn = np.cumsum(db[rows]), np.cumsum(dn[rows])
+            out = np.zeros(len(rows), CURVE_DTYPE)
+        out["time"], out["bytes"], out["count"] = o["time"][rows], cb, cn
+        out["generation"] = o["generation"][rows]
+        if generation is not None:
+            out = out[out["generation"] == generation]
+        return out
+
+    def _duration(self, generation: int | None) -> float:
+        ev = self.trace.events
+        if len(ev) == 0:
+            return 0.0
+        if generation is None:
+            return float(ev["time"][-1] - ev["time"][0]) / 1e9
+        sync = self.trace.generations["sync_row"]
+        a = int(sync[generation])
+        b = int(sync[generation + 1]) if generation + 1 < len(sync) else len(ev) - 1
+        return float(ev["time"][b] - ev["time"][a]) / 1e9
+
+    def type_name(self, t: int) -> str:
+        """Name of ``types`` row ``t`` ("(untyped)" for -1)."""
+        return "(untyped)" if t < 0 else self.types["name"][t]
+
+    def alloc_by_type(self, generation: int | None = None) -> np.ndarray:
+        """Allocations per type (``BY_TYPE_DTYPE``), most bytes first:
+        ``count`` of alloc events, ``bytes`` of heap slots they took (tiny
+        allocations into a live block add 0), the same per second of trace,
+        and ``live_count``/``live_bytes`` still live at the end.  ``type``
+        -1 gathers allocations without type information."""
+        o = self.heap_objects
+        db, dn, typ = self._deltas()
+        sel = o["action"] == Action.ALLOC
+        if generation is not None:
+            sel &= o["generation"] == generation
+        ntypes = len(self.types) + 1                  # slot 0: untyped
+        ti = typ + 1
+        count = np.bincount(ti[sel], minlength=ntypes)
+        nbytes = np.bincount(ti[sel], weights=np.maximum(db[sel], 0), minlength=ntypes)
+        live_n = np.bincount(ti, weights=dn, minlength=ntypes)
+        live_b = np.bincount(ti, weights=db, minlength=ntypes)
+        keep = np.flatnonzero(count > 0)
+        out = np.zeros(len(keep), BY_TYPE_DTYPE)
+        out["type"] = keep - 1
+        out["name"] = [self.type_name(int(t)) for t in keep - 1]
+        out["count"], out["bytes"] = count[keep], nbytes[keep]
+        dur = self._duration(generation)
+        if dur > 0:
+            out["count_per_s"], out["bytes_per_s"] = out["count"] / dur, out["bytes"] / dur
+        out["live_count"], out["live_bytes"] = live_n[keep], live_b[keep]
+        return out[np.lexsort((out["type"], -out["count"], -out["bytes"]))]
+
+    def top_types(self, n: int = 10, by: str = "bytes", generation: int | None = None) -> np.ndarray:
+        """The ``n`` types that allocated the most ``by`` ("bytes", "count"
+        or "live_bytes"); rows of :meth:`alloc_by_type`."""
+        t = self.alloc_by_type(generation)
+        if by not in ("bytes", "count", "live_bytes", "live_count"):
+            raise ValueError(f"top_types: by must be bytes, count, live_bytes or live_count, not {by!r}")
+        return t[np.argsort(-t[by], kind="stable")][:n]
+
+    def alloc_rate(self, interval: int = 10_000_000, type: int | None = None,
+                   generation: int | None = None) -> np.ndarray:
+        """Allocations per ``interval`` ns (``RATE_DTYPE``: bin start
+        ``time``, ``count``, ``bytes``), optionally of one ``type`` row."""
+        o = self.heap_objects
+        db, _, typ = self._deltas()
+        sel = o["action"] == Action.ALLOC
+        if type is not None:
+            sel &= typ == type
+        if generation is not None:
+            sel &= o["generation"] == generation
+        t = o["time"][sel]
+        if len(t) == 0:
+            return np.zeros(0, RATE_DTYPE)
+        t0 = int(self.trace.events["time"][0]) if generation is None else int(t[0])
+        b = (t - t0) // interval
+        nb = int(b.max()) + 1
+        out = np.zeros(nb, RATE_DTYPE)
+        out["time"] = t0 + np.arange(nb) * interval
+        out["count"] = np.bincount(b, minlength=nb)
+        out["bytes"] = np.bincount(b, weights=np.maximum(db[sel], 0), minlength=nb)
+        return out
+
+    def stack_memory(self, generation: int | None = None) -> np.ndarray:
+        """Goroutine stack memory over time (``CURVE_DTYPE``: ``bytes`` and
+        ``count`` of live stacks after each change)."""
+        st = self.goroutine_stacks
+        start = st["action"] != Action.FREE
+        opening = start & (st["order"] > 0)
+        closing = ~start & (st["pair"] >= 0)
+        d = np.zeros(len(st), np.int64)
+        d[opening] = st["size"][opening].astype(np.int64)
+        d[closing] = -st["size"][closing].astype(np.int64)
+        dn = opening.astype(np.int64) - closing.astype(np.int64)
+        rows = np.flatnonzero(dn != 0)
+        out = np.zeros(len(rows), CURVE_DTYPE)
+        out["time"], out["generation"] = st["time"][rows], st["generation"][rows]
+        out["bytes"], out["count"] = np.cumsum(d[rows]), np.cumsum(dn[rows])
+        if generation is not None:
+            out = out[out["generation"] == generation]
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<AllocFree: {len(self.spans)} span, {len(self.heap_objects)} object, "
+                f"{len(self.goroutine_stacks)} stack events; {len(self.types)} types>")
+
+
+class AllocFreeGeneration:
+    """One generation of an :class:`AllocFree` result: the same tables and
+    methods, restricted to rows of generation ``index``."""
+
+    _TABLES = ("spans", "heap_objects", "goroutine_stacks", "type_ids")
+    _METHODS = ("lifetimes", "live_heap", "alloc_by_type", "top_types", "alloc_rate",
+                "stack_memory")
+
+    def __init__(self, parent: AllocFree, index: int):
+        self.parent, self.index = parent, index
+        self.info, self.types = parent.info, parent.types
+        for name in self._TABLES:
+            t = getattr(parent, name)
+            setattr(self, name, t[t["generation"] == index])
+
+    def __getattr__(self, name):
+        if name in self._METHODS:
+            fn = getattr(self.parent, name)
+            return lambda *a, **k: fn(*a, generation=self.index, **k)
+        return getattr(self.parent, name)
+
+    def __repr__(self) -> str:
+        return f"<AllocFree generation {self.index}: {len(self.heap_objects)} object events>"
+
+
+_REGISTRY.setdefault("AllocFree", AllocFree)
