@@ -1,0 +1,139 @@
+"""One fastrace measurement, run in its own process by compare_go.py.
+
+    python benchmarks/_fastrace_child.py MODE TRACE
+    python benchmarks/_fastrace_child.py info
+
+MODE is one of
+
+    wire       fastrace.decode_wire(TRACE)              (stage 1 only)
+    read       fastrace.read(TRACE)                     (the whole ordered table)
+    iter       fastrace.iter_generations(TRACE)         (every piece consumed, then dropped)
+    read_w2    fastrace.read(TRACE, workers=2)          (only if read() takes ``workers``)
+
+``info`` prints which fastrace is imported (file, version), whether read()
+takes ``workers``, and numpy's version.
+
+The trace is passed as a path (fastrace memory-maps it), just as the Go
+reader is given a path.  Only the call itself is timed; the interpreter's
+start-up and ``import fastrace`` are not (the import is timed separately and
+the parent measures the whole process).  Counting events per kind happens
+after the clock stops, while the result is still alive.
+
+Prints one JSON object: seconds, events, per-kind counts (ordered modes),
+generations, the import time, and the peak RSS (VmHWM) before and after
+the call.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+
+def _maxrss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def _vm_hwm_kb() -> int:
+    """This process's RSS high-water mark (KiB) from /proc/self/status.
+    ru_maxrss also counts what the parent had resident when it forked this
+    process (Linux carries it across exec); VmHWM belongs to this image
+    alone.  -1 where /proc is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def info() -> dict:
+    import inspect
+
+    import numpy as np
+
+    import fastrace
+
+    try:
+        workers = "workers" in inspect.signature(fastrace.read).parameters
+    except (TypeError, ValueError):
+        workers = False
+    return {"fastrace_file": fastrace.__file__, "fastrace_version": fastrace.__version__,
+            "read_accepts_workers": workers, "numpy": np.__version__}
+
+
+def main() -> int:
+    if sys.argv[1:] == ["info"]:
+        print(json.dumps(info()))
+        return 0
+    mode, path = sys.argv[1], sys.argv[2]
+
+    t0 = time.perf_counter()
+    import numpy as np
+
+    import fastrace
+    import_s = time.perf_counter() - t0
+    rss_before = _vm_hwm_kb()
+
+    out: dict = {"mode": mode}
+    if mode == "wire":
+        t0 = time.perf_counter()
+        w = fastrace.decode_wire(path)
+        seconds = time.perf_counter() - t0
+        out["events"] = int(len(w.events))
+        g = w.generations
+        out["generations"] = int(len(g))
+        out["generation_bytes"] = [int(e - o) for o, e in zip(g["offset"].tolist(), g["end"].tolist())]
+        out["wire_version"] = int(w.version)
+        out["experiments"] = list(w.experiments())
+    elif mode in ("read", "read_w2"):
+        kw = {"workers": 2} if mode == "read_w2" else {}
+        t0 = time.perf_counter()
+        tr = fastrace.read(path, **kw)
+        seconds = time.perf_counter() - t0
+        out["events"] = int(len(tr.events))
+        out["kinds"] = np.bincount(tr.events["kind"].astype(np.int64)).tolist()
+        out["generations"] = int(len(tr.generations))
+    elif mode == "iter":
+        n = 0
+        pieces = 0
+        kinds = np.zeros(32, dtype=np.int64)
+        largest = 0
+        count_s = 0.0
+        t0 = time.perf_counter()
+        for piece in fastrace.iter_generations(path):
+            k = len(piece.events)
+            n += k
+            largest = max(largest, k)
+            pieces += 1
+            # Counting kinds is how a piece is "consumed"; its (small) cost
+            # is taken out of the time, as read()'s counting is.
+            c0 = time.perf_counter()
+            kinds += np.bincount(piece.events["kind"].astype(np.int64), minlength=32)[:32]
+            count_s += time.perf_counter() - c0
+            del piece  # drop it before the next one is made
+        seconds = time.perf_counter() - t0 - count_s
+        out["events"] = n
+        last = int(np.flatnonzero(kinds)[-1]) + 1 if kinds.any() else 0
+        out["kinds"] = kinds[:last].tolist()
+        out["pieces"] = pieces
+        out["largest_piece_events"] = largest
+    else:
+        print(f"unknown mode {mode!r}", file=sys.stderr)
+        return 2
+
+    out["seconds"] = seconds
+    out["import_s"] = import_s
+    out["rss_before_kb"] = rss_before
+    out["rss_after_kb"] = _maxrss_kb()
+    out["vm_hwm_kb"] = _vm_hwm_kb()
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
