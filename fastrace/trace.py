@@ -123,6 +123,21 @@ class Trace:
         off = int(r["offset"])
         return bytes(self.buffer[off:off + int(r["length"])])
 
+    def experiment(self, name: str):
+        """The interpretation of trace experiment ``name`` (e.g. ``"AllocFree"``),
+        computed once and cached; an experiment without a registered
+        interpreter comes back as a :class:`fastrace.experiments.RawExperiment`.
+        See :mod:`fastrace.experiments`."""
+        from fastrace import experiments
+
+        return experiments.interpret(self, name)
+
+    def experiments(self) -> list[str]:
+        """Names of the experiments with events or batches in this trace."""
+        from fastrace import experiments
+
+        return experiments.available(self)
+
     def event(self, i: int) -> "EventView":
         """A readable view of row ``i`` of the event table."""
         return EventView(self, i)

@@ -11,23 +11,24 @@ without an interpreter come back as a :class:`RawExperiment`.
 
 Write your own interpreter: a callable taking a :class:`RawExperiment`::
 
-    import numpy as np
+    from collections import Counter
     import fastrace, fastrace.experiments as fx
 
-    @fx.register("AllocFree")            # the name Go gives the experiment
-    class SpanCount:
-        def __init__(self, raw):          # raw: fx.RawExperiment
-            names = np.array([fx.event_name(c) for c in raw.events["type"]])
-            self.counts = dict(zip(*np.unique(names, return_counts=True)))
+    @fx.register("AllocFree")              # the name Go gives the experiment
+    class EventCounts:
+        def __init__(self, raw):            # raw: fx.RawExperiment
+            self.counts = Counter(fx.event_name(c) for c in raw.events["type"])
             self.batch_bytes = sum(len(b.data) for b in raw.batches)
 
     t = fastrace.read("trace.out")
-    fx.interpret(t, "AllocFree").counts   # {'HeapObjectAlloc': 1679, ...}
-    fx.unregister("AllocFree", SpanCount)  # back to the built-in interpreter
+    fx.interpret(t, "AllocFree").counts     # Counter({'HeapObjectAlloc': 1679, ...})
+    fx.unregister("AllocFree", EventCounts)  # back to the built-in interpreter
 
 Results are cached per trace and name (:func:`interpret` returns the same
 object on the next call).  The built-in AllocFree interpreter lives in
-:mod:`fastrace.experiments.allocfree`.
+:mod:`fastrace.experiments.allocfree`.  On a piece of
+:func:`fastrace.iter_generations` an interpreter sees that generation's
+events and the batches of every generation so far.
 """
 
 from __future__ import annotations
@@ -93,8 +94,15 @@ def generation_of_rows(trace, rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
     if len(sync) == 0:
         return np.zeros(len(rows), dtype=np.uint32)
-    g = np.searchsorted(sync, rows, side="right") - 1
-    return np.clip(g, 0, len(sync) - 1).astype(np.uint32)
+    kind = trace.events["kind"]
+    n_sync = int(np.count_nonzero(kind == EventKind.SYNC))
+    if (n_sync >= len(sync) and np.all((sync >= 0) & (sync < len(kind)))
+            and np.all(kind[sync] == EventKind.SYNC)):
+        g = np.searchsorted(sync, rows, side="right") - 1
+        return np.clip(g, 0, len(sync) - 1).astype(np.uint32)
+    # A piece from fastrace.iter_generations: its generations table lists
+    # every generation so far, its events are those of the last one.
+    return np.full(len(rows), len(sync) - 1, dtype=np.uint32)
 
 
 class RawExperiment:
@@ -124,7 +132,8 @@ class RawExperiment:
         self.generations = generation_of_rows(trace, self.rows)
         self.batches: list[ExpBatch] = []
         eb = trace.exp_batches
-        for i in np.flatnonzero(eb["exp"] == (self.id if self.id is not None else -1)):
+        mine = eb["exp"] == self.id if self.id is not None else np.zeros(len(eb), bool)
+        for i in np.flatnonzero(mine):
             r = eb[i]
             self.batches.append(ExpBatch(int(r["generation"]), int(r["m"]),
                                          trace.exp_batch_data(int(i))))

@@ -37,10 +37,12 @@ Tables (numpy structured arrays; times in ns like ``Trace.events``; ``g``,
 - ``spans``: ``address`` (base), ``id``, ``npages``, ``bytes``,
   ``kindclass`` (as written), ``kind`` (:class:`SpanKind`), ``class`` (span
   class = size class << 1 | noscan), ``sizeclass``, ``noscan``, ``elemsize``
-  (slot size: the size class's, or the whole span for size class 0) and
+  (slot size: the size class's, or the whole span for size class 0),
   ``pair`` (row of the other end of the span's life: its free for an
-  exists/alloc row, its exists/alloc for a free row; -1 if outside the trace).
-  A free row copies ``npages``...``elemsize`` from its pair.
+  exists/alloc row, its exists/alloc for a free row; -1 if outside the
+  trace) and ``ended_by`` (for an exists/alloc row whose free was never
+  written, see below: the row of the later span that took its memory; -1
+  normally).  A free row copies ``npages``...``elemsize`` from its pair.
 - ``heap_objects``: ``address`` (decoded from the id exactly as written),
   ``id``, ``slot`` (start of the heap slot holding ``address``), ``offset``
   (``address - slot``: 8 for objects with a malloc header, whose alloc event
@@ -52,7 +54,8 @@ Tables (numpy structured arrays; times in ns like ``Trace.events``; ``g``,
 - ``goroutine_stacks``: ``address``, ``id``, ``order`` (as written: the bit
   length of the stack size, so ``size = 1 << (order - 1)``; 0 = a goroutine
   without a stack, listed by the snapshot with address 0), ``size``, ``span``
-  (row in ``spans`` of the manual span holding it), ``pair`` (as for spans).
+  (row in ``spans`` of the manual span holding it), ``pair`` and
+  ``ended_by`` (as for spans).
 
 Derived: :meth:`AllocFree.lifetimes`, :meth:`~AllocFree.live_heap`,
 :meth:`~AllocFree.alloc_by_type` / :meth:`~AllocFree.top_types`,
@@ -61,13 +64,28 @@ also per generation via :meth:`AllocFree.generation`.
 
 Byte accounting follows the runtime's: an object takes its whole slot, and
 a tiny block (several small pointer-free allocations packed into one 16-byte
-slot) counts once, when its first allocation takes the slot.
+slot) counts once, when its first allocation takes the slot.  The live heap
+matches the runtime's own heap metric at every mark termination once the
+garbage that cycle's sweep frees later is taken off (to 384 bytes in all our
+test traces; see tests/test_experiments.py).
 
-Traces that do not start with ``runtime/trace.Start`` (flight-recorder
-snapshots) lack the snapshot and the info batch: ``info`` is then empty,
-addresses are relative to the unknown minimum heap address (computed with
-page size 8192, alignments 8 and 2048, the values of every supported Go
-release on 64-bit Linux), and objects older than the trace are not counted.
+What the trace cannot be trusted for:
+
+- Events of different threads are ordered by timestamps taken around, not
+  at, the operation: a free and the reuse of the memory on another thread
+  can come out swapped.  Pairing undoes such swaps within REORDER_WINDOW.
+- Go 1.23's runtime writes span and stack events with ``traceTryAcquire``,
+  which drops the event when the thread is already inside the tracer, so
+  spans and stacks may be freed without an event (Go 1.25 switched to the
+  reentrant ``traceAcquire``; object events use it in every version).  A
+  span or stack over the memory of one still live ends it: see the
+  ``ended_by`` columns.
+- Traces without their first generation (flight-recorder snapshots keep
+  only recent ones) lack the snapshot and the info batch: ``info`` is then
+  empty, addresses are relative to the unknown minimum heap address
+  (computed with page size 8192 and alignments 8 and 2048, the values of
+  every supported Go release on 64-bit Linux), and objects older than the
+  trace are not counted.
 """
 
 from __future__ import annotations
@@ -94,7 +112,7 @@ class SpanKind(enum.IntEnum):
     """Column ``kind`` of ``spans``."""
 
     HEAP = 0     # an in-use heap span: ``class`` is valid (kindclass = class << 1)
-    OTHER = 1    # any other live span (stacks, other manually managed memory): kindclass = 1
+    OTHER = 1    # any other span (stacks and other manually managed memory): kindclass = 1
     UNKNOWN = 2  # a free whose span was never seen alive in the trace
 
 
@@ -132,13 +150,13 @@ TYPE_ID_DTYPE = np.dtype([("generation", "<u4"), ("id", "<u8"), ("type", "<i8")]
 SPAN_DTYPE = np.dtype(_CONTEXT + [
     ("address", "<u8"), ("id", "<u8"), ("npages", "<u8"), ("bytes", "<u8"),
     ("kindclass", "<u8"), ("kind", "u1"), ("class", "u1"), ("sizeclass", "u1"),
-    ("noscan", "?"), ("elemsize", "<u8"), ("pair", "<i8")])
+    ("noscan", "?"), ("elemsize", "<u8"), ("pair", "<i8"), ("ended_by", "<i8")])
 OBJECT_DTYPE = np.dtype(_CONTEXT + [
     ("address", "<u8"), ("id", "<u8"), ("slot", "<u8"), ("offset", "<u8"),
     ("size", "<u8"), ("span", "<i8"), ("type", "<i8"), ("type_id", "<u8")])
 STACK_DTYPE = np.dtype(_CONTEXT + [
     ("address", "<u8"), ("id", "<u8"), ("order", "u1"), ("size", "<u8"),
-    ("span", "<i8"), ("pair", "<i8")])
+    ("span", "<i8"), ("pair", "<i8"), ("ended_by", "<i8")])
 LIFETIME_DTYPE = np.dtype([
     ("alloc_time", "<i8"), ("free_time", "<i8"), ("address", "<u8"), ("slot", "<u8"),
     ("size", "<u8"), ("type", "<i8"), ("existed", "?"), ("shared", "?"),
@@ -207,54 +225,129 @@ def parse_batches(batches) -> tuple[np.ndarray, list[tuple]]:
 
 # --- vectorised helpers -----------------------------------------------------
 
-def _pairs(keys: np.ndarray, order_key: np.ndarray, action: np.ndarray):
+# Events of different threads are ordered by their timestamps, and those are
+# taken a moment before or after the operation they describe: a free and the
+# reallocation of the same memory on another thread can come out swapped
+# (seen: up to 18 us apart with 4 Ps).  A start into a still open key
+# followed this closely by a free of it is taken to come after that free.
+REORDER_WINDOW = 100_000  # ns
+
+
+def _pairs(keys: np.ndarray, order_key: np.ndarray, action: np.ndarray,
+           times: np.ndarray, shared: bool, new_life: np.ndarray | None = None):
     """Match starts (exists/alloc) with frees of the same key.
 
-    Returns ``(free_of, start_of, shared)``: for each row, the row of the
-    free ending its life (starts; -1 if none), the row of the start it ends
-    (frees; -1 if unmatched), and whether a start found the key already live
-    (a second allocation in the same slot, e.g. a tiny block)."""
+    Returns ``(free_of, start_of, prev)``: for each start, the row of the
+    free ending its life (-1 if none); for each free, the row of the start it
+    ends (-1 if unmatched); for each start, the row of a start of the same
+    key still open when it happened (-1 if none).
+
+    With ``shared`` (heap slots), a start into an open key joins that life
+    (a further allocation in a live tiny block): every start of the run
+    gets the run's free, and the free is paired with the run's first start.
+    Without (spans and stacks), a start into an open key replaces it (the
+    runtime lost the free, see the module docstring): the free is paired
+    with the last start.  ``new_life`` marks starts that cannot join an open
+    life (for slots: those at the start of the slot); such a start followed
+    within REORDER_WINDOW by a free of its key is put after that free."""
     n = len(keys)
     free_of = np.full(n, -1, np.int64)
     start_of = np.full(n, -1, np.int64)
-    shared = np.zeros(n, bool)
+    prev = np.full(n, -1, np.int64)
     if n == 0:
-        return free_of, start_of, shared
+        return free_of, start_of, prev
     srt = np.lexsort((order_key, keys))
-    k = keys[srt]
-    is_free = action[srt] == Action.FREE
+
+    def layout(srt):
+        k = keys[srt]
+        is_free = action[srt] == Action.FREE
+        same_prev = np.r_[False, k[1:] == k[:-1]]
+        return k, is_free, same_prev & np.r_[False, ~is_free[:-1]]
+
+    k, is_free, after_start = layout(srt)
+    nl = np.ones(n, bool) if new_life is None else new_life[srt]
+    t = times[srt]
+    swap = np.flatnonzero(after_start[:-1] & nl[:-1] & is_free[1:] & (k[1:] == k[:-1])
+                          & (t[1:] - t[:-1] <= REORDER_WINDOW))
+    if len(swap):
+        srt[swap], srt[swap + 1] = srt[swap + 1], srt[swap].copy()
+        k, is_free, after_start = layout(srt)
     idx = np.arange(n)
-    same_prev = np.r_[False, k[1:] == k[:-1]]
-    prev_start = np.r_[False, ~is_free[:-1]]
-    sh = ~is_free & same_prev & prev_start
-    # First free at or after each position, and the last opening start at or before.
-    nxt = np.minimum.accumulate(np.where(is_free, idx, n)[::-1])[::-1]
-    opening = np.maximum.accumulate(np.where(~is_free & ~sh, idx, -1))
-    ok_start = ~is_free & (nxt < n)
-    ok_start[ok_start] = k[nxt[ok_start]] == k[ok_start]
-    matched_free = is_free & same_prev & prev_start
-    f = np.full(n, -1, np.int64)
-    f[ok_start] = srt[nxt[ok_start]]
-    s = np.full(n, -1, np.int64)
-    s[matched_free] = srt[opening[matched_free]]
-    free_of[srt], start_of[srt], shared[srt] = f, s, sh
-    return free_of, start_of, shared
+    if shared:
+        # First free at or after each position; last run-opening start at or before.
+        nxt = np.minimum.accumulate(np.where(is_free, idx, n)[::-1])[::-1]
+        opener = np.maximum.accumulate(np.where(~is_free & ~after_start, idx, -1))
+        start_rows = ~is_free & (nxt < n)
+        start_rows[start_rows] = k[nxt[start_rows]] == k[start_rows]
+        f = np.full(n, -1, np.int64)
+        f[start_rows] = srt[nxt[start_rows]]
+        matched = is_free & after_start
+        s = np.full(n, -1, np.int64)
+        s[matched] = srt[opener[matched]]
+        p = np.full(n, -1, np.int64)
+        joins = ~is_free & after_start
+        p[joins] = srt[opener[joins]]
+    else:
+        nxt_free = np.r_[is_free[1:] & (k[1:] == k[:-1]), False]
+        f = np.full(n, -1, np.int64)
+        f[~is_free & nxt_free] = srt[np.flatnonzero(~is_free & nxt_free) + 1]
+        s = np.full(n, -1, np.int64)
+        s[is_free & after_start] = srt[np.flatnonzero(is_free & after_start) - 1]
+        p = np.full(n, -1, np.int64)
+        p[~is_free & after_start] = srt[np.flatnonzero(~is_free & after_start) - 1]
+    free_of[srt], start_of[srt], prev[srt] = f, s, p
+    return free_of, start_of, prev
+
+
+def _ended_by(t: np.ndarray, first_cell: np.ndarray, ncells: np.ndarray) -> np.ndarray:
+    """For each exists/alloc row of table ``t`` (spans or stacks) covering
+    cells ``first_cell .. first_cell + ncells - 1`` (pages, or units of the
+    stack alignment): the row of the first later start taking one of its
+    cells while the trace still shows it live, i.e. more than
+    REORDER_WINDOW before its free, if any (its free was lost); else -1."""
+    out = np.full(len(t), -1, np.int64)
+    lives = np.flatnonzero((t["action"] != Action.FREE) & (ncells > 0))
+    if len(lives) < 2:
+        return out
+    n = ncells[lives]
+    begin_row, begin_t = t["event"][lives], t["time"][lives]
+    pair = t["pair"][lives]
+    end_t = np.where(pair >= 0, t["time"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
+    reps = np.repeat(np.arange(len(lives)), n)
+    cell = first_cell[lives][reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(n) - n, n))
+    o = np.lexsort((begin_row[reps], cell))
+    c, r = cell[o], reps[o]
+    same = c[1:] == c[:-1]
+    a, b = r[:-1][same], r[1:][same]          # b is the next life on a's cell
+    hit = end_t[a] > begin_t[b] + REORDER_WINDOW
+    a, b = a[hit], b[hit]
+    if len(a):
+        o = np.lexsort((begin_row[b], a))
+        a, b = a[o], b[o]
+        first = np.r_[True, a[1:] != a[:-1]]
+        out[lives[a[first]]] = lives[b[first]]
+    return out
 
 
 def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
-                addr: np.ndarray, row: np.ndarray, kinds) -> np.ndarray:
-    """Row in ``spans`` (an exists/alloc row) of the span of kind in ``kinds``
-    holding address ``addr[i]`` when event ``row[i]`` happened; -1 if none."""
+                addr: np.ndarray, row: np.ndarray, kinds) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in ``spans`` (exists/alloc rows) of the spans of kind in ``kinds``
+    holding address ``addr[i]`` when event ``row[i]`` happened: the latest
+    one begun, and the one before it on the same page if that is not freed
+    yet either (events of different threads reordered, see REORDER_WINDOW);
+    -1 where none."""
     out = np.full(len(addr), -1, np.int64)
+    out2 = out.copy()
     starts = np.flatnonzero((spans["action"] != Action.FREE) & np.isin(spans["kind"], kinds))
     if len(addr) == 0 or len(starts) == 0:
-        return out
+        return out, out2
     st = spans[starts]
     npages = st["npages"].astype(np.int64)
     first = st["id"].astype(np.int64)
     begin = st["event"]
-    pair = st["pair"]
+    pair, ended = st["pair"], st["ended_by"]
     end = np.where(pair >= 0, spans["event"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
+    end = np.where(ended >= 0, np.minimum(end, spans["event"][np.maximum(ended, 0)]), end)
     # One entry per (page, span life): the page index and the life's start.
     reps = np.repeat(np.arange(len(st)), npages)
     within = np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages)
@@ -271,13 +364,14 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     key = key[srt]
     qkey = cq.astype(np.int64) * scale + row
     j = np.searchsorted(key, qkey, side="right") - 1
-    ok = j >= 0
-    jj = np.maximum(j, 0)
-    cand = reps[srt[jj]]
-    ok &= (key[jj] // scale) == cq            # same page
-    ok &= end[cand] > row                     # not freed yet
-    out[ok] = starts[cand[ok]]
-    return out
+    for res, jj in ((out, j), (out2, j - 1)):
+        ok = jj >= 0
+        jj = np.maximum(jj, 0)
+        cand = reps[srt[jj]]
+        ok &= (key[jj] // scale) == cq            # same page
+        ok &= end[cand] > row                     # not freed yet
+        res[ok] = starts[cand[ok]]
+    return out, out2
 
 
 def _context(raw: RawExperiment, mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -387,8 +481,10 @@ class AllocFree:
         s["elemsize"][in_table] = SIZE_CLASS_BYTES[sc[in_table]]
         large = heap & (sc == 0)
         s["elemsize"][large] = s["bytes"][large]
-        free_of, start_of, _ = _pairs(s["address"], s["event"], s["action"])
+        free_of, start_of, _ = _pairs(s["address"], s["event"], s["action"], s["time"],
+                                     shared=False)
         s["pair"] = np.where(start, free_of, start_of)
+        s["ended_by"] = _ended_by(s, s["id"].astype(np.int64), s["npages"].astype(np.int64))
         # A free row describes the span it ends.
         fr = np.flatnonzero(~start & (start_of >= 0))
         for f in ("npages", "bytes", "kindclass", "kind", "class", "sizeclass", "noscan", "elemsize"):
@@ -406,19 +502,47 @@ class AllocFree:
         start = o["action"] != Action.FREE
         o["type_id"][start] = ev["a"][start, 1]
         o["type"] = self._type_rows(o["generation"], o["type_id"])
-        span = _find_spans(self.spans, self.page_size, self.min_heap_addr,
-                           o["address"], o["event"], [SpanKind.HEAP])
-        o["span"] = span
-        found = span >= 0
-        sp = self.spans[np.maximum(span, 0)] if len(self.spans) else np.zeros(len(o), SPAN_DTYPE)
-        elem = np.where(found, sp["elemsize"], np.uint64(0))
-        sized = found & (elem > 0)
-        o["slot"] = o["address"]
-        rel = o["address"][sized] - sp["address"][sized]
-        o["slot"][sized] = sp["address"][sized] + rel // elem[sized] * elem[sized]
+        span, other = _find_spans(self.spans, self.page_size, self.min_heap_addr,
+                                  o["address"], o["event"], [SpanKind.HEAP])
+        slot, size = self._slots(o, span)
+        # Where two spans qualify, take the older one if only it fits the event.
+        alt = np.flatnonzero(other >= 0)
+        if len(alt):
+            a_slot, a_size = self._slots(o[alt], other[alt])
+            bad = ~self._fits(o[alt], slot[alt], size[alt], span[alt])
+            good = self._fits(o[alt], a_slot, a_size, other[alt])
+            use = bad & good
+            span[alt[use]], slot[alt[use]], size[alt[use]] = other[alt[use]], a_slot[use], a_size[use]
+        o["span"], o["slot"], o["size"] = span, slot, size
         o["offset"] = o["address"] - o["slot"]
-        o["size"] = elem
         return o
+
+    def _slots(self, o: np.ndarray, span: np.ndarray):
+        """Slot start and size of each object in heap span row ``span`` (-1:
+        unknown: the address itself, size 0)."""
+        if len(self.spans) == 0:
+            return o["address"].copy(), np.zeros(len(o), np.uint64)
+        i = np.maximum(span, 0)
+        elem = np.where(span >= 0, self.spans["elemsize"][i], np.uint64(0))
+        base = self.spans["address"][i]
+        slot = o["address"].copy()
+        sized = elem > 0
+        rel = o["address"][sized] - base[sized]
+        slot[sized] = base[sized] + rel // elem[sized] * elem[sized]
+        return slot, elem
+
+    def _fits(self, o, slot, size, span) -> np.ndarray:
+        """Whether each object event is possible at that slot: frees name slot
+        starts; allocations may be 8 bytes in (after a malloc header, in
+        pointerful small-object slots over 512 bytes) or anywhere in a
+        16-byte tiny block."""
+        off = o["address"] - slot
+        i = np.maximum(span, 0)
+        noscan = self.spans["noscan"][i]
+        header = (off == 8) & (size > 512) & (self.spans["sizeclass"][i] > 0) & ~noscan
+        tiny = (size == 16) & noscan
+        ok = (off == 0) | ((o["action"] != Action.FREE) & (header | tiny))
+        return ok & (span >= 0)
 
     def _build_stacks(self, raw, code) -> np.ndarray:
         mask = np.isin(code, [_CODES["GoroutineStack"], _CODES["GoroutineStackAlloc"],
@@ -437,16 +561,25 @@ class AllocFree:
         # A goroutine without a stack is listed with size 0 (and address 0):
         # keep the row, but give it no lifetime.
         live = ~start | (order > 0)
-        free_of, start_of, _ = _pairs(np.where(live, st["address"], np.uint64(0)),
-                                      st["event"], np.where(live, st["action"], Action.EXISTS))
-        st["pair"] = np.where(start, free_of, start_of)
-        st["pair"][~live] = -1
-        fr = np.flatnonzero(~start & (start_of >= 0))
-        st["order"][fr] = st["order"][start_of[fr]]
-        st["size"][fr] = st["size"][start_of[fr]]
+        rows = np.flatnonzero(live)
+        free_of, start_of, _ = _pairs(st["address"][rows], st["event"][rows],
+                                      st["action"][rows], st["time"][rows], shared=False)
+
+        def back(x):  # rows of the subset -> rows of the table
+            return np.where(x >= 0, rows[np.maximum(x, 0)], -1) if len(rows) else x
+
+        st["pair"] = -1
+        st["pair"][rows] = np.where(start[rows], back(free_of), back(start_of))
+        fr = np.flatnonzero(~start & (st["pair"] >= 0))
+        st["order"][fr] = st["order"][st["pair"][fr]]
+        st["size"][fr] = st["size"][st["pair"][fr]]
         st["span"] = _find_spans(self.spans, self.page_size, self.min_heap_addr,
-                                 st["address"], st["event"], [SpanKind.OTHER])
+                                 st["address"], st["event"], [SpanKind.OTHER])[0]
         st["span"][~live] = -1
+        cell = ((st["address"] - np.uint64(self.min_heap_addr)) // np.uint64(self.stack_align))
+        st["ended_by"] = _ended_by(st, cell.astype(np.int64),
+                                   np.where(live, st["size"] // np.uint64(self.stack_align), 0)
+                                   .astype(np.int64))
         return st
 
     # -- per generation --
@@ -461,7 +594,9 @@ class AllocFree:
     def _objects_lives(self):
         if "pairs" not in self._cache:
             o = self.heap_objects
-            self._cache["pairs"] = _pairs(o["slot"], o["event"], o["action"])
+            free_of, start_of, prev = _pairs(o["slot"], o["event"], o["action"], o["time"],
+                                             shared=True, new_life=o["offset"] == 0)
+            self._cache["pairs"] = (free_of, start_of, prev >= 0)
         return self._cache["pairs"]
 
     def lifetimes(self, generation: int | None = None) -> np.ndarray:
@@ -524,7 +659,7 @@ class AllocFree:
         objects that existed when tracing started."""
         o = self.heap_objects
         db, dn, typ = self._deltas()
-        rows = np.flatnonzero(db != 0)
+        rows = np.flatnonzero((db != 0) | (dn != 0))
         if by_type:
             t = typ[rows]
             cb = _group_cumsum(t, db[rows])
@@ -619,13 +754,16 @@ class AllocFree:
         ``count`` of live stacks after each change)."""
         st = self.goroutine_stacks
         start = st["action"] != Action.FREE
+        size = st["size"].astype(np.int64)
         opening = start & (st["order"] > 0)
         closing = ~start & (st["pair"] >= 0)
-        d = np.zeros(len(st), np.int64)
-        d[opening] = st["size"][opening].astype(np.int64)
-        d[closing] = -st["size"][closing].astype(np.int64)
+        d = np.where(opening, size, 0) - np.where(closing, size, 0)
         dn = opening.astype(np.int64) - closing.astype(np.int64)
-        rows = np.flatnonzero(dn != 0)
+        # A life whose free the runtime lost ends where another takes its memory.
+        lost = np.flatnonzero(st["ended_by"] >= 0)
+        np.subtract.at(d, st["ended_by"][lost], size[lost])
+        np.subtract.at(dn, st["ended_by"][lost], 1)
+        rows = np.flatnonzero((dn != 0) | (d != 0))
         out = np.zeros(len(rows), CURVE_DTYPE)
         out["time"], out["generation"] = st["time"][rows], st["generation"][rows]
         out["bytes"], out["count"] = np.cumsum(d[rows]), np.cumsum(dn[rows])

@@ -1,0 +1,591 @@
+"""Trace experiments: the registry (fastrace.experiments) and the AllocFree
+interpreter (fastrace.experiments.allocfree).
+
+The AllocFree checks run on the committed allocfree fixtures (Go 1.23, 1.25,
+1.26, 1.27) and, marked ``live``, on traces written during the run by Go
+1.23.9, 1.25.5 and 1.27.3:
+
+- the experimental events equal those of Go 1.27.3's ``-d=parsed`` dump
+  (names, arguments, times, M/P/G), in the same order;
+- an independent replay (plain Python, one event at a time) of spans,
+  objects and stacks agrees with the vectorised tables: every object lies in
+  a live heap span, every free frees something allocated or listed by the
+  snapshot, every stack lies in a live stack span, aligned to its size;
+- the live-heap curve agrees with the runtime's own heap metric (HeapAlloc,
+  ``/memory/classes/heap/objects:bytes``), see ``test_live_heap_matches_runtime_metric``.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastrace
+import fastrace.experiments as fx
+from fastrace.experiments.allocfree import SIZE_CLASS_BYTES, Action, AllocFree, SpanKind
+from fastrace.kinds import EventKind
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+FIXTURE_VERSIONS = ("1.23", "1.25", "1.26", "1.27")
+LIVE_VERSIONS = ("1.23.9", "1.25.5", "1.27.3")
+
+# gcalloc runs: (workers, rounds, objects) and the arguments giving them.
+# "allocfree" is gotool's (the fixtures'): -objects 400 -rounds 2, 2 workers.
+GCALLOC_RUNS = {
+    "allocfree": ((2, 2, 400), ()),
+    "2procs": ((3, 3, 1000), ("-workers", "3", "-rounds", "3", "-objects", "1000",
+                              "-procs", "2")),
+}
+
+# Measured (see heap_metric_check): at each mark termination the runtime's
+# heap metric (= bytes marked) exceeds what the trace says is live and
+# survives that cycle's sweep by 384 bytes: in all 12 cycles of the four
+# fixtures and in all but a handful of the cycles of ~300 live runs
+# (1.23.9, 1.25.5, 1.27.3; 1 and 2 Ps), a few at 448 or 552 (memory the
+# runtime counts but never reports through the experiment).  The rest (1 in ~40 runs with 2 Ps,
+# 1 cycle in ~15 with 4 Ps) is larger by the size of objects allocated just
+# before the reset but traced just after it (16 KiB .. 41 KiB seen), which
+# heap_metric_check allows for.
+MARKED_TOLERANCE = 4096
+# At the other HeapAlloc events the metric also counts the unused room of
+# the spans each P has cached: (metric - basis) / metric measured +0.0002 ..
+# +0.069 on the fixtures, up to +0.098 in the 2-P live runs, and in those
+# one stale value in ~250 events (-0.14, -0.22; see heap_metric_check).
+METRIC_SLACK = (-0.05, 0.12)
+
+
+@functools.lru_cache(maxsize=None)
+def fixture_trace(version: str) -> fastrace.Trace:
+    return fastrace.read(FIXTURES / f"go{version}" / "allocfree.trace")
+
+
+def fixture_dump(version: str) -> str:
+    with gzip.open(FIXTURES / f"go{version}" / "allocfree.parsed.txt.gz", "rt") as f:
+        return f.read()
+
+
+# --- the registry -------------------------------------------------------------
+
+
+class FakeTrace:
+    """Just what the registry reads from a Trace: an unknown experiment (id 9)
+    with one batch and no events."""
+
+    def __init__(self):
+        real = fixture_trace("1.27")
+        self.events = real.events[:3]
+        self.generations = real.generations
+        self.exp_batches = real.exp_batches[:1].copy()
+        self.exp_batches["exp"] = 9
+
+    def exp_batch_data(self, row: int) -> bytes:
+        return b"\x07hello"
+
+
+def test_toy_interpreter_and_cache():
+    t = fixture_trace("1.27")
+    calls = []
+
+    @fx.register("AllocFree")
+    class Toy:
+        def __init__(self, raw):
+            calls.append(raw)
+            names = np.array([fx.event_name(c) for c in raw.events["type"]])
+            self.counts = dict(zip(*np.unique(names, return_counts=True)))
+            self.batch_bytes = sum(len(b.data) for b in raw.batches)
+
+    try:
+        toy = fx.interpret(t, "AllocFree")
+        assert isinstance(toy, Toy)
+        assert fx.get(t, "AllocFree") is toy and len(calls) == 1   # cached
+        raw = calls[0]
+        assert raw.name == "AllocFree" and raw.id == 1
+        assert np.all(raw.events["kind"] == EventKind.EXPERIMENTAL)
+        assert np.array_equal(t.events[raw.rows], raw.events)
+        assert toy.counts["HeapObjectAlloc"] == 1679
+        assert toy.batch_bytes == sum(int(r["length"]) for r in t.exp_batches)
+        assert [(b.generation, b.m) for b in raw.batches] == [(0, -1), (0, -1)]
+        assert all(isinstance(b.data, bytes) for b in raw.batches)
+        assert raw.generation(0).events.shape == raw.events.shape
+        assert len(raw.generation(1).events) == 0
+    finally:
+        fx.unregister("AllocFree", Toy)
+    # The built-in interpreter is back, and the cache noticed the change.
+    assert isinstance(fx.interpret(t, "AllocFree"), AllocFree)
+    assert fx.registered()["AllocFree"] is AllocFree
+
+
+def test_register_function_form():
+    t = fixture_trace("1.25")
+    fx.register("experiment42", lambda raw: ("toy", len(raw.events)))
+    try:
+        assert fx.interpret(t, "experiment42") == ("toy", 0)
+    finally:
+        fx.unregister("experiment42")
+    assert "experiment42" not in fx.registered()
+
+
+def test_unknown_experiment_comes_through_raw():
+    fake = FakeTrace()
+    assert fx.available(fake) == ["experiment9"]
+    r = fx.interpret(fake, "experiment9")
+    assert isinstance(r, fx.RawExperiment)
+    assert r.id == 9 and len(r.events) == 0
+    assert r.batches == [fx.ExpBatch(0, -1, b"\x07hello")]
+    assert r.batches[0] == (0, -1, b"\x07hello")
+    assert fx.interpret(fake, "experiment9") is r
+    with pytest.raises(KeyError):
+        fx.interpret(fake, "NoSuchExperiment")
+
+
+def test_available():
+    assert fx.available(fixture_trace("1.23")) == ["AllocFree"]
+    assert fx.available(fastrace.read(FIXTURES / "go1.23" / "gcalloc.trace")) == []
+
+
+def test_docstring_example_runs():
+    # The worked example of fastrace.experiments' docstring, as written.
+    src = fx.__doc__.split("::\n", 1)[1].split("\nResults are cached", 1)[0]
+    src = src.replace('"trace.out"', repr(str(FIXTURES / "go1.27" / "allocfree.trace")))
+    import textwrap
+    ns: dict = {}
+    exec(textwrap.dedent(src), ns)
+    assert fx.registered()["AllocFree"] is AllocFree
+
+
+# --- AllocFree: against Go's dump --------------------------------------------
+
+_EXP = re.compile(r"^M=(-?\d+) P=(-?\d+) G=(-?\d+) Experimental Time=(\d+) "
+                  r"Name=(\w+) Args=\[(.*)\]$", re.M)
+_ARG = re.compile(r"(\w+)=Value\{Uint64\((\d+)\)\}")
+
+
+def go_experimental(dump: str) -> list[tuple]:
+    out = []
+    for m, p, g, time, name, args in _EXP.findall(dump):
+        vals = tuple(int(v) for _, v in _ARG.findall(args))
+        out.append((int(m), int(p), int(g), int(time), name, vals))
+    return out
+
+
+def our_experimental(t: fastrace.Trace) -> list[tuple]:
+    raw = fx.raw(t, "AllocFree")
+    out = []
+    for r in raw.events.tolist():
+        time, g, p, m, a, _stack, _kind, typ = r[:8]
+        n = fastrace.spec.BY_CODE[typ].nargs - 1
+        out.append((m, p, g, time, fx.event_name(typ), tuple(a[:n])))
+    return out
+
+
+def check_against_dump(t: fastrace.Trace, dump: str) -> None:
+    want = go_experimental(dump)
+    got = our_experimental(t)
+    assert len(want) > 100
+    assert Counter(w[4] for w in want) == Counter(g[4] for g in got)
+    assert got == want
+    # The interpreter's tables hold the same ids/arguments.
+    af = fx.interpret(t, "AllocFree")
+    n_obj = sum(1 for w in want if "HeapObject" in w[4])
+    assert len(af.heap_objects) == n_obj
+    ids = [w[5][0] for w in want if "HeapObject" in w[4]]
+    assert af.heap_objects["id"].tolist() == ids
+    spans = [w for w in want if w[4].startswith("Span")]
+    assert af.spans["id"].tolist() == [w[5][0] for w in spans]
+    assert af.spans["npages"][af.spans["action"] != Action.FREE].tolist() == \
+        [w[5][1] for w in spans if w[4] != "SpanFree"]
+
+
+@pytest.mark.parametrize("version", FIXTURE_VERSIONS)
+def test_fixture_events_match_go_dump(version):
+    check_against_dump(fixture_trace(version), fixture_dump(version))
+
+
+# --- AllocFree: an independent replay ----------------------------------------
+
+def _elemsize(kindclass: int, npages: int) -> int:
+    sizeclass = kindclass >> 2
+    return npages * 8192 if sizeclass == 0 else int(SIZE_CLASS_BYTES[sizeclass])
+
+
+def replay(af: AllocFree, lossy: bool = False) -> dict:
+    """Walk spans, objects and stacks in trace order with plain dicts and
+    check the heap's invariants; returns per-row slots/sizes and what is
+    live at the end.
+
+    ``lossy``: Go 1.23/1.24 write span and stack events with
+    traceTryAcquire, which drops them when the thread is already inside the
+    tracer, so a span or stack may be freed (and its memory reused) without
+    an event.  Then a new span/stack over live ones ends them, and frees
+    of unknown spans/stacks are skipped.  Heap object events use the
+    reentrant traceAcquire in every version and are never lost."""
+    info = af.info
+    assert len(info) == 1
+    mn, ps, ha, sa = (int(info[0][k]) for k in ("min_heap_addr", "page_size",
+                                                 "heap_align", "stack_align"))
+    assert (ps, ha, sa) == (8192, 8, 2048) and mn % ps == 0
+    merged = sorted(
+        [(int(r["event"]), "span", i) for i, r in enumerate(af.spans)]
+        + [(int(r["event"]), "obj", i) for i, r in enumerate(af.heap_objects)]
+        + [(int(r["event"]), "stack", i) for i, r in enumerate(af.goroutine_stacks)])
+    spans: dict[int, dict] = {}        # base -> span
+    page_of: dict[int, int] = {}       # page index -> base
+    objects: dict[int, int] = {}       # live slot -> size
+    stacks: dict[int, int] = {}        # live stack base -> size
+    slot_col = np.zeros(len(af.heap_objects), np.uint64)
+    size_col = np.zeros(len(af.heap_objects), np.uint64)
+    lost = Counter()
+
+    def drop_span(base):
+        sp = spans.pop(base)
+        for pg in range(sp["page"], sp["page"] + sp["npages"]):
+            del page_of[pg]
+
+    for _row, what, i in merged:
+        if what == "span":
+            r = af.spans[i]
+            base = int(r["id"]) * ps + mn
+            assert int(r["address"]) == base
+            if r["action"] == Action.FREE:
+                if base not in spans:
+                    assert lossy, f"span {base:#x} freed but never seen"
+                    lost["span free"] += 1
+                    continue
+                end = base + spans[base]["npages"] * ps
+                drop_span(base)
+                # Nothing may live in a span that goes away.
+                assert not any(base <= a < end for a in objects)
+                continue
+            kc, npages = int(r["kindclass"]), int(r["npages"])
+            page = int(r["id"])
+            for pg in range(page, page + npages):
+                if pg in page_of:
+                    assert lossy, "spans overlap"
+                    lost["span free"] += 1
+                    drop_span(page_of[pg])
+            sp = dict(page=page, npages=npages, heap=kc & 1 == 0,
+                      elemsize=_elemsize(kc, npages) if kc & 1 == 0 else 0, base=base)
+            for pg in range(page, page + npages):
+                page_of[pg] = base
+            spans[base] = sp
+            assert int(r["kind"]) == (SpanKind.HEAP if sp["heap"] else SpanKind.OTHER)
+            assert int(r["elemsize"]) == sp["elemsize"]
+        elif what == "obj":
+            r = af.heap_objects[i]
+            addr = int(r["id"]) * ha + mn
+            assert int(r["address"]) == addr
+            base = page_of.get((addr - mn) // ps)
+            if base is None:
+                assert lossy, f"object {addr:#x} outside every live span"
+                lost["object without span"] += 1
+                slot, e, off = addr, 0, 0
+            else:
+                sp = spans[base]
+                assert sp["heap"], "object in a non-heap span"
+                e = sp["elemsize"]
+                slot = base + (addr - base) // e * e
+                off = addr - slot
+            slot_col[i], size_col[i] = slot, e
+            if r["action"] == Action.FREE:
+                assert off == 0, "frees name slot starts"
+                assert slot in objects, f"free of {addr:#x}: never allocated"
+                del objects[slot]
+            else:
+                # Offset 8: the alloc event of an object with a malloc header
+                # (pointerful, 512 < size <= 32 KiB) names the address after it;
+                # other offsets only inside 16-byte tiny blocks.
+                assert off == 0 or (off == 8 and e > 512) or e == 16, (off, e)
+                if slot in objects:
+                    assert e == 16, "a second allocation into a live slot"
+                else:
+                    objects[slot] = e
+        else:
+            r = af.goroutine_stacks[i]
+            addr = int(r["id"]) * sa + mn
+            if r["action"] == Action.FREE:
+                if addr not in stacks:
+                    assert lossy, f"stack {addr:#x} freed but never seen"
+                    lost["stack free"] += 1
+                    continue
+                assert int(r["size"]) == stacks.pop(addr)
+                continue
+            order = int(r["order"])
+            if order == 0:           # a goroutine without a stack
+                assert r["action"] == Action.EXISTS and int(r["size"]) == 0
+                continue
+            size = 1 << (order - 1)
+            assert int(r["size"]) == size and int(r["address"]) == addr
+            base = page_of.get((addr - mn) // ps)
+            if base is None:
+                assert lossy, f"stack {addr:#x} outside every live span"
+                lost["stack without span"] += 1
+            else:
+                sp = spans[base]
+                assert not sp["heap"], "stack in a heap span"
+                # Stacks are carved from their span at multiples of their size
+                # (so order is the bit length: 1 << order would not tile).
+                assert (addr - base) % size == 0
+                assert addr + size <= base + sp["npages"] * ps
+            for b, sz in list(stacks.items()):
+                if not (b + sz <= addr or addr + size <= b):
+                    assert lossy, f"stack {addr:#x} overlaps live stack {b:#x}"
+                    lost["stack free"] += 1
+                    del stacks[b]
+            stacks[addr] = size
+    return dict(slot=slot_col, size=size_col, objects=objects, stacks=stacks,
+                spans=spans, lost=lost)
+
+
+def check_tables(t: fastrace.Trace, af: AllocFree) -> dict:
+    lossy = t.version == 23   # Go 1.23 and 1.24, see replay()
+    rp = replay(af, lossy)
+    o = af.heap_objects
+    # The vectorised slot/size/span lookups equal the replay's.
+    assert np.array_equal(o["slot"], rp["slot"])
+    assert np.array_equal(o["size"], rp["size"])
+    found = o["span"] >= 0
+    assert lossy or np.all(found)
+    assert np.array_equal(found, rp["size"] > 0)
+    sp, of = af.spans[o["span"][found]], o[found]
+    assert np.all(sp["action"] != Action.FREE) and np.all(sp["event"] < of["event"])
+    assert np.all((of["address"] >= sp["address"]) & (of["address"] < sp["address"] + sp["bytes"]))
+    # Every free frees an object allocated in the trace or listed by the snapshot.
+    assert len(af.unmatched_frees()) == 0
+    if not lossy:
+        # Every span/stack free is paired with the start it ends.
+        for tab in (af.spans, af.goroutine_stacks):
+            frees = tab[tab["action"] == Action.FREE]
+            assert np.all(frees["pair"] >= 0)
+            assert np.all(tab["pair"][frees["pair"]] == np.flatnonzero(tab["action"] == Action.FREE))
+    # Types: every typed object resolves, ids as written.
+    typed = o["type_id"] != 0
+    assert np.all(o["type"][typed] >= 0) and np.all(o["type"][~typed] == -1)
+    assert np.all(af.type_ids["id"] > 0)
+    assert len(set(zip(af.types["address"].tolist(), af.types["name"].tolist()))) == len(af.types)
+    # Objects of a type fit their slot; pointer bytes within the type.
+    to = af.types[o["type"][typed]]
+    small = af.spans["sizeclass"][o["span"][typed]] > 0
+    hdr = (to["ptr_bytes"] > 0) & small & (o["size"][typed] > 512)
+    assert np.all(to["size"] + np.where(hdr, 8, 0) <= o["size"][typed])
+    assert np.all(af.types["ptr_bytes"] <= af.types["size"])
+    # Derived tables agree with the replay's end state.
+    lt = af.lifetimes()
+    assert len(lt) == np.count_nonzero(o["action"] != Action.FREE)
+    assert np.all((lt["free_time"] == -1) | (lt["free_time"] >= lt["alloc_time"]))
+    live = lt[(lt["free_time"] == -1) & ~lt["shared"]]
+    assert int(live["size"].sum()) == sum(rp["objects"].values())
+    assert len(live) == len(rp["objects"])
+    lh = af.live_heap()
+    assert int(lh["bytes"][-1]) == sum(rp["objects"].values())
+    assert int(lh["count"][-1]) == len(rp["objects"])
+    assert np.all(np.diff(lh["time"]) >= 0) and np.all(lh["bytes"] >= 0)
+    by_type = af.live_heap(by_type=True)
+    last = {}
+    for row in by_type.tolist():
+        last[row[1]] = row[2]
+    assert sum(last.values()) == lh["bytes"][-1]
+    sm = af.stack_memory()
+    if len(sm):
+        assert int(sm["bytes"][-1]) == sum(rp["stacks"].values())
+        assert int(sm["count"][-1]) == len(rp["stacks"])
+    abt = af.alloc_by_type()
+    assert int(abt["count"].sum()) == np.count_nonzero(o["action"] == Action.ALLOC)
+    assert np.all(abt["live_bytes"] >= 0) and np.all(abt["live_count"] <= abt["count"] + len(lt))
+    assert list(abt["bytes"]) == sorted(abt["bytes"], reverse=True)
+    rate = af.alloc_rate(interval=1_000_000)
+    assert int(rate["count"].sum()) == int(abt["count"].sum())
+    assert int(rate["bytes"].sum()) == int(abt["bytes"].sum())
+    # Per generation: the tables partition.
+    n = len(t.generations)
+    assert sum(len(af.generation(i).heap_objects) for i in range(n)) == len(o)
+    assert sum(len(af.generation(i).lifetimes()) for i in range(n)) == len(lt)
+    assert sum(len(af.generation(i).live_heap()) for i in range(n)) == len(lh)
+    return rp
+
+
+def check_gcalloc_program(af: AllocFree, workers: int = 2, rounds: int = 2,
+                          objects: int = 400) -> None:
+    """Facts about tests/goprogs/gcalloc: each of workers x rounds calls
+    allocates ``objects`` nodes, a []byte every 50 nodes and one of 80 KiB."""
+    calls = workers * rounds
+    top = {r["name"]: r for r in af.top_types(50)}
+    node = top["main.node"]
+    assert node["count"] == calls * objects and node["bytes"] == calls * objects * 64
+    t_node = af.types[af.types["name"] == "main.node"]
+    assert t_node["size"].tolist() == [56] and t_node["ptr_bytes"].tolist() == [8]
+    assert top["uint8"]["count"] == calls * ((objects + 49) // 50 + 1)
+    o = af.heap_objects
+    # node: 56 bytes with pointers -> size class 64 B, scan span.
+    nodes = o[(o["type"] >= 0) & (o["action"] == Action.ALLOC)]
+    nodes = nodes[af.types["name"][nodes["type"]] == "main.node"]
+    assert np.all(nodes["size"] == 64) and not np.any(af.spans["noscan"][nodes["span"]])
+    # The 80 KiB []byte of each call: a 10-page large-object span, noscan.
+    big = o[(o["action"] == Action.ALLOC) & (o["size"] == 80 << 10)]
+    assert len(big) == calls
+    bs = af.spans[big["span"]]
+    assert np.all(bs["sizeclass"] == 0) & np.all(bs["npages"] == 10) & np.all(bs["noscan"])
+    assert af.top_types(1, by="count")["name"][0] == "main.node"
+    assert list(af.top_types(3)["bytes"]) == sorted(af.alloc_by_type()["bytes"], reverse=True)[:3]
+
+
+@pytest.mark.parametrize("version", FIXTURE_VERSIONS)
+def test_fixture_tables(version):
+    t = fixture_trace(version)
+    af = fx.interpret(t, "AllocFree")
+    check_tables(t, af)
+    check_gcalloc_program(af)
+
+
+# --- AllocFree: against the runtime's heap metric ----------------------------
+
+def heap_metric_check(t: fastrace.Trace, af: AllocFree, share: float = 1.0) -> dict:
+    """Compare the live-heap curve with the runtime's heap metric.
+
+    The metric (HeapAlloc events) is the runtime's heapLive: reset to the
+    bytes marked at each mark termination, then increased, whenever a P
+    takes a span into its cache, by the span's free slots (used or not).
+    The trace's live heap still holds a cycle's dead objects until the
+    sweep frees them, and every free between two mark terminations is the
+    sweep of the earlier one's garbage.  So with ``swept(t)`` = bytes the
+    trace frees after ``t`` until the next mark termination, the runtime's
+    view of the trace is ``basis(t) = live(t) - swept(t)``, and:
+
+    - at each mark termination, ``metric == basis`` (up to MARKED_TOLERANCE);
+    - at the other HeapAlloc events, ``metric - basis`` is the cached spans'
+      unused room: within METRIC_SLACK for at least ``share`` of them.  With
+      several Ps a value can be stale: the runtime adds to heapLive and
+      takes the event's timestamp a moment later, long enough for another
+      P's allocations to be traced in between if the thread is descheduled
+      (seen: one event in ~250 at -14% and -20% with 2 Ps on a busy 2-core
+      machine).
+    """
+    ev = t.events
+    mrows = np.flatnonzero((ev["kind"] == EventKind.METRIC) & (ev["type"] == 37))
+    gc_end = np.flatnonzero((ev["kind"] == EventKind.RANGE_END) & (ev["type"] == 30))
+    assert len(mrows) > 10 and len(gc_end) >= 2
+    metric = ev["a"][mrows, 0].astype(np.int64)
+    o = af.heap_objects
+    db, _, _ = af._deltas()
+    # Mark termination resets the metric: its HeapAlloc is the last before GCEnd.
+    term = np.array([np.flatnonzero(mrows < e)[-1] for e in gc_end])
+    # Live bytes just before each metric event; bytes freed up to it and up
+    # to the next mark termination.
+    before = np.searchsorted(o["event"], mrows) - 1
+    live = np.where(before >= 0, np.cumsum(db)[np.maximum(before, 0)], 0)
+    freed = np.cumsum(np.where(o["action"] == Action.FREE, -db, 0))
+    freed_before = np.where(before >= 0, freed[np.maximum(before, 0)], 0)
+    next_term = np.append(mrows[term], len(ev))[np.searchsorted(mrows[term], mrows, side="right")]
+    upto = np.searchsorted(o["event"], next_term) - 1
+    swept = np.where(upto >= 0, freed[np.maximum(upto, 0)], 0) - freed_before
+    basis = live - swept
+    diffs = (metric - basis)[term].tolist()
+    # The runtime writes an object's alloc event after the allocation, where
+    # the goroutine can be preempted: an object allocated (and so marked)
+    # just before mark termination can be traced after it.  Allow, per
+    # cycle, the first object each goroutine allocates after the reset.
+    in_flight = []
+    for k in term:
+        after = o[(o["event"] > mrows[k]) & (o["action"] == Action.ALLOC)]
+        first = np.unique(after["g"], return_index=True)[1]
+        in_flight.append(int(after["size"][first].sum()))
+    assert all(0 <= d <= MARKED_TOLERANCE + f for d, f in zip(diffs, in_flight)), \
+        (diffs, in_flight)
+    assert np.median(diffs) <= MARKED_TOLERANCE, diffs
+    rel = (metric - basis) / metric
+    inside = (METRIC_SLACK[0] <= rel) & (rel <= METRIC_SLACK[1])
+    assert inside.mean() >= share, (inside.mean(), rel.min(), rel.max())
+    return dict(diffs=diffs, slack=(float(rel.min()), float(rel.max())))
+
+
+@pytest.mark.parametrize("version", FIXTURE_VERSIONS)
+def test_live_heap_matches_runtime_metric(version):
+    t = fixture_trace(version)
+    r = heap_metric_check(t, fx.interpret(t, "AllocFree"))
+    assert r["diffs"] == [384] * 3      # as measured; see MARKED_TOLERANCE
+
+
+def test_generation_view_and_types_per_generation():
+    t = fixture_trace("1.26")
+    af = fx.interpret(t, "AllocFree")
+    g0 = af.generation(0)
+    assert len(g0.heap_objects) == len(af.heap_objects)
+    assert np.array_equal(g0.live_heap(), af.live_heap())
+    assert g0.top_types(5).tolist() == af.top_types(5).tolist()
+    assert len(af.generation(1).heap_objects) == 0
+    assert len(af.generation(1).live_heap()) == 0
+
+
+def test_version_differences():
+    # The batch formats are the same in Go 1.23-1.27; the minimum heap
+    # address is not: Go 1.26 randomises the heap base.
+    mins = {v: int(fx.interpret(fixture_trace(v), "AllocFree").info["min_heap_addr"][0])
+            for v in FIXTURE_VERSIONS}
+    assert mins["1.23"] == mins["1.25"] == 0xC000000000
+    assert mins["1.26"] != 0xC000000000 and mins["1.27"] != 0xC000000000
+
+
+# --- live traces --------------------------------------------------------------
+
+@pytest.mark.live
+@pytest.mark.parametrize("run", sorted(GCALLOC_RUNS))
+@pytest.mark.parametrize("version", LIVE_VERSIONS)
+def test_live_allocfree(tmp_path, version, run):
+    import gotool
+
+    counts, args = GCALLOC_RUNS[run]
+    path = gotool.make_trace(version, "allocfree", tmp_path / "allocfree.trace", args=args)
+    assert path is not None
+    t = fastrace.read(path)
+    af = t.experiment("AllocFree") if hasattr(t, "experiment") else fx.interpret(t, "AllocFree")
+    check_tables(t, af)
+    check_gcalloc_program(af, *counts)
+    # One P: every event within the slack; two Ps: see heap_metric_check.
+    heap_metric_check(t, af, share=1.0 if run == "allocfree" else 0.95)
+    dump, err, rc = gotool.go_dump(path, "parsed")
+    assert rc == 0, err
+    check_against_dump(t, dump.decode())
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("version", LIVE_VERSIONS)
+def test_live_allocfree_generations(tmp_path, version):
+    """A few seconds of low-rate work under AllocFree: several generations,
+    each with its own type table."""
+    import gotool
+
+    path = gotool.make_trace(version, "long", tmp_path / "long.trace", allocfree=True)
+    assert path is not None
+    t = fastrace.read(path)
+    assert len(t.generations) >= 3
+    af = fx.interpret(t, "AllocFree")
+    check_tables(t, af)
+    o = af.heap_objects
+    # The snapshot and the info batch belong to the first generation only.
+    assert np.all(o["generation"][o["action"] == Action.EXISTS] == 0)
+    assert af.info["generation"].tolist() == [0]
+    # Type ids are per generation: each generation lists its own.
+    gens_with_types = set(af.type_ids["generation"].tolist())
+    gens_with_typed = set(o["generation"][o["type_id"] != 0].tolist())
+    assert gens_with_typed <= gens_with_types
+    for i in range(len(t.generations)):
+        g = af.generation(i)
+        assert np.all(g.heap_objects["generation"] == i)
+    # Generation by generation (fastrace.iter_generations): the same events,
+    # generations and types; spans of earlier pieces are not known to later ones.
+    for i, piece in enumerate(fastrace.iter_generations(path)):
+        p = fx.interpret(piece, "AllocFree").heap_objects
+        g = af.generation(i).heap_objects
+        assert np.array_equal(p["address"], g["address"]) and np.array_equal(p["time"], g["time"])
+        assert np.all(p["generation"] == i)
+        assert np.array_equal(p["type"] >= 0, g["type"] >= 0)
+        assert [af.type_name(int(x)) for x in g["type"]] == \
+            [fx.interpret(piece, "AllocFree").type_name(int(x)) for x in p["type"]]
+    dump, err, rc = gotool.go_dump(path, "parsed")
+    assert rc == 0, err
+    check_against_dump(t, dump.decode())
