@@ -255,6 +255,7 @@ def read(source, *, workers: int = 1) -> Trace:
                     _order.order_trace(_empty_like(current), state, final=True, take=False)
             else:
                 _order.order_trace(current, state, final=nxt is None, take=False)
+            _drop_pages(keep, current)
             if current.error is not None:
                 raise current.error
             current = nxt
@@ -271,6 +272,26 @@ def read(source, *, workers: int = 1) -> Trace:
     trace = Trace(None, _order.finish(state), version=version, buffer=view)
     trace._keepalive = keep
     return trace
+
+
+def _drop_pages(mapping, piece: WireTrace) -> None:
+    """Let the kernel take back the pages of a memory-mapped trace that hold
+    a generation already ordered: they count in the process's resident
+    memory otherwise, and the rest of read() does not need them (they come
+    back from the page cache if anything reads them again)."""
+    import mmap
+
+    if not isinstance(mapping, mmap.mmap) or not hasattr(mapping, "madvise") \
+            or len(piece.generations) == 0:
+        return
+    page = mmap.PAGESIZE
+    start = int(piece.generations["offset"][0]) // page * page
+    end = int(piece.generations["end"][-1]) // page * page
+    if end > start:
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED, start, end - start)
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 class _Ready:
