@@ -275,6 +275,8 @@ cdef struct IdMap:
     uint8_t* used
     Py_ssize_t cap            # power of two, or 0
     Py_ssize_t n
+    int64_t* dense            # read-only maps with small keys: vals by key, -1 = absent
+    uint64_t ndense           # entries in dense; 0 = use the hash table
 
 
 cdef inline size_t _slot(uint64_t k, Py_ssize_t cap) noexcept nogil:
@@ -286,6 +288,13 @@ cdef inline size_t _slot(uint64_t k, Py_ssize_t cap) noexcept nogil:
 
 cdef bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
     cdef size_t i
+    if m.ndense:
+        # String and stack ids are dense (1..n) in practice: a plain array.
+        if k >= m.ndense or m.dense[k] < 0:
+            return False
+        if v != NULL:
+            v[0] = m.dense[k]
+        return True
     if m.cap == 0:
         return False
     i = _slot(k, m.cap)
@@ -378,6 +387,7 @@ cdef void map_del(IdMap* m, uint64_t k) noexcept nogil:
 
 
 cdef void map_free(IdMap* m) noexcept nogil:
+    PyMem_RawFree(m.dense)
     PyMem_RawFree(m.keys)
     PyMem_RawFree(m.vals)
     PyMem_RawFree(m.used)
@@ -392,7 +402,22 @@ cdef class IdTable:
         cdef const uint64_t[::1] k = np.ascontiguousarray(keys, dtype=np.uint64)
         cdef const int64_t[::1] v = np.ascontiguousarray(vals, dtype=np.int64)
         cdef Py_ssize_t i
+        cdef uint64_t top = 0
         memset(&self.m, 0, sizeof(IdMap))
+        for i in range(k.shape[0]):
+            if k[i] > top:
+                top = k[i]
+            if v[i] < 0:
+                raise ValueError("IdTable values must be >= 0")
+        if k.shape[0] and top < <uint64_t>(4 * k.shape[0] + 64):
+            self.m.dense = <int64_t*>PyMem_RawMalloc((top + 1) * sizeof(int64_t))
+            if self.m.dense == NULL:
+                raise MemoryError()
+            memset(self.m.dense, 0xFF, (top + 1) * sizeof(int64_t))  # -1
+            for i in range(k.shape[0]):
+                self.m.dense[k[i]] = v[i]
+            self.m.ndense = top + 1
+            return
         for i in range(k.shape[0]):
             if map_put(&self.m, k[i], v[i]):
                 raise MemoryError()
@@ -455,6 +480,7 @@ cdef struct OCursor:          # one M's stream of events in a generation
     int64_t m
     int64_t pos               # next index into GenIn.order (the M's batches)
     int64_t end
+    int64_t mslot             # slot of the M's state (-1 until first needed)
     Py_ssize_t bpos           # byte offset of the next event in the current batch
     Py_ssize_t bend           # byte offset one past the current batch's payload
     int64_t batch             # wire batch row of the current batch
@@ -1780,9 +1806,13 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
         c.p = NONE
         c.g = NONE
     else:
-        slot = m_slot(o, cu.m)
-        if slot < 0:
-            return ST_NOMEM
+        # Ms are never forgotten, so their slot can be kept in the cursor
+        # (created at the M's first event, as Go creates its state).
+        if cu.mslot < 0:
+            cu.mslot = m_slot(o, cu.m)
+            if cu.mslot < 0:
+                return ST_NOMEM
+        slot = cu.mslot
         ms = mres(o, slot)
         c.p = ms.p
         c.g = ms.g
@@ -2214,6 +2244,7 @@ cdef int order_generation(OrderState* o, GenIn* gi) noexcept nogil:
         cu = &o.cursors[k]
         memset(cu, 0, sizeof(OCursor))
         cu.m = gi.m_ids[k]
+        cu.mslot = -1
         cu.pos = gi.m_bounds[k]
         cu.end = gi.m_bounds[k + 1]
         st = cursor_next(o, gi, cu)
