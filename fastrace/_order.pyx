@@ -29,6 +29,7 @@ from fastrace._varint cimport (BatchRec, Cursor, Growable, adopt, grow_push, rea
                                release)
 from fastrace import spec as _spec
 from fastrace import kinds as _kinds
+from fastrace._varint import _dtype_of
 from fastrace.errors import TraceFormatError, TraceOrderError
 
 cnp.import_array()
@@ -220,13 +221,6 @@ cdef StackRowRec _stack_proto
 cdef FrameRowRec _frame_proto
 cdef GenerationRowRec _gen_proto
 cdef ExpBatchRowRec _exp_proto
-
-
-def _dtype_of(view):
-    dt = np.asarray(view).dtype
-    names = [n for n in dt.names if not n.startswith("pad")]
-    return np.dtype({"names": names, "formats": [dt.fields[n][0] for n in names],
-                     "offsets": [dt.fields[n][1] for n in names], "itemsize": dt.itemsize})
 
 
 EVENT_DTYPE = _dtype_of(<TraceEventRec[:1]>&_ev_proto)
@@ -2522,6 +2516,7 @@ def _prepare_generation(wire, gi_index, tables):
                                       generation=gen)
             cpu_stack[i] = row
     return dict(gen=gen, freq=freq, string_map=string_map, stack_map=stack_map,
+                exp_batches=g.exp_batches,
                 order=np.ascontiguousarray(order), bounds=bounds, m_ids=np.ascontiguousarray(m_ids),
                 cpu_time=cpu_time, cpu_m=cpu_m, cpu_p=cpu_p, cpu_g=np.ascontiguousarray(cpu_g),
                 cpu_stack=cpu_stack, min_time=int(g.record["min_time"]))
@@ -2612,9 +2607,8 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True):
                 state.final_sync()
                 raise
             freq = p["freq"]
-            row = (int(rec["gen"]), -1, 0, 0, 0, 0, freq, len(exp_rows), 0, 0)
-            g = wire.generation(gi)
-            for eb in g.exp_batches.tolist():
+            exp_start = len(exp_rows)
+            for eb in p["exp_batches"].tolist():
                 off, ln, bidx, exp = eb
                 exp_rows.append((int(np.int64(np.uint64(wire.batches["m"][bidx]).view(np.int64))),
                                  off, ln, len(gens), exp))
@@ -2625,30 +2619,33 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True):
             gens.append((int(rec["gen"]), sync_row, clock_trace, int(rec["clock_mono"]),
                          int(np.uint64(rec["clock_sec"]).view(np.int64)),
                          int(np.uint64(rec["clock_nsec"]).view(np.int64)), freq,
-                         row[7], len(exp_rows) - row[7], int(has_clock)))
+                         exp_start, len(exp_rows) - exp_start, int(has_clock)))
             n_gen = int(rec["gen"])
             if _run_generation(state, wire, p, len(gens) - 1):
                 msg, m, batch, event = state.error()
                 raise _order_error(msg, wire, n_gen, m, batch, event)
         if final:
-            no_generation = wire.version < 26 and state.o.syncs == 0
-            state.final_sync()
-            if no_generation:
-                # Go's reader before 1.26 wants a generation: Sync, then this.
-                raise TraceFormatError("no frequency event found")
+            end_trace(state)
     except (TraceOrderError, TraceFormatError) as e:
-        e.partial = _finish(state, tables, gens, exp_rows)
+        e.partial = finish(state)
         raise
-    return _finish(state, tables, gens, exp_rows) if take else None
+    return finish(state) if take else None
+
+
+def end_trace(_State state):
+    """Add the Sync event that ends every trace Go's reader reads."""
+    no_generation = state.o.version < 26 and state.o.syncs == 0
+    state.final_sync()
+    if no_generation:
+        # Go's reader before 1.26 wants a generation: Sync, then this.
+        raise TraceFormatError("no frequency event found")
 
 
 def finish(_State state):
-    """The tables of everything ordered into ``state`` so far."""
-    return _finish(state, state.tables, state.gens, state.exp_rows)
-
-
-def _finish(_State state, tables, gens, exp_rows):
-    string_data, offsets, stacks, frames = tables.arrays()
+    """The tables of everything ordered into ``state`` so far (the event rows
+    are handed over: a second call returns only rows added since)."""
+    string_data, offsets, stacks, frames = state.tables.arrays()
+    gens, exp_rows = state.gens, state.exp_rows
     g = np.zeros(len(gens), dtype=GENERATION_DTYPE)
     for i, r in enumerate(gens):
         (g[i]["gen"], g[i]["sync_row"], g[i]["clock_trace"], g[i]["clock_mono"],

@@ -820,8 +820,7 @@ def parse_header(const uint8_t[::1] data):
 
 cdef void _free_all(Decoder* d) noexcept:
     cdef Growable* tables[9]
-    tables[:] = [&d.batches, &d.events, &d.strings, &d.stacks, &d.frames,
-                 &d.cpu_samples, &d.syncs, &d.exp_batches, &d.generations]
+    tables_of(d, tables)
     for i in range(9):
         release(tables[i])
 

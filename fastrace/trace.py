@@ -231,34 +231,30 @@ def read(source, *, workers: int = 1) -> Trace:
         pool = ThreadPoolExecutor(1, thread_name_prefix="fastrace-decode")
 
     def ahead():
+        # The next piece: decoded in the pool's thread while the current one
+        # is ordered, or on demand without a pool.
         if pool is None:
-            return _Ready(next(pieces, None))
+            return _Later(pieces)
         return pool.submit(next, pieces, None)
 
     state = None
     version = None
     try:
-        pending = ahead()
-        current = pending.result()
+        current = ahead().result()
         if current is None:
             raise TraceFormatError("empty input: not a Go execution trace", offset=0)
         version = current.version
         state = _order.new_state(version)
         while current is not None:
-            pending = ahead() if current.error is None else _Ready(None)
-            nxt = pending.result() if pool is None else None
-            if pool is not None:
-                # Order this generation while the next one is decoded.
-                _order.order_trace(current, state, final=False, take=False)
-                nxt = pending.result()
-                if nxt is None:
-                    _order.order_trace(_empty_like(current), state, final=True, take=False)
-            else:
-                _order.order_trace(current, state, final=nxt is None, take=False)
+            pending = ahead() if current.error is None else None
+            _order.order_trace(current, state, final=False, take=False)
             _drop_pages(keep, current)
             if current.error is not None:
+                # Go's reader ends what it read with a Sync, then reports.
+                _order.end_trace(state)
                 raise current.error
-            current = nxt
+            current = pending.result()
+        _order.end_trace(state)
     except TraceError as e:
         partial = getattr(e, "partial", None)
         if isinstance(partial, dict):   # tables already collected by _order
@@ -294,23 +290,14 @@ def _drop_pages(mapping, piece: WireTrace) -> None:
             pass
 
 
-class _Ready:
-    """A finished future, for the single-threaded path."""
+class _Later:
+    """The next piece, decoded when asked for (the single-threaded path)."""
 
-    def __init__(self, value):
-        self.value = value
+    def __init__(self, pieces):
+        self.pieces = pieces
 
     def result(self):
-        return self.value
-
-
-def _empty_like(w: WireTrace) -> WireTrace:
-    # A piece with no generations: ordering it only adds the final Sync.
-    tables = {name: getattr(w, name)[:0] for name in (
-        "batches", "events", "strings", "stacks", "frames", "cpu_samples", "syncs",
-        "exp_batches", "generations")}
-    tables.update(version=w.version, header_size=w.header_size, error=None)
-    return WireTrace(tables, w.buffer)
+        return next(self.pieces, None)
 
 
 def iter_generations(source) -> Iterator[Trace]:

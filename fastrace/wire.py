@@ -256,11 +256,16 @@ def decode_wire(source, *, salvage_prefix: bool = False) -> WireTrace:
     exception is kept in ``.error`` (Go's reader also delivers those
     generations before it reports the damage).
     """
+    view, keep = _open_trace(source)
+    tables = _varint.decode_wire(view, salvage_prefix)
+    return WireTrace(tables, view, keep)
+
+
+def _open_trace(source):
     view, keep = open_source(source)
     if len(view) == 0:
         raise TraceFormatError("empty input: not a Go execution trace", offset=0)
-    tables = _varint.decode_wire(view, salvage_prefix)
-    return WireTrace(tables, view, keep)
+    return view, keep
 
 
 def iter_wire_generations(source, *, salvage_prefix: bool = False,
@@ -274,9 +279,7 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False,
     ``index_only`` the pieces' ``events`` tables are left empty (events are
     checked, then read again from the bytes by the ordering stage).
     """
-    view, keep = open_source(source)
-    if len(view) == 0:
-        raise TraceFormatError("empty input: not a Go execution trace", offset=0)
+    view, keep = _open_trace(source)
     pos = -1
     batches_before = 0
     while True:

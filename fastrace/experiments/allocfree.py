@@ -374,14 +374,24 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     return out, out2
 
 
-def _context(raw: RawExperiment, mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _family(raw: RawExperiment, code: np.ndarray, first: str, dtype: np.dtype,
+            align: int, min_addr: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of one family of events (``first`` is its "exists" event;
+    the alloc and free events follow it in code order) as a table of
+    ``dtype`` with context, action, id and address filled in, and the
+    events themselves."""
+    base = _CODES[first]
+    mask = np.isin(code, [base, base + 1, base + 2])
     ev = raw.events[mask]
     t = np.zeros(len(ev), dtype)
     for f in ("time", "g", "p", "m"):
         t[f] = ev[f]
     t["event"] = raw.rows[mask]
     t["generation"] = raw.generations[mask]
-    return t
+    t["action"] = ev["type"] - base
+    t["id"] = ev["a"][:, 0]
+    t["address"] = t["id"] * np.uint64(align) + np.uint64(min_addr)
+    return t, ev
 
 
 def _group_cumsum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -457,12 +467,7 @@ class AllocFree:
         return out
 
     def _build_spans(self, raw, code) -> np.ndarray:
-        mask = np.isin(code, [_CODES["Span"], _CODES["SpanAlloc"], _CODES["SpanFree"]])
-        s = _context(raw, mask, SPAN_DTYPE)
-        ev = raw.events[mask]
-        s["action"] = ev["type"] - _CODES["Span"]
-        s["id"] = ev["a"][:, 0]
-        s["address"] = s["id"] * np.uint64(self.page_size) + np.uint64(self.min_heap_addr)
+        s, ev = _family(raw, code, "Span", SPAN_DTYPE, self.page_size, self.min_heap_addr)
         start = s["action"] != Action.FREE
         kc = ev["a"][:, 2]
         s["npages"][start] = ev["a"][start, 1]
@@ -492,13 +497,8 @@ class AllocFree:
         return s
 
     def _build_objects(self, raw, code) -> np.ndarray:
-        mask = np.isin(code, [_CODES["HeapObject"], _CODES["HeapObjectAlloc"],
-                              _CODES["HeapObjectFree"]])
-        o = _context(raw, mask, OBJECT_DTYPE)
-        ev = raw.events[mask]
-        o["action"] = ev["type"] - _CODES["HeapObject"]
-        o["id"] = ev["a"][:, 0]
-        o["address"] = o["id"] * np.uint64(self.heap_align) + np.uint64(self.min_heap_addr)
+        o, ev = _family(raw, code, "HeapObject", OBJECT_DTYPE, self.heap_align,
+                        self.min_heap_addr)
         start = o["action"] != Action.FREE
         o["type_id"][start] = ev["a"][start, 1]
         o["type"] = self._type_rows(o["generation"], o["type_id"])
@@ -545,13 +545,8 @@ class AllocFree:
         return ok & (span >= 0)
 
     def _build_stacks(self, raw, code) -> np.ndarray:
-        mask = np.isin(code, [_CODES["GoroutineStack"], _CODES["GoroutineStackAlloc"],
-                              _CODES["GoroutineStackFree"]])
-        st = _context(raw, mask, STACK_DTYPE)
-        ev = raw.events[mask]
-        st["action"] = ev["type"] - _CODES["GoroutineStack"]
-        st["id"] = ev["a"][:, 0]
-        st["address"] = st["id"] * np.uint64(self.stack_align) + np.uint64(self.min_heap_addr)
+        st, ev = _family(raw, code, "GoroutineStack", STACK_DTYPE, self.stack_align,
+                         self.min_heap_addr)
         start = st["action"] != Action.FREE
         order = np.where(start, ev["a"][:, 1], 0).astype(np.uint64)
         st["order"] = order
