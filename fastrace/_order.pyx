@@ -999,6 +999,12 @@ cdef int end_range(OrderState* o, Res* r, uint8_t typ, uint64_t* desc) noexcept 
 # Handlers, one per group of event types.  Each returns a Status and sets
 # ok when the event could be taken now; *nc is the M's context afterwards.
 
+cdef inline void set_seq(Res* r, uint64_t gen, uint64_t seq) noexcept nogil:
+    """Set a resource's sequence counter: seq within generation gen."""
+    r.seq_gen = gen
+    r.seq = seq
+
+
 cdef inline bint seq_succeeds(uint64_t gen, uint64_t seq, Res* r) noexcept nogil:
     return gen == r.seq_gen and seq == r.seq + 1
 
@@ -1029,14 +1035,13 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
             snprintf(o.err, sizeof(o.err), "inconsistent status for proc %lld: old %s vs. new %s",
                      <ll_t>pid, proc_status_name(s.status), proc_status_name(<uint8_t>status))
             return ST_ERROR
-        s.seq_gen = gi.gen
-        s.seq = 0
+        set_seq(s, gi.gen, 0)
     else:
         s = new_res(o, &o.ppool, &o.pmap, pid)
         if s == NULL:
             return ST_NOMEM
         s.status = <uint8_t>status
-        s.seq_gen = gi.gen
+        set_seq(s, gi.gen, 0)
         old = P_UNDETERMINED if gi.gen == o.initial_gen else P_NOT_EXIST
     if status == PS_RUNNING or status == PS_SYSCALL:
         nc.p = pid
@@ -1068,8 +1073,7 @@ cdef int adv_proc_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if st:
         return st
     s.status = PS_RUNNING
-    s.seq_gen = gi.gen
-    s.seq = cu.args[1]
+    set_seq(s, gi.gen, cu.args[1])
     nc.p = pid
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
@@ -1113,8 +1117,7 @@ cdef int adv_proc_steal(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         return st
     old = s.status
     s.status = PS_IDLE
-    s.seq_gen = gi.gen
-    s.seq = cu.args[1]
+    set_seq(s, gi.gen, cu.args[1])
     if old == PS_ABANDONED:
         ok[0] = True
         return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
@@ -1160,14 +1163,13 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
             snprintf(o.err, sizeof(o.err), "inconsistent status for goroutine %lld: old %s vs. new %s",
                      <ll_t>gid, go_status_name(s.status), go_status_name(<uint8_t>status))
             return ST_ERROR
-        s.seq_gen = gi.gen
-        s.seq = 0
+        set_seq(s, gi.gen, 0)
     elif gi.gen == o.initial_gen:
         s = new_res(o, &o.gpool, &o.gmap, gid)
         if s == NULL:
             return ST_NOMEM
         s.status = <uint8_t>status
-        s.seq_gen = gi.gen
+        set_seq(s, gi.gen, 0)
         old = G_UNDETERMINED
     else:
         snprintf(o.err, sizeof(o.err),
@@ -1224,7 +1226,7 @@ cdef int adv_go_create(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if s == NULL:
         return ST_NOMEM
     s.status = GS_WAITING if cu.typ == EvGoCreateBlocked else GS_RUNNABLE
-    s.seq_gen = gi.gen
+    set_seq(s, gi.gen, 0)
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
@@ -1275,8 +1277,7 @@ cdef int adv_go_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if st:
         return st
     s.status = GS_RUNNING
-    s.seq_gen = gi.gen
-    s.seq = cu.args[1]
+    set_seq(s, gi.gen, cu.args[1])
     nc.g = gid
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
@@ -1288,8 +1289,7 @@ cdef int adv_go_unblock(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if s == NULL or s.status != GS_WAITING or not seq_succeeds(gi.gen, cu.args[1], s):
         return ST_OK
     s.status = GS_RUNNABLE
-    s.seq_gen = gi.gen
-    s.seq = cu.args[1]
+    set_seq(s, gi.gen, cu.args[1])
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
@@ -1321,8 +1321,7 @@ cdef int adv_go_switch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         return st
     nxt = find_g(o, nextg)  # the pool may have moved
     nxt.status = GS_RUNNING
-    nxt.seq_gen = gi.gen
-    nxt.seq = cu.args[1]
+    set_seq(nxt, gi.gen, cu.args[1])
     nc.g = nextg
     start_ctx = c[0]
     start_ctx.g = NONE
@@ -1351,8 +1350,7 @@ cdef int adv_syscall_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* n
                  "failed to advance %s: can't make sequence: %llu (gen=%llu) -> %llu (gen=%llu)",
                  EV_NAME[cu.typ], <ull_t>p.seq, <ull_t>p.seq_gen, <ull_t>cu.args[0], <ull_t>gi.gen)
         return ST_ERROR
-    p.seq_gen = gi.gen
-    p.seq = cu.args[0]
+    set_seq(p, gi.gen, cu.args[0])
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
@@ -1435,7 +1433,7 @@ cdef int adv_go_create_syscall(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ct
     if s == NULL:
         return ST_NOMEM
     s.status = GS_SYSCALL
-    s.seq_gen = gi.gen
+    set_seq(s, gi.gen, 0)
     nc.g = newg
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
