@@ -141,6 +141,7 @@ cdef enum Status:             # results of C functions
     ST_OK = 0
     ST_ERROR = 1              # o.err holds the message
     ST_NOMEM = 2
+    ST_PAUSED = 3             # step_generation: o.limit rows reached
 
 cdef uint64_t NO_TASK = 0xFFFFFFFFFFFFFFFF
 cdef int64_t MIN_TIME = -0x7FFFFFFFFFFFFFFF - 1
@@ -525,6 +526,8 @@ cdef struct OrderState:
     int32_t* frontier         # heap of cursor indexes, by cursor time
     int64_t* sort_keys        # scratch: cursor times, by cursor index
     int64_t nfrontier
+    int64_t next_cpu          # next CPU sample of the generation to emit
+    int64_t limit             # step_generation pauses at this many output rows; 0 = never
     int64_t cur_m             # M of the event being advanced (for errors)
     int64_t cur_batch         # wire batch row of the event being advanced (for errors)
     int64_t cur_event         # its index in the batch
@@ -2220,18 +2223,16 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nog
     return ST_OK
 
 
-cdef int order_generation(OrderState* o, GenIn* gi) noexcept nogil:
-    cdef int64_t k, i
-    cdef int64_t next_cpu = 0
+cdef int begin_generation(OrderState* o, GenIn* gi) noexcept nogil:
+    """Emit the generation's Sync and load every M's first event."""
+    cdef int64_t k
     cdef int st
-    cdef bint ok
     cdef OCursor* cu
-    cdef Ctx c
-    cdef TraceEventRec* r
     st = push_sync(o, gi.sync_time, gi.gen_row)
     if st:
         return st
     o.nfrontier = 0
+    o.next_cpu = 0
     for k in range(gi.nm):
         cu = &o.cursors[k]
         memset(cu, 0, sizeof(OCursor))
@@ -2244,16 +2245,32 @@ cdef int order_generation(OrderState* o, GenIn* gi) noexcept nogil:
             return ST_ERROR
         if st == 1:
             heap_insert(o, <int32_t>k)
-    while o.nfrontier > 0 or next_cpu < gi.ncpu:
-        if next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[next_cpu] < ftime(o, 0)):
-            c.m = gi.cpu_m[next_cpu]
-            c.p = gi.cpu_p[next_cpu]
-            c.g = gi.cpu_g[next_cpu]
-            r = new_row(o, gi.cpu_time[next_cpu], &c, K_STACK_SAMPLE, 7)
+    return ST_OK
+
+
+cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
+    """Order the generation's events: ST_OK when all are taken, ST_PAUSED
+    when the output holds o.limit rows (then call again to go on; all the
+    state needed to resume is in o), else an error."""
+    cdef int64_t i
+    cdef int st
+    cdef bint ok
+    cdef Ctx c
+    cdef TraceEventRec* r
+    while o.nfrontier > 0 or o.next_cpu < gi.ncpu:
+        # One step adds at most three rows (a GoSwitch is followed by the
+        # switching goroutine's GoBlock or GoDestroy and the next one's GoStart).
+        if o.limit and o.out.n + 3 > o.limit:
+            return ST_PAUSED
+        if o.next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[o.next_cpu] < ftime(o, 0)):
+            c.m = gi.cpu_m[o.next_cpu]
+            c.p = gi.cpu_p[o.next_cpu]
+            c.g = gi.cpu_g[o.next_cpu]
+            r = new_row(o, gi.cpu_time[o.next_cpu], &c, K_STACK_SAMPLE, 7)
             if r == NULL:
                 return ST_NOMEM
-            r.stack = gi.cpu_stack[next_cpu]
-            next_cpu += 1
+            r.stack = gi.cpu_stack[o.next_cpu]
+            o.next_cpu += 1
             continue
         st = try_advance(o, gi, 0, &ok)
         if st:
@@ -2290,6 +2307,10 @@ cdef class _State:
     cdef public list gens         # generation rows so far (tuples)
     cdef public list exp_rows     # experimental batch rows so far (tuples)
     cdef public int64_t taken     # event rows handed out by earlier pieces
+    # The generation being ordered: its C inputs, and the Python objects
+    # (wire tables, prepared arrays) they point into.
+    cdef GenIn gi
+    cdef object gi_keep
 
     def __cinit__(self, int version):
         memset(&self.o, 0, sizeof(OrderState))
@@ -2327,21 +2348,39 @@ cdef class _State:
         PyMem_RawFree(self.o.frontier)
         PyMem_RawFree(self.o.sort_keys)
 
-    cdef int run(self, GenIn* gi) except -1:
+    cdef int begin(self) except -1:
+        """Start ordering self.gi (filled by _begin_generation)."""
         cdef int st
+        cdef int64_t nm = self.gi.nm
         PyMem_RawFree(self.o.cursors)
         PyMem_RawFree(self.o.frontier)
         PyMem_RawFree(self.o.sort_keys)
-        self.o.cursors = <OCursor*>PyMem_RawMalloc((gi.nm + 1) * sizeof(OCursor))
-        self.o.frontier = <int32_t*>PyMem_RawMalloc((gi.nm + 1) * sizeof(int32_t))
-        self.o.sort_keys = <int64_t*>PyMem_RawMalloc((gi.nm + 1) * sizeof(int64_t))
+        self.o.cursors = <OCursor*>PyMem_RawMalloc((nm + 1) * sizeof(OCursor))
+        self.o.frontier = <int32_t*>PyMem_RawMalloc((nm + 1) * sizeof(int32_t))
+        self.o.sort_keys = <int64_t*>PyMem_RawMalloc((nm + 1) * sizeof(int64_t))
         if self.o.cursors == NULL or self.o.frontier == NULL or self.o.sort_keys == NULL:
             raise MemoryError()
         with nogil:
-            st = order_generation(&self.o, gi)
+            st = begin_generation(&self.o, &self.gi)
         if st == ST_NOMEM:
             raise MemoryError()
         return st
+
+    cdef int step(self, int64_t limit) except -1:
+        """Go on ordering self.gi until it is done (ST_OK) or the output holds
+        ``limit`` rows (ST_PAUSED; 0 = no limit)."""
+        cdef int st
+        self.o.limit = limit
+        with nogil:
+            st = step_generation(&self.o, &self.gi)
+        self.o.limit = 0
+        if st == ST_NOMEM:
+            raise MemoryError()
+        return st
+
+    def rows(self):
+        """Rows ordered and not yet handed out."""
+        return self.o.out.n
 
     def final_sync(self):
         if push_sync(&self.o, self.o.last_ts, 0xFFFFFFFFFFFFFFFF):
@@ -2390,6 +2429,15 @@ class _Tables:
         return row
 
     def arrays(self):
+        """(string bytes, string offsets, stacks, frames) as arrays; cached
+        until a table grows (iter_generations asks for them at every piece)."""
+        key = (len(self.strings), len(self.frames), len(self.stacks))
+        if getattr(self, "_arrays_key", None) != key:
+            self._arrays = self._build_arrays()
+            self._arrays_key = key
+        return self._arrays
+
+    def _build_arrays(self):
         lens = np.fromiter((len(s) for s in self.strings), dtype=np.uint64, count=len(self.strings))
         offsets = np.zeros(len(self.strings) + 1, dtype=np.uint64)
         np.cumsum(lens, out=offsets[1:])
@@ -2527,8 +2575,8 @@ cdef const void* _table_ptr(cnp.ndarray arr, size_t itemsize) except? NULL:
     return cnp.PyArray_DATA(arr)
 
 
-def _run_generation(_State state, wire, dict p, uint64_t gen_row):
-    cdef GenIn gi
+cdef int _begin_generation(_State state, wire, dict p, uint64_t gen_row) except -1:
+    cdef GenIn* gi = &state.gi
     cdef const int64_t[::1] order = p["order"]
     cdef const int64_t[::1] bounds = p["bounds"]
     cdef const int64_t[::1] m_ids = p["m_ids"]
@@ -2540,9 +2588,7 @@ def _run_generation(_State state, wire, dict p, uint64_t gen_row):
     cdef const uint8_t[::1] buf = wire.buffer
     cdef IdTable smap = p["string_map"]
     cdef IdTable kmap = p["stack_map"]
-    cdef int64_t zero = 0
-    cdef uint32_t zero32 = 0
-    memset(&gi, 0, sizeof(GenIn))
+    memset(gi, 0, sizeof(GenIn))
     gi.gen = p["gen"]
     gi.gen_row = gen_row
     gi.ns_per_tick = ns_per_tick_of(p["freq"])
@@ -2550,19 +2596,20 @@ def _run_generation(_State state, wire, dict p, uint64_t gen_row):
     gi.batches = <const BatchRec*>_table_ptr(wire.batches, sizeof(BatchRec))
     gi.buf = &buf[0] if buf.shape[0] else NULL
     gi.buf_len = buf.shape[0]
-    gi.order = &order[0] if order.shape[0] else &zero
+    gi.order = &order[0] if order.shape[0] else NULL
     gi.m_bounds = &bounds[0]
-    gi.m_ids = &m_ids[0] if m_ids.shape[0] else &zero
+    gi.m_ids = &m_ids[0] if m_ids.shape[0] else NULL
     gi.nm = m_ids.shape[0]
     gi.strings = &smap.m
     gi.stacks = &kmap.m
     gi.ncpu = cpu_time.shape[0]
-    gi.cpu_time = &cpu_time[0] if gi.ncpu else &zero
-    gi.cpu_m = &cpu_m[0] if gi.ncpu else &zero
-    gi.cpu_p = &cpu_p[0] if gi.ncpu else &zero
-    gi.cpu_g = &cpu_g[0] if gi.ncpu else &zero
-    gi.cpu_stack = &cpu_stack[0] if gi.ncpu else &zero32
-    return state.run(&gi)
+    gi.cpu_time = &cpu_time[0] if gi.ncpu else NULL
+    gi.cpu_m = &cpu_m[0] if gi.ncpu else NULL
+    gi.cpu_p = &cpu_p[0] if gi.ncpu else NULL
+    gi.cpu_g = &cpu_g[0] if gi.ncpu else NULL
+    gi.cpu_stack = &cpu_stack[0] if gi.ncpu else NULL
+    state.gi_keep = (wire, p)
+    return state.begin()
 
 
 def new_state(int version):
@@ -2587,16 +2634,35 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True):
     """
     if state is None:
         state = _State(wire.version)
+    for _ in order_chunks(wire, state, final=final, max_rows=0):
+        pass
+    return finish(state) if take else None
+
+
+def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0):
+    """Order a decoded WireTrace, pausing whenever ``max_rows`` rows are
+    waiting in ``state`` (0 = only at the end of each generation).
+
+    A generator: it yields None each time the rows in ``state`` form a
+    piece (at most max_rows rows, all of one generation; take them with
+    ``finish(state)``), and at the end of every generation.  With
+    ``final`` the trace's closing Sync is added before the last yield.
+    Errors as for order_trace (``partial`` holds the rows not yet taken).
+    """
+    cdef int st
     tables = state.tables
     gens = state.gens
     exp_rows = state.exp_rows
     gens_rec = wire.generations
-    n_gen = 0
+    if max_rows:
+        max_rows = max(max_rows, 16)
+    # A trailing generation without events is not ordered (Go ignores it).
+    todo = [i for i in range(len(gens_rec))
+            if wire.version < 26 or gens_rec[i]["ended"]]
+    last = todo[len(todo) - 1] if todo else -1   # (no negative indexes: wraparound is off)
     try:
-        for gi in range(len(gens_rec)):
+        for gi in todo:
             rec = gens_rec[gi]
-            if wire.version >= 26 and not rec["ended"]:
-                continue  # a trailing generation without events: Go ignores it
             try:
                 p = _prepare_generation(wire, gi, tables)
             except TraceFormatError:
@@ -2619,15 +2685,28 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True):
                          int(np.uint64(rec["clock_nsec"]).view(np.int64)), freq,
                          exp_start, len(exp_rows) - exp_start, int(has_clock)))
             n_gen = int(rec["gen"])
-            if _run_generation(state, wire, p, len(gens) - 1):
+            st = _begin_generation(state, wire, p, len(gens) - 1)
+            while st == ST_OK:
+                st = state.step(max_rows)
+                if st != ST_PAUSED:
+                    break
+                yield None
+                st = ST_OK
+            state.gi_keep = None
+            if st:
                 msg, m, batch, event = state.error()
                 raise _order_error(msg, wire, n_gen, m, batch, event)
-        if final:
+            if final and gi == last:
+                if max_rows and state.rows() + 1 > max_rows:
+                    yield None   # no room for the closing Sync in this piece
+                end_trace(state)
+            yield None
+        if final and not todo:
             end_trace(state)
+            yield None
     except (TraceOrderError, TraceFormatError) as e:
         e.partial = finish(state)
         raise
-    return finish(state) if take else None
 
 
 def end_trace(_State state):

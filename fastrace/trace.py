@@ -300,33 +300,66 @@ class _Later:
         return next(self.pieces, None)
 
 
-def iter_generations(source) -> Iterator[Trace]:
-    """Decode and order a trace one generation at a time.
+PIECE_EVENTS = 1 << 18
+"""Default ``max_events`` of :func:`iter_generations` (262,144 rows, 16 MiB)."""
 
-    Yields one :class:`Trace` per generation, each with only that
-    generation's rows: its Sync event first, and the trace's final Sync at
-    the end of the last one.  The rows equal those of :func:`read`; the
-    string and stack tables of a piece hold everything seen up to it (so
-    row numbers agree with read()'s).
-    Scheduler state carries over between pieces, so pieces must be consumed
-    in order.  Memory use is bounded by the largest generation.
+
+def iter_generations(source, *, max_events: int | None = PIECE_EVENTS) -> Iterator[Trace]:
+    """Decode and order a trace piece by piece, in bounded memory.
+
+    Yields :class:`Trace` pieces in order.  A piece holds rows of one
+    generation only: the first piece of a generation starts with its Sync
+    event, and the trace's final Sync ends the last piece.  A generation
+    with more than ``max_events`` rows comes in several pieces of at most
+    ``max_events`` rows; with ``max_events=None`` every generation is one
+    piece, however large.  Concatenated, the pieces' rows equal those of
+    :func:`read`.
+
+    Each piece has ``first_row``, the row of its first event in read()'s
+    table, and ``generation``, the row of its generation in
+    ``piece.generations`` (which lists every generation seen so far).  The
+    string and stack tables of a piece hold everything seen up to it, so
+    row numbers agree with read()'s.
+
+    Scheduler state carries over between pieces, so pieces come strictly in
+    order.  Memory use is bounded by ``max_events`` rows plus one
+    generation's bytes; the mapped pages of generations already ordered are
+    given back as with read().
     """
     from fastrace import _order
 
-    pieces = iter_wire_generations(source, salvage_prefix=True, index_only=True)
+    if max_events is not None and max_events < 16:
+        raise ValueError(f"max_events must be at least 16 (or None), not {max_events}")
+    view, keep = open_source(source)
+    pieces = iter_wire_generations(view, salvage_prefix=True, index_only=True)
     current = next(pieces, None)
     if current is None:
         return
     state = _order.new_state(current.version)
     while current is not None:
         nxt = next(pieces, None) if current.error is None else None
-        try:
-            tables = _order.order_trace(current, state, final=nxt is None)
-        except TraceError as e:
-            if getattr(e, "partial", None) is not None:
-                e.partial = Trace(current, e.partial)
-            raise
-        yield Trace(current, tables)
+        chunks = _order.order_chunks(current, state, final=nxt is None,
+                                     max_rows=max_events or 0)
+        while True:
+            first = state.taken
+            try:
+                if next(chunks, StopIteration) is StopIteration:
+                    break
+                tables = _order.finish(state)
+            except TraceError as e:
+                if isinstance(getattr(e, "partial", None), dict):
+                    e.partial = _piece(current, e.partial, first)
+                raise
+            if len(tables["events"]):
+                yield _piece(current, tables, first)
+        _drop_pages(keep, current)
         if current.error is not None:
             raise current.error
         current = nxt
+
+
+def _piece(wire: WireTrace, tables: dict, first_row: int) -> Trace:
+    t = Trace(wire, tables)
+    t.first_row = first_row
+    t.generation = len(t.generations) - 1
+    return t

@@ -52,6 +52,33 @@ def test_iter_generations_gives_the_rows_of_read(path):
 
 
 @pytest.mark.parametrize("path", TRACES)
+def test_iter_generations_in_small_pieces_gives_the_rows_of_read(path):
+    whole = fastrace.read(path)
+    n = 97
+    pieces = list(fastrace.iter_generations(path, max_events=n))
+    assert all(1 <= len(p.events) <= n for p in pieces)
+    assert np.concatenate([p.events for p in pieces]).tobytes() == whole.events.tobytes()
+    # first_row numbers the rows as read() does; a piece never spans two
+    # generations, and a generation's first piece starts with its Sync.
+    rows = 0
+    syncs = whole.generations["sync_row"].tolist()
+    for p in pieces:
+        assert p.first_row == rows
+        assert not any(rows < s < rows + len(p.events) for s in syncs)
+        assert p.generation == sum(s <= rows for s in syncs) - 1
+        final_only = p is pieces[-1] and len(p.events) == 1
+        assert (p.events["kind"][0] == EventKind.SYNC) == (rows in syncs or final_only)
+        rows += len(p.events)
+    assert pieces[-1].strings.data == whole.strings.data
+    assert pieces[-1].generations.tobytes() == whole.generations.tobytes()
+
+
+def test_iter_generations_rejects_tiny_pieces():
+    with pytest.raises(ValueError, match="max_events"):
+        next(fastrace.iter_generations(TRACES[0].values[0], max_events=3))
+
+
+@pytest.mark.parametrize("path", TRACES)
 def test_table_invariants(path):
     t = fastrace.read(path)
     ev = t.events
