@@ -26,7 +26,7 @@ cimport numpy as cnp
 import numpy as np
 
 from fastrace._varint cimport (BatchRec, Cursor, Growable, adopt, grow_push, read_uvarint,
-                               release)
+                               release, WIRE_OK, WIRE_BAD_EVENT_TYPE, WIRE_UNTIMED_IN_BATCH)
 from fastrace import spec as _spec
 from fastrace import kinds as _kinds
 from fastrace._varint import _dtype_of
@@ -142,6 +142,7 @@ cdef enum Status:             # results of C functions
     ST_ERROR = 1              # o.err holds the message
     ST_NOMEM = 2
     ST_PAUSED = 3             # step_generation: o.limit rows reached
+    ST_FORMAT = 4             # malformed event bytes: o.ferr_* say what and where
 
 cdef uint64_t NO_TASK = 0xFFFFFFFFFFFFFFFF
 cdef int64_t MIN_TIME = -0x7FFFFFFFFFFFFFFF - 1
@@ -153,7 +154,9 @@ cdef uint8_t START_OF[256]
 cdef int8_t STACK_POS[256][2]
 cdef int8_t STRING_POS[256][2]
 cdef uint8_t EXP_STRING_MASK[256]   # experimental events: args whose name ends in "string"
-cdef int8_t EV_NARGS[256]           # wire arguments (time delta included); -1 = no such type
+cdef int8_t EV_NARGS[256]           # wire arguments (time delta included); -1 = not a timed type
+cdef uint8_t EV_DEFINED[256]         # 1 = a type of the format (any version)
+cdef uint8_t EV_SINCE[256]           # first trace version with the type
 cdef char EV_NAME[256][32]
 
 _KIND_BY_NAME = {
@@ -180,6 +183,8 @@ def _init_tables():
     memset(EXP_STRING_MASK, 0, sizeof(EXP_STRING_MASK))
     memset(EV_NAME, 0, sizeof(EV_NAME))
     memset(EV_NARGS, -1, sizeof(EV_NARGS))
+    memset(EV_DEFINED, 0, sizeof(EV_DEFINED))
+    memset(EV_SINCE, 0, sizeof(EV_SINCE))
     for code in range(256):
         name = f"Invalid({code})".encode()
         EV_NAME[code][:len(name)] = name
@@ -197,6 +202,8 @@ def _init_tables():
                 if a.endswith("string"):
                     EXP_STRING_MASK[s.code] |= 1 << i
         START_OF[s.code] = s.start
+        EV_DEFINED[s.code] = 1
+        EV_SINCE[s.code] = s.since
         if s.timed:
             EV_NARGS[s.code] = len(s.args)
         if s.timed:
@@ -532,6 +539,10 @@ cdef struct OrderState:
     int64_t cur_batch         # wire batch row of the event being advanced (for errors)
     int64_t cur_event         # its index in the batch
     char err[768]
+    int ferr_code             # ST_FORMAT: the WireStatus, byte offset and values
+    Py_ssize_t ferr_offset
+    uint64_t ferr_a
+    uint64_t ferr_b
 
 
 cdef int64_t pool_alloc(Pool* p) noexcept nogil:
@@ -1828,15 +1839,18 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
 cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     """Load the M's next event into cu: 1, or 0 at its end, -1 on error.
 
-    Events are decoded straight from the input (the wire decoder has already
-    checked every byte of them), so no per-event table is ever built for
-    ordering.  Times follow Go's reader exactly: the running time restarts at
-    every batch, and each event adds its delta converted to ns on its own.
+    Events are read and checked straight from the input when the ordering
+    gets to them, as Go's batch cursors do: the wire stage only indexed the
+    batches, so no per-event table is ever built.  A malformed event is an
+    ST_FORMAT error (o.ferr_*) located at the event (o.cur_*).  Times follow
+    Go's reader exactly: the running time restarts at every batch, and each
+    event adds its delta converted to ns on its own.
     """
     cdef const BatchRec* b
     cdef Cursor c
     cdef uint64_t dt
-    cdef int i, n
+    cdef Py_ssize_t at
+    cdef int i, n, st
     # Move to the M's next batch with events (Go resets the running time at
     # every batch, empty ones included).
     while cu.bpos >= cu.bend:
@@ -1856,17 +1870,23 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     c.buf = gi.buf
     c.pos = cu.bpos
     c.end = cu.bend
+    at = c.pos
     cu.typ = c.buf[c.pos]
     c.pos += 1
     n = EV_NARGS[cu.typ] - 1
-    if n < 0 or read_uvarint(&c, &dt):
-        fail(o, "internal error: event not as the wire decoder checked it")
-        return -1
-    memset(cu.args, 0, sizeof(cu.args))
+    if n < 0 or EV_SINCE[cu.typ] > o.version:
+        if EV_DEFINED[cu.typ] and EV_SINCE[cu.typ] <= o.version:
+            return format_error(o, cu, WIRE_UNTIMED_IN_BATCH, at, cu.typ, 0)
+        return format_error(o, cu, WIRE_BAD_EVENT_TYPE, at, cu.typ, <uint64_t>o.version)
+    st = read_uvarint(&c, &dt)
+    if st:
+        return format_error(o, cu, st, c.pos, 0, 0)
     for i in range(n):
-        if read_uvarint(&c, &cu.args[i]):
-            fail(o, "internal error: event not as the wire decoder checked it")
-            return -1
+        st = read_uvarint(&c, &cu.args[i])
+        if st:
+            return format_error(o, cu, st, c.pos, 0, 0)
+    for i in range(n, 4):
+        cu.args[i] = 0
     cu.bpos = c.pos
     cu.k += 1
     if cu.last_ts == 0:
@@ -1874,6 +1894,18 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     cu.time = <int64_t>(<uint64_t>tick_ns(gi.ns_per_tick, dt) + <uint64_t>cu.last_ts)
     cu.last_ts = cu.time
     return 1
+
+
+cdef int format_error(OrderState* o, OCursor* cu, int code, Py_ssize_t offset,
+                      uint64_t a, uint64_t b) noexcept nogil:
+    o.ferr_code = code
+    o.ferr_offset = offset
+    o.ferr_a = a
+    o.ferr_b = b
+    o.cur_m = cu.m
+    o.cur_batch = cu.batch
+    o.cur_event = cu.k + 1
+    return -2
 
 
 cdef inline int64_t ftime(OrderState* o, int32_t k) noexcept nogil:
@@ -2210,6 +2242,8 @@ cdef void sort_frontier(OrderState* o) noexcept nogil:
 
 cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nogil:
     cdef OCursor* cu = &o.cursors[o.frontier[i]]
+    cdef Py_ssize_t rows = o.out.n
+    cdef int64_t last_ts = o.last_ts
     cdef int st = advance(o, gi, cu, ok)
     if st or not ok[0]:
         return st
@@ -2218,6 +2252,12 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nog
         heap_update(o, i)
     elif st == 0:
         heap_remove(o, i)
+    elif st == -2:
+        # Go's reader reports a malformed next event of this M before it
+        # hands out the events the advance just produced: drop their rows.
+        o.out.n = rows
+        o.last_ts = last_ts
+        return ST_FORMAT
     else:
         return ST_ERROR
     return ST_OK
@@ -2228,11 +2268,10 @@ cdef int begin_generation(OrderState* o, GenIn* gi) noexcept nogil:
     cdef int64_t k
     cdef int st
     cdef OCursor* cu
-    st = push_sync(o, gi.sync_time, gi.gen_row)
-    if st:
-        return st
     o.nfrontier = 0
     o.next_cpu = 0
+    # Every M's first event is read before the Sync is emitted: Go's reader
+    # reports a malformed one without a Sync for the generation.
     for k in range(gi.nm):
         cu = &o.cursors[k]
         memset(cu, 0, sizeof(OCursor))
@@ -2241,11 +2280,13 @@ cdef int begin_generation(OrderState* o, GenIn* gi) noexcept nogil:
         cu.pos = gi.m_bounds[k]
         cu.end = gi.m_bounds[k + 1]
         st = cursor_next(o, gi, cu)
+        if st == -2:
+            return ST_FORMAT
         if st < 0:
             return ST_ERROR
         if st == 1:
             heap_insert(o, <int32_t>k)
-    return ST_OK
+    return push_sync(o, gi.sync_time, gi.gen_row)
 
 
 cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
@@ -2389,6 +2430,13 @@ cdef class _State:
     def take_events(self):
         self.taken += self.o.out.n
         return adopt(&self.o.out, EVENT_DTYPE)
+
+    def format_error(self, wire, gen):
+        """The TraceFormatError of a malformed event (after ST_FORMAT)."""
+        from fastrace._varint import event_error
+        return event_error(self.o.ferr_code, self.o.ferr_offset, self.o.ferr_a, self.o.ferr_b,
+                           gen, self.o.cur_batch + wire.batch_base, self.o.cur_event,
+                           self.o.version)
 
     def error(self):
         return (self.o.err.decode("utf-8", "replace"), self.o.cur_m,
@@ -2693,6 +2741,13 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0):
                 yield None
                 st = ST_OK
             state.gi_keep = None
+            if st == ST_FORMAT:
+                if len(gens) and gens[len(gens) - 1][1] == state.taken + state.o.out.n:
+                    # No Sync was emitted for this generation (its first
+                    # events are read before): it is not in the tables.
+                    gens.pop()
+                    del exp_rows[exp_start:]
+                raise state.format_error(wire, n_gen)
             if st:
                 msg, m, batch, event = state.error()
                 raise _order_error(msg, wire, n_gen, m, batch, event)

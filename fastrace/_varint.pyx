@@ -293,7 +293,7 @@ cdef struct Decoder:
     int64_t cur_batch         # index of the batch being decoded, -1 if none
     int64_t closed_gens       # generations closed so far (checks passed)
     int64_t max_gens          # stop after this many generations (0 = all)
-    bint index_only           # check event batches but store no events table
+    bint index_only           # index event batches without reading their events
     Py_ssize_t snap[9]        # table lengths before the current batch (see salvage)
 
 
@@ -391,8 +391,13 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
     cdef int n, st
     cdef int64_t k = 0
     cdef EventRec* e
-    cdef EventRec scratch
-    b.first = -1 if d.index_only else d.events.n
+    if d.index_only:
+        # Only the batch is indexed: the ordering stage reads and checks its
+        # events from the bytes when it gets to them (as Go's reader does).
+        b.first = -1
+        b.count = 0
+        return WIRE_OK
+    b.first = d.events.n
     while c.pos < c.end:
         at = c.pos
         typ = c.buf[c.pos]
@@ -406,9 +411,7 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
         if st:
             return fail(d, st, c.pos, 0, 0, k)
         t += dt
-        # Without an events table (index_only) the event is checked and
-        # counted only; the ordering stage reads it again from the bytes.
-        e = &scratch if d.index_only else <EventRec*>grow_push(&d.events)
+        e = <EventRec*>grow_push(&d.events)
         if e == NULL:
             return fail(d, WIRE_NOMEM, at, 0, 0, k)
         e.time = t
@@ -892,6 +895,21 @@ cdef _wire_error(WireError* e, int version):
     )
 
 
+def event_error(int code, Py_ssize_t offset, uint64_t a, uint64_t b, int64_t gen,
+                int64_t batch, int64_t event, int version):
+    """The TraceFormatError the wire decoder raises for status ``code``
+    (WireStatus), for problems found in events by the ordering stage."""
+    cdef WireError e
+    e.code = code
+    e.offset = offset
+    e.a = a
+    e.b = b
+    e.gen = gen
+    e.batch = batch
+    e.event = event
+    return _wire_error(&e, version)
+
+
 def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
                 Py_ssize_t start=-1, int64_t max_generations=0, bint index_only=False):
     """Decode a whole v2 trace held in ``data`` (any contiguous buffer).
@@ -910,9 +928,10 @@ def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
     ``start`` (a batch boundary, default: right after the header) and
     ``max_generations`` decode part of a trace: ``next_offset`` in the
     result is where the next call should start (the input size at the end).
-    With ``index_only`` event batches are fully checked but the events table
-    stays empty (batches keep their event counts; ``first`` is then -1):
-    the ordering stage decodes events from the bytes itself.
+    With ``index_only`` event batches are indexed but their events are not
+    read (the events table stays empty; such batches have ``first`` -1 and
+    ``count`` 0): the ordering stage reads and checks each event from the
+    bytes when it gets to it, as Go's reader does.
     """
     version, header_size = parse_header(data)
     cdef Decoder d

@@ -276,8 +276,9 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False,
     With ``salvage_prefix``, damage is not raised but handed over in the
     ``error`` attribute of the last piece (which may hold no generation).
     Batch numbers in errors count from the start of the file.  With
-    ``index_only`` the pieces' ``events`` tables are left empty (events are
-    checked, then read again from the bytes by the ordering stage).
+    ``index_only`` event batches are indexed, not read: the pieces'
+    ``events`` tables are empty, and the ordering stage reads and checks the
+    events from the bytes.
     """
     view, keep = _open_trace(source)
     pos = -1

@@ -161,6 +161,62 @@ def test_damaged_trace_go_parsed_equals_go(tmp_path, version):
         assert proc.stdout == want, (cut, go_err, proc.stderr)
 
 
+def _event_offsets(data, w, batch):
+    """Byte offset of every event in event batch ``batch`` (walked with the
+    spec's argument counts)."""
+    from fastrace import spec
+    from fastrace._varint import uvarint
+
+    b = w.batches[batch]
+    pos, end = int(b["data_offset"]), int(b["data_offset"]) + int(b["size"])
+    out = []
+    while pos < end:
+        out.append(pos)
+        n = len(spec.BY_CODE[data[pos]].args)
+        pos += 1
+        for _ in range(n):
+            _, pos = uvarint(data, pos)
+    return out
+
+
+@pytest.mark.parametrize("version", ["1.22.10", "1.25.5", "1.27.3"])
+def test_malformed_event_go_parsed_equals_go(tmp_path, version):
+    """A malformed event is found when the ordering gets to it, as in Go's
+    reader: Go prints the events ordered before it (none of the step that
+    would have read it, and no Sync when it is an M's first event of a
+    generation), then the error.  fastrace prints the same events."""
+    import gotool
+
+    _, path = _fixture(version, "long")
+    data = path.read_bytes()
+    w = fastrace.decode_wire(data)
+    ev_batches = [i for i in range(len(w.batches)) if w.batches["kind"][i] == 0]
+    gen_of = w.batches["generation"]
+    big = max(ev_batches, key=lambda i: int(w.batches["size"][i]))
+    mid = _event_offsets(data, w, big)
+    second_gen = [i for i in ev_batches if gen_of[i] == 1]
+    cases = [("bad type mid-batch", mid[len(mid) // 2], b"\xee"),
+             ("untimed type", mid[len(mid) // 3], bytes([1])),
+             ("varint overflow", mid[len(mid) // 2] + 1, b"\xff" * 10)]
+    if second_gen:
+        first = int(w.batches["data_offset"][second_gen[0]])
+        cases.append(("M's first event of generation 2", first, b"\xee"))
+    for name, at, patch in cases:
+        bad = bytearray(data)
+        bad[at:at + len(patch)] = patch
+        f = tmp_path / "bad.trace"
+        f.write_bytes(bad)
+        want, go_err, go_rc = gotool.go_dump(f, "parsed")
+        proc = _run_cli("dump", "--format", "go-parsed", str(f))
+        assert go_rc == 1 and proc.returncode == 1, (name, go_err, proc.stderr)
+        assert proc.stdout == want, (name, go_err, proc.stderr)
+        with pytest.raises(TraceFormatError) as info:
+            fastrace.read(f)
+        e = info.value
+        assert e.offset == at and e.generation is not None and e.batch is not None, name
+        assert len(e.partial.events) == sum(ln.startswith(b"M=") for ln in want.split(b"\n")), name
+
+
 def test_order_error_names_generation_m_and_event():
     from tracebuild import NO_M, batch, ev, header, sync
 
