@@ -4,15 +4,15 @@
 # table of high-level events).  As in _varint.pxd, each struct is the single
 # definition of a row; the numpy dtypes in _order.pyx are derived from them.
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 
 
-cdef struct TraceEventRec:
+cdef struct TraceEventRec:      # 56 bytes
     int64_t time              # ns on Go's trace clock (trace.Time); strictly increasing down the table
     int64_t g                 # goroutine of the execution context; -1 = none
-    int64_t p                 # P of the execution context; -1 = none
-    int64_t m                 # M (thread) of the execution context; -1 = none
     uint64_t a[3]             # kind-specific values, see fastrace.kinds.EventKind
+    int32_t p                 # P of the execution context; -1 = none (P ids are int32 in the runtime)
+    uint32_t m                # row in Trace.threads of the context's M (thread); 0 = none
     uint32_t stack            # row in Trace.stacks of the event's own stack; 0 = no stack
     uint8_t kind              # fastrace.kinds.EventKind
     uint8_t type              # wire event type that produced the row (fastrace.spec); 0 for Sync

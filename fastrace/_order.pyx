@@ -477,6 +477,8 @@ cdef struct Ctx:              # scheduling context of an event
     int64_t g
     int64_t p
     int64_t m
+    int64_t mslot             # slot of M m in OrderState.mpool (-1 = no M): row mslot + 1 of
+                              # Trace.threads
 
 cdef struct OCursor:          # one M's stream of events in a generation
     int64_t m
@@ -751,8 +753,8 @@ cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
     o.last_ts = t
     r.time = t
     r.g = c.g
-    r.p = c.p
-    r.m = c.m
+    r.p = <int32_t>c.p        # checked to fit where P ids enter (check_pid)
+    r.m = <uint32_t>(c.mslot + 1)
     r.kind = kind
     r.type = typ
     return r
@@ -930,6 +932,7 @@ cdef int push_sync(OrderState* o, int64_t t, uint64_t gen_row) noexcept nogil:
     c.g = NONE
     c.p = NONE
     c.m = NONE
+    c.mslot = NONE
     r = new_row(o, t, &c, K_SYNC, 0)
     if r == NULL:
         return ST_NOMEM
@@ -1023,6 +1026,16 @@ cdef inline bint seq_succeeds(uint64_t gen, uint64_t seq, Res* r) noexcept nogil
     return gen == r.seq_gen and seq == r.seq + 1
 
 
+cdef inline int check_pid(OrderState* o, int64_t pid) noexcept nogil:
+    # The P column is 32 bits wide: the runtime's P ids are int32, so only a
+    # damaged or forged trace can hold a larger one.
+    if pid != <int32_t>pid:
+        snprintf(o.err, sizeof(o.err),
+                 "P id %lld does not fit fastrace's 32-bit P column", <ll_t>pid)
+        return ST_ERROR
+    return ST_OK
+
+
 cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                          bint* ok) noexcept nogil:
     cdef int64_t pid = <int64_t>cu.args[0]
@@ -1035,6 +1048,8 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     memcpy(args, cu.args, sizeof(args))
     if status > PS_ABANDONED:
         snprintf(o.err, sizeof(o.err), "invalid status for proc %lld: %llu", <ll_t>pid, <ull_t>status)
+        return ST_ERROR
+    if check_pid(o, pid):
         return ST_ERROR
     old = proc_state_of(status)
     s = find_p(o, pid)
@@ -1065,6 +1080,7 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
             ms = mres(o, i)
             if ms.p == pid:
                 c.m = ms.id
+                c.mslot = i
                 c.p = pid
                 c.g = ms.g
                 found = 1
@@ -1086,6 +1102,8 @@ cdef int adv_proc_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     st = check_ctx(o, c, MUST, MUST_NOT, MAY)
     if st:
         return st
+    if check_pid(o, pid):
+        return ST_ERROR
     s.status = PS_RUNNING
     set_seq(s, gi.gen, cu.args[1])
     nc.p = pid
@@ -1218,6 +1236,7 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                     return ST_NOMEM
                 mres(o, slot).g = gid
             c.m = mid
+            c.mslot = slot
     ok[0] = True
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
 
@@ -1811,6 +1830,7 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
     if cu.m == NONE:
         c.p = NONE
         c.g = NONE
+        c.mslot = NONE
     else:
         # Ms are never forgotten, so their slot can be kept in the cursor
         # (created at the M's first event, as Go creates its state).
@@ -1820,6 +1840,7 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
                 return ST_NOMEM
         slot = cu.mslot
         ms = mres(o, slot)
+        c.mslot = slot
         c.p = ms.p
         c.g = ms.g
     nc = c
@@ -2305,6 +2326,11 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
             return ST_PAUSED
         if o.next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[o.next_cpu] < ftime(o, 0)):
             c.m = gi.cpu_m[o.next_cpu]
+            c.mslot = NONE
+            if c.m != NONE:
+                c.mslot = m_slot(o, c.m)
+                if c.mslot < 0:
+                    return ST_NOMEM
             c.p = gi.cpu_p[o.next_cpu]
             c.g = gi.cpu_g[o.next_cpu]
             r = new_row(o, gi.cpu_time[o.next_cpu], &c, K_STACK_SAMPLE, 7)
@@ -2430,6 +2456,16 @@ cdef class _State:
     def take_events(self):
         self.taken += self.o.out.n
         return adopt(&self.o.out, EVENT_DTYPE)
+
+    def threads(self):
+        """Trace.threads: the M (thread) ids; row 0 (-1) = no M."""
+        cdef Py_ssize_t i
+        cdef cnp.ndarray out = np.empty(self.o.mpool.n + 1, dtype=np.int64)
+        cdef int64_t[::1] v = out
+        v[0] = NONE
+        for i in range(self.o.mpool.n):
+            v[i + 1] = mres(&self.o, i).id
+        return out
 
     def format_error(self, wire, gen):
         """The TraceFormatError of a malformed event (after ST_FORMAT)."""
@@ -2600,6 +2636,10 @@ def _prepare_generation(wire, gi_index, tables):
     cs = cs[srt]
     cpu_m = np.ascontiguousarray(cs["m"]).view(np.int64)
     cpu_p = np.ascontiguousarray(cs["p"]).view(np.int64)
+    bad_p = (cpu_p < -(1 << 31)) | (cpu_p >= (1 << 31))
+    if bad_p.any():
+        raise TraceOrderError(f"P id {int(cpu_p[bad_p][0])} does not fit fastrace's 32-bit "
+                              "P column", generation=gen)
     cpu_g = np.where(cs["g"] == 0, -1, cs["g"].astype(np.int64))
     cpu_stack = np.zeros(len(cs), dtype=np.uint32)
     for i, sid in enumerate(cs["stack"].tolist()):
@@ -2786,6 +2826,7 @@ def finish(_State state):
     e = np.zeros(len(exp_rows), dtype=EXP_BATCH_DTYPE)
     for i, r in enumerate(exp_rows):
         e[i]["m"], e[i]["offset"], e[i]["length"], e[i]["generation"], e[i]["exp"] = r
-    return {"events": state.take_events(), "string_data": string_data,
+    return {"events": state.take_events(), "threads": state.threads(),
+            "string_data": string_data,
             "string_offsets": offsets, "stacks": stacks, "frames": frames,
             "generations": g, "exp_batches": e}

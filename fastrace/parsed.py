@@ -90,6 +90,7 @@ class _Resolver:
     def __init__(self, trace):
         self.trace = trace
         self.strings = trace.strings
+        self.threads = trace.threads
         self._quoted: dict[int, str] = {}
         self._raw: dict[int, str] = {}
         self._frames: dict[int, str] = {}
@@ -204,7 +205,8 @@ def _format_rows(ev, res: _Resolver, clocks: dict[int, str]) -> list[str]:
 
     out: list[str] = []
     append = out.append
-    cols = zip(ev["time"].tolist(), ev["g"].tolist(), ev["p"].tolist(), ev["m"].tolist(),
+    cols = zip(ev["time"].tolist(), ev["g"].tolist(), ev["p"].tolist(),
+               res.threads[ev["m"]].tolist(),
                ev["kind"].tolist(), ev["type"].tolist(), ev["a"].tolist(),
                ev["stack"].tolist(), ev["from_state"].tolist(), ev["to_state"].tolist())
     for t, g, p, m, k, typ, a, stk, fs, ts in cols:

@@ -73,7 +73,10 @@ class Trace:
     Attributes:
 
     - ``version``: trace format version (the NN of "go 1.NN trace").
-    - ``events``: the ordered event table (``fastrace.EVENT_DTYPE``).
+    - ``events``: the ordered event table (``fastrace._order.EVENT_DTYPE``,
+      56 bytes a row; see the README).
+    - ``threads``: int64 M (thread) ids; ``events["m"]`` holds rows of this
+      table, row 0 (-1) meaning no M.  :meth:`m_ids` gives the ids per event.
     - ``strings``: :class:`StringTable`.
     - ``stacks``: ``frame_start``, ``nframes`` per stack; row 0 = no stack.
     - ``frames``: ``pc``, ``line``, ``func`` and ``file`` (string rows).
@@ -94,6 +97,7 @@ class Trace:
         self.version: int = wire.version if version is None else version
         self.buffer = getattr(wire, "buffer", None) if buffer is None else buffer
         self.events: np.ndarray = tables["events"]
+        self.threads: np.ndarray = tables["threads"]
         self.strings = StringTable(tables["string_data"], tables["string_offsets"])
         self.stacks: np.ndarray = tables["stacks"]
         self.frames: np.ndarray = tables["frames"]
@@ -107,6 +111,10 @@ class Trace:
         return (f"<Trace go 1.{self.version}: {len(self.events)} events, "
                 f"{len(self.generations)} generations, {len(self.strings)} strings, "
                 f"{len(self.stacks) - 1} stacks>")
+
+    def m_ids(self, rows=slice(None)) -> np.ndarray:
+        """The M (thread) id of each event in ``events[rows]`` (-1 = none)."""
+        return self.threads[self.events["m"][rows]]
 
     def stack_frames(self, row: int) -> list[Frame]:
         """The frames of stack ``row`` (innermost first); [] for row 0."""
@@ -167,7 +175,7 @@ class EventView:
         k = self.kind
         a = [int(x) for x in r["a"]]
         d = {"kind": str(k), "type": self.name, "time": int(r["time"]),
-             "g": int(r["g"]), "p": int(r["p"]), "m": int(r["m"])}
+             "g": int(r["g"]), "p": int(r["p"]), "m": int(self.trace.threads[r["m"]])}
         s = self.trace.strings.text
         if k == EventKind.STATE_TRANSITION:
             states = ProcState if int(r["type"]) in PROC_TYPES else GoState

@@ -272,8 +272,10 @@ class Validator:
                        f"({_spec.BY_CODE[int(typ[r])].name if _spec.BY_CODE[int(typ[r])] else '?'})"
                        f" does not make a {_K(int(kind[r]))} event")
         flag(ev["stack"] >= nstacks, lambda r: f"stack row {int(ev['stack'][r])} does not exist")
+        flag(ev["m"] >= len(self.trace.threads),
+             lambda r: f"thread row {int(ev['m'][r])} does not exist")
         if self.extra:
-            for col in ("g", "p", "m"):
+            for col in ("g", "p"):
                 for r in np.flatnonzero(ev[col] < -1).tolist():
                     self._add(r, 0, f"{col} = {int(ev[col][r])} is not an id or -1")
 
@@ -445,7 +447,9 @@ class Validator:
                 t = ms[m] = _Thread(m)
             return t
 
-        cols = zip(ev["time"].tolist(), ev["g"].tolist(), ev["p"].tolist(), ev["m"].tolist(),
+        threads = self.trace.threads
+        m_ids = threads[np.minimum(ev["m"], len(threads) - 1)]  # bad rows are skipped below
+        cols = zip(ev["time"].tolist(), ev["g"].tolist(), ev["p"].tolist(), m_ids.tolist(),
                    ev["kind"].tolist(), ev["type"].tolist(), ev["a"].tolist(),
                    ev["stack"].tolist(), ev["from_state"].tolist(), ev["to_state"].tolist())
         for row, (t, g, p, m, k, typ, a, stk, fs, ts) in enumerate(cols):

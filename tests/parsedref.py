@@ -39,8 +39,8 @@ def _struct(fields, itemsize=None):
                      "itemsize": itemsize or dt.itemsize})
 
 
-EVENT_DTYPE = _struct([("time", "<i8"), ("g", "<i8"), ("p", "<i8"), ("m", "<i8"),
-                       ("a", "<u8", (3,)), ("stack", "<u4"), ("kind", "u1"), ("type", "u1"),
+EVENT_DTYPE = _struct([("time", "<i8"), ("g", "<i8"), ("a", "<u8", (3,)), ("p", "<i4"),
+                       ("m", "<u4"), ("stack", "<u4"), ("kind", "u1"), ("type", "u1"),
                        ("from_state", "u1"), ("to_state", "u1")])
 STACK_DTYPE = _struct([("frame_start", "<u4"), ("nframes", "<u4")])
 FRAME_DTYPE = _struct([("pc", "<u8"), ("line", "<u8"), ("func", "<u4"), ("file", "<u4")])
@@ -53,7 +53,7 @@ EXP_BATCH_DTYPE = _struct([("m", "<i8"), ("offset", "<u8"), ("length", "<u4"),
                            ("generation", "<u4"), ("exp", "u1"), ("pad0", "u1"),
                            ("pad1", "<u2"), ("pad2", "<u4")])
 
-assert EVENT_DTYPE.itemsize == 64 and FRAME_DTYPE.itemsize == 24
+assert EVENT_DTYPE.itemsize == 56 and FRAME_DTYPE.itemsize == 24
 
 
 class TableBuilder:
@@ -71,6 +71,7 @@ class TableBuilder:
         self.frame_rows: list[tuple[int, int, int, int]] = []
         self.events: list[tuple] = []
         self.generations: list[tuple] = []
+        self._threads: dict[int, int] = {-1: 0}   # M id -> row of Trace.threads
 
     def string(self, s: bytes | str) -> int:
         if isinstance(s, str):
@@ -79,6 +80,10 @@ class TableBuilder:
         if row is None:
             row = self._strings[s] = len(self._strings)
         return row
+
+    def thread(self, m: int) -> int:
+        """Row of M id ``m`` in Trace.threads (row 0 is -1, no M)."""
+        return self._threads.setdefault(m, len(self._threads))
 
     def stack(self, frames) -> int:
         """frames: (func, pc, file, line) tuples, innermost first."""
@@ -104,7 +109,8 @@ class TableBuilder:
     def event(self, kind, time, *, g=-1, p=-1, m=-1, a=(0, 0, 0), stack=0, type=0,
               from_state=0, to_state=0) -> int:
         a = tuple(int(x) & NO_GEN for x in a) + (0,) * (3 - len(a))
-        self.events.append((time, g, p, m, a, stack, int(kind), type, int(from_state),
+        m_row = self.thread(m)
+        self.events.append((time, g, a, p, m_row, stack, int(kind), type, int(from_state),
                             int(to_state)))
         return len(self.events) - 1
 
@@ -116,8 +122,8 @@ class TableBuilder:
         # A generation's Sync row, unless given, is the Sync that names it.
         rows = [list(r) for r in self.generations]
         for i, e in enumerate(self.events):
-            if e[6] == EventKind.SYNC and e[4][1] < len(rows) and rows[e[4][1]][1] == -1:
-                rows[e[4][1]][1] = i
+            if e[6] == EventKind.SYNC and e[2][1] < len(rows) and rows[e[2][1]][1] == -1:
+                rows[e[2][1]][1] = i
         for i, r in enumerate(rows):
             for name, v in zip(("gen", "sync_row", "clock_trace", "clock_mono", "clock_sec",
                                 "clock_nsec", "freq", "exp_batch_start", "exp_batch_count",
@@ -125,6 +131,7 @@ class TableBuilder:
                 gens[i][name] = v
         tables = {
             "events": np.array(self.events, dtype=EVENT_DTYPE),
+            "threads": np.array(sorted(self._threads, key=self._threads.get), dtype=np.int64),
             "string_data": b"".join(strings),
             "string_offsets": offsets,
             "stacks": np.array(self.stack_rows, dtype=STACK_DTYPE),
@@ -270,8 +277,8 @@ def parse_go_parsed(data: bytes, version: int = 26) -> Trace:
     syncs = [i for i, e in enumerate(b.events) if e[6] == EventKind.SYNC]
     if syncs:
         e = list(b.events[syncs[-1]])
-        if not b.generations[e[4][1]][9]:
-            e[4] = (e[4][0], NO_GEN, 0)
+        if not b.generations[e[2][1]][9]:
+            e[2] = (e[2][0], NO_GEN, 0)
             b.events[syncs[-1]] = tuple(e)
     return b.trace()
 

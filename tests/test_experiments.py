@@ -177,8 +177,10 @@ def go_experimental(dump: str) -> list[tuple]:
 def our_experimental(t: fastrace.Trace) -> list[tuple]:
     raw = fx.raw(t, "AllocFree")
     out = []
-    for r in raw.events.tolist():
-        time, g, p, m, a, _stack, _kind, typ = r[:8]
+    ev = raw.events
+    for time, g, p, m, a, typ in zip(ev["time"].tolist(), ev["g"].tolist(), ev["p"].tolist(),
+                                     t.threads[ev["m"]].tolist(), ev["a"].tolist(),
+                                     ev["type"].tolist()):
         n = fastrace.spec.BY_CODE[typ].nargs - 1
         out.append((m, p, g, time, fx.event_name(typ), tuple(a[:n])))
     return out

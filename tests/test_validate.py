@@ -17,7 +17,7 @@ from parsedref import NO_GEN, TableBuilder, fixture_files, manifest, parse_go_pa
 
 C = {name: s.code for name, s in BY_NAME.items()}
 NO_TASK = (1 << 64) - 1
-FIELDS = ("time", "g", "p", "m", "a", "stack", "kind", "type", "from_state", "to_state")
+FIELDS = ("time", "g", "a", "p", "m", "stack", "kind", "type", "from_state", "to_state")
 
 
 class Mini:
@@ -84,6 +84,8 @@ class Mini:
         if "a" in changes:
             changes["a"] = tuple(int(x) & NO_GEN for x in changes["a"]) + (0,) * (
                 3 - len(changes["a"]))
+        if "m" in changes:
+            changes["m"] = self.b.thread(changes["m"])
         row.update(changes)
         self.b.events[i] = tuple(row[f] for f in FIELDS)
         return self
@@ -216,7 +218,7 @@ def test_no_transition_to_undetermined():
 
 def test_no_undetermined_after_the_first_sync():
     m = _two_generations((2000, 6000, 1_700_000_001, 0))
-    m.b.events.insert(-1, (150, -1, -1, -1, (99, 0, 0), 0, int(K.STATE_TRANSITION),
+    m.b.events.insert(-1, (150, -1, (99, 0, 0), -1, 0, 0, int(K.STATE_TRANSITION),
                            C["GoStatus"], int(G.UNDETERMINED), int(G.WAITING)))
     one_problem(m, "goroutine 99 comes from Undetermined after the first Sync")
 

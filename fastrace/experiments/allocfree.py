@@ -384,8 +384,9 @@ def _family(raw: RawExperiment, code: np.ndarray, first: str, dtype: np.dtype,
     mask = np.isin(code, [base, base + 1, base + 2])
     ev = raw.events[mask]
     t = np.zeros(len(ev), dtype)
-    for f in ("time", "g", "p", "m"):
+    for f in ("time", "g", "p"):
         t[f] = ev[f]
+    t["m"] = raw.trace.threads[ev["m"]]   # thread ids, not rows of Trace.threads
     t["event"] = raw.rows[mask]
     t["generation"] = raw.generations[mask]
     t["action"] = ev["type"] - base
