@@ -108,6 +108,7 @@ cdef struct Growable:
 
 
 cdef int grow(Growable* g) noexcept nogil
+cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil
 
 
 cdef inline void* grow_push(Growable* g) noexcept nogil:

@@ -177,10 +177,18 @@ cdef size_t MAP_THRESHOLD = 4 << 20
 
 cdef int grow(Growable* g) noexcept nogil:
     """Double g's capacity.  Returns 0, or -1 when out of memory."""
-    cdef Py_ssize_t newcap = g.cap * 2 if g.cap else 64
+    return grow_to(g, g.cap * 2 if g.cap else 64)
+
+
+cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil:
+    """Make room for ``newcap`` records (no-op if there is).  Returns 0, or
+    -1 when out of memory.  Above MAP_THRESHOLD the room is only reserved
+    address space: pages are backed when first written."""
     cdef size_t oldbytes = <size_t>(g.cap * g.size)
     cdef size_t newbytes
     cdef char* p
+    if newcap <= g.cap:
+        return 0
     if newcap > (<Py_ssize_t>1 << 62) // g.size:
         return -1
     newbytes = <size_t>(newcap * g.size)

@@ -214,10 +214,11 @@ class EventView:
 def read(source, *, workers: int = 1) -> Trace:
     """Decode and order a whole trace (path, bytes, bytearray, memoryview, mmap).
 
-    Generations are decoded and ordered one after the other, each
-    generation's wire tables freed once it is ordered.  With ``workers=2``
-    the next generation is decoded in a second thread while the current one
-    is ordered (both run without the GIL).
+    Generations are indexed and ordered one after the other; the memory
+    mapped pages of each are given back once it is ordered.  With
+    ``workers=2`` a helper thread backs the output table's pages just ahead
+    of the rows being written (see ``_order._State.prefault``), so the
+    kernel clears fresh memory on the other core while this one orders.
 
     Raises :class:`fastrace.TraceFormatError` for malformed bytes and
     :class:`fastrace.TraceOrderError` for events that cannot be ordered;
@@ -226,42 +227,33 @@ def read(source, *, workers: int = 1) -> Trace:
     """
     from fastrace import _order
 
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
     if isinstance(source, WireTrace):
         pieces = iter([source])
         view, keep = source.buffer, source
     else:
         view, keep = open_source(source)
         pieces = iter_wire_generations(view, salvage_prefix=True, index_only=True)
-    pool = None
-    if workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(1, thread_name_prefix="fastrace-decode")
-
-    def ahead():
-        # The next piece: decoded in the pool's thread while the current one
-        # is ordered, or on demand without a pool.
-        if pool is None:
-            return _Later(pieces)
-        return pool.submit(next, pieces, None)
-
     state = None
     version = None
     try:
-        current = ahead().result()
+        current = next(pieces, None)
         if current is None:
             raise TraceFormatError("empty input: not a Go execution trace", offset=0)
         version = current.version
         state = _order.new_state(version)
         while current is not None:
-            pending = ahead() if current.error is None else None
-            _order.order_trace(current, state, final=False, take=False)
+            if workers > 1:
+                _order_with_prefault(state, current)
+            else:
+                _order.order_trace(current, state, final=False, take=False)
             _drop_pages(keep, current)
             if current.error is not None:
                 # Go's reader ends what it read with a Sync, then reports.
                 _order.end_trace(state)
                 raise current.error
-            current = pending.result()
+            current = next(pieces, None)
         _order.end_trace(state)
     except TraceError as e:
         partial = getattr(e, "partial", None)
@@ -270,12 +262,30 @@ def read(source, *, workers: int = 1) -> Trace:
         elif state is not None:
             e.partial = Trace(None, _order.finish(state), version=version, buffer=view)
         raise
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
     trace = Trace(None, _order.finish(state), version=version, buffer=view)
     trace._keepalive = keep
     return trace
+
+
+def _order_with_prefault(state, piece: WireTrace) -> None:
+    """Order one piece while a helper thread backs the output's pages."""
+    import threading
+
+    from fastrace import _order
+
+    b = piece.batches
+    # At most one row per byte of event data (a 2-byte GoDestroySyscall can
+    # give two rows), plus CPU samples and the Sync.
+    event_bytes = int(b["size"][b["kind"] == 0].sum())
+    state.reserve(event_bytes + len(piece.cpu_samples) + 2 * len(piece.generations) + 2)
+    state.arm_prefault()
+    helper = threading.Thread(target=state.prefault, name="fastrace-prefault", daemon=True)
+    helper.start()
+    try:
+        _order.order_trace(piece, state, final=False, take=False)
+    finally:
+        state.stop_prefault()
+        helper.join()
 
 
 def _drop_pages(mapping, piece: WireTrace) -> None:
@@ -296,16 +306,6 @@ def _drop_pages(mapping, piece: WireTrace) -> None:
             mapping.madvise(mmap.MADV_DONTNEED, start, end - start)
         except (OSError, ValueError, AttributeError):
             pass
-
-
-class _Later:
-    """The next piece, decoded when asked for (the single-threaded path)."""
-
-    def __init__(self, pieces):
-        self.pieces = pieces
-
-    def result(self):
-        return next(self.pieces, None)
 
 
 PIECE_EVENTS = 1 << 18

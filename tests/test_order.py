@@ -210,11 +210,13 @@ def test_malformed_event_go_parsed_equals_go(tmp_path, version):
         proc = _run_cli("dump", "--format", "go-parsed", str(f))
         assert go_rc == 1 and proc.returncode == 1, (name, go_err, proc.stderr)
         assert proc.stdout == want, (name, go_err, proc.stderr)
-        with pytest.raises(TraceFormatError) as info:
-            fastrace.read(f)
-        e = info.value
-        assert e.offset == at and e.generation is not None and e.batch is not None, name
-        assert len(e.partial.events) == sum(ln.startswith(b"M=") for ln in want.split(b"\n")), name
+        for workers in (1, 2):
+            with pytest.raises(TraceFormatError) as info:
+                fastrace.read(f, workers=workers)
+            e = info.value
+            assert e.offset == at and e.generation is not None and e.batch is not None, name
+            assert len(e.partial.events) == sum(
+                ln.startswith(b"M=") for ln in want.split(b"\n")), name
 
 
 def test_order_error_names_generation_m_and_event():
@@ -278,6 +280,8 @@ def test_large_tables_use_the_mapped_growth_path():
     assert heap["a"][:, 0].tolist() == list(range(n))
     assert (heap["p"] == 0).all() and (t.m_ids()[t.events["kind"] == EventKind.METRIC] == 3).all()
     assert (np.diff(t.events["time"]) > 0).all()
+    # workers=2 reserves the room and backs pages from a helper thread.
+    assert fastrace.read(bytes(out), workers=2).events.tobytes() == t.events.tobytes()
 
 
 @pytest.mark.parametrize("path", TRACES)
@@ -287,6 +291,11 @@ def test_read_with_two_workers_gives_the_same_rows(path):
     assert two.events.tobytes() == one.events.tobytes()
     assert two.generations.tobytes() == one.generations.tobytes()
     assert two.strings.data == one.strings.data and two.frames.tobytes() == one.frames.tobytes()
+
+
+def test_read_rejects_zero_workers():
+    with pytest.raises(ValueError, match="workers"):
+        fastrace.read(TRACES[0].values[0], workers=0)
 
 
 @pytest.mark.parametrize("version", [22, 25, 26])
