@@ -19,7 +19,7 @@ generation to the next.
 
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
 from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
-from libc.string cimport memset, memcpy
+from libc.string cimport memset, memcpy, memmove
 from libc.stdio cimport snprintf
 
 cimport numpy as cnp
@@ -483,6 +483,8 @@ cdef struct MState:
     int64_t id
     int64_t g                 # goroutine bound to the M, -1 = none
     int64_t p                 # P bound to the M, -1 = none
+    uint8_t unk               # fresh runs: UNK_G / UNK_P while g / p may differ from the
+                              # M's state at the end of the previous generation
 
 cdef struct TaskState:
     uint64_t parent           # parent task id (NO_TASK = none)
@@ -502,6 +504,8 @@ cdef struct Ctx:              # scheduling context of an event
     int64_t m
     int64_t mslot             # slot of M m in OrderState.mpool (-1 = no M): row mslot + 1 of
                               # Trace.threads
+    int64_t unk_slot          # fresh runs: the M whose unknown g / p (unk) this context holds
+    uint8_t unk
 
 cdef struct OCursor:          # one M's stream of events in a generation
     int64_t m
@@ -538,8 +542,53 @@ cdef struct GenIn:            # one generation's inputs, prepared in Python
     const uint32_t* cpu_stack
     int64_t ncpu
 
+# ---------------------------------------------------------------------------
+# Fresh runs (read(workers=2)).  A generation other than the first can be
+# ordered from an empty state, as if it were the first one, while another
+# thread orders the generation before it.  Such a run logs every place where
+# the state it did not have could have mattered (a DepRec each); once the
+# previous generation is done, check_fresh() compares the log with the real
+# state: if every assumption holds, the rows are exactly those of ordering
+# in sequence after a few patches (old states of status events, contexts of
+# Ms carried over, task ends), and merge_fresh() folds the run's state into
+# the real one.  Otherwise the generation is ordered again, in sequence.
+
+cdef enum UnknownC:
+    UNK_G = 1
+    UNK_P = 2
+
+cdef enum DepKind:
+    DEP_G_STATUS = 1          # id: goroutine first seen in a GoStatus (row, a: status)
+    DEP_G_ABSENT = 2          # id: goroutine looked up and not found
+    DEP_G_DELETED = 3         # id: goroutine destroyed
+    DEP_P_STATUS = 4          # id: P first seen in a ProcStatus (row, a: status)
+    DEP_P_ABSENT = 5          # id: P looked up and not found
+    DEP_M_CTX = 6             # id: M slot whose unknown g / p (a) an event may have read
+    DEP_M_SYSCALL_G = 7       # id: M slot whose unknown g must be a (GoStatus syscall check)
+    DEP_M_LOOKUP = 8          # id: M looked up by id in event arguments (a: 1 = found)
+    DEP_TASK_ABSENT = 9       # id: task begun (its id must be new)
+    DEP_TASK_END = 10         # id: task ended without a begin in this run (row)
+    DEP_GC_FIRST = 11         # a: wire type of the first GC event, b: its sequence number
+    DEP_RANGE = 12            # id: resource given an active range (a: 0 = G, 1 = P; b: type)
+    DEP_REGION_POP = 13       # id: goroutine ending a region begun before (a: task, b: name)
+    DEP_ROW_CTX = 14          # row: written with the unknown g / p (a) of M slot id
+    DEP_GIVE_UP = 15          # a case not worth checking: order again in sequence
+
+cdef struct DepRec:
+    int64_t id
+    int64_t row               # output row (within the run), -1 if none
+    uint64_t a
+    uint64_t b
+    uint8_t kind
+    uint8_t pad0
+    uint16_t pad1
+    uint32_t pad2
+
 cdef struct OrderState:
     int version
+    bint fresh                # a fresh run: log dependencies in deps
+    bint deps_full            # the log overflowed (or ran out of memory): give up
+    Growable deps             # DepRec
     uint64_t initial_gen
     uint64_t gc_seq
     uint8_t gc_state
@@ -613,18 +662,56 @@ cdef inline TaskState* tres(OrderState* o, int64_t slot) noexcept nogil:
     return <TaskState*>(o.tpool.data + slot * sizeof(TaskState))
 
 
-cdef Res* find_g(OrderState* o, int64_t gid) noexcept nogil:
+cdef enum:
+    MAX_DEPS = 1 << 20        # a longer log means a generation unlike the runtime's: give up
+
+
+cdef void dep(OrderState* o, uint8_t kind, int64_t id, int64_t row, uint64_t a,
+              uint64_t b) noexcept nogil:
+    """Log a dependency of a fresh run (no-op otherwise)."""
+    cdef DepRec* d
+    if not o.fresh or o.deps_full:
+        return
+    if o.deps.n >= MAX_DEPS:
+        o.deps_full = True
+        return
+    d = <DepRec*>grow_push(&o.deps)
+    if d == NULL:
+        o.deps_full = True
+        return
+    d.kind = kind
+    d.id = id
+    d.row = row
+    d.a = a
+    d.b = b
+
+
+cdef inline Res* find_g_raw(OrderState* o, int64_t gid) noexcept nogil:
     cdef int64_t slot
     if map_get(&o.gmap, <uint64_t>gid, &slot):
         return gres(o, slot)
     return NULL
 
 
-cdef Res* find_p(OrderState* o, int64_t pid) noexcept nogil:
+cdef inline Res* find_p_raw(OrderState* o, int64_t pid) noexcept nogil:
     cdef int64_t slot
     if map_get(&o.pmap, <uint64_t>pid, &slot):
         return pres(o, slot)
     return NULL
+
+
+cdef Res* find_g(OrderState* o, int64_t gid) noexcept nogil:
+    cdef Res* r = find_g_raw(o, gid)
+    if r == NULL and o.fresh:
+        dep(o, DEP_G_ABSENT, gid, -1, 0, 0)
+    return r
+
+
+cdef Res* find_p(OrderState* o, int64_t pid) noexcept nogil:
+    cdef Res* r = find_p_raw(o, pid)
+    if r == NULL and o.fresh:
+        dep(o, DEP_P_ABSENT, pid, -1, 0, 0)
+    return r
 
 
 cdef Res* new_res(OrderState* o, Pool* pool, IdMap* m, int64_t id) noexcept nogil:
@@ -648,6 +735,7 @@ cdef void free_res_lists(Res* r) noexcept nogil:
 
 cdef void delete_g(OrderState* o, int64_t gid) noexcept nogil:
     cdef int64_t slot
+    dep(o, DEP_G_DELETED, gid, -1, 0, 0)
     if map_get(&o.gmap, <uint64_t>gid, &slot):
         free_res_lists(gres(o, slot))
         map_del(&o.gmap, <uint64_t>gid)
@@ -667,6 +755,8 @@ cdef int64_t m_slot(OrderState* o, int64_t mid) noexcept nogil:
     ms.id = mid
     ms.g = NONE
     ms.p = NONE
+    # A fresh run does not know what the M was doing when its generation began.
+    ms.unk = UNK_G | UNK_P if o.fresh else 0
     return slot
 
 
@@ -775,6 +865,8 @@ cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
     if t <= o.last_ts:
         t = o.last_ts + 1
     o.last_ts = t
+    if c.unk:
+        dep(o, DEP_ROW_CTX, c.unk_slot, o.out.n - 1, c.unk, 0)
     r.time = t
     r.g = c.g
     r.p = <int32_t>c.p        # checked to fit where P ids enter (check_pid)
@@ -957,6 +1049,7 @@ cdef int push_sync(OrderState* o, int64_t t, uint64_t gen_row) noexcept nogil:
     c.p = NONE
     c.m = NONE
     c.mslot = NONE
+    c.unk = 0
     r = new_row(o, t, &c, K_SYNC, 0)
     if r == NULL:
         return ST_NOMEM
@@ -1076,7 +1169,7 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if check_pid(o, pid):
         return ST_ERROR
     old = proc_state_of(status)
-    s = find_p(o, pid)
+    s = find_p_raw(o, pid)
     if s != NULL:
         if status == PS_ABANDONED and s.status == PS_SYSCALL:
             old = P_RUNNING
@@ -1096,9 +1189,11 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         s.status = <uint8_t>status
         set_seq(s, gi.gen, 0)
         old = P_UNDETERMINED if gi.gen == o.initial_gen else P_NOT_EXIST
+        dep(o, DEP_P_STATUS, pid, o.out.n, status, 0)
     if status == PS_RUNNING or status == PS_SYSCALL:
         nc.p = pid
     if status == PS_ABANDONED and old == P_RUNNING:
+        dep(o, DEP_GIVE_UP, pid, -1, 0, 0)
         # Emit in the context of the M the P is bound to.
         for i in range(o.mpool.n):
             ms = mres(o, i)
@@ -1187,9 +1282,12 @@ cdef int adv_proc_steal(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         ok[0] = True
         return push_event(o, gi, c, cu.typ, cu.time, cu.args, old, 0)
     if not map_get(&o.mmap, <uint64_t>mid, &slot):
+        dep(o, DEP_M_LOOKUP, mid, -1, 0, 0)
         snprintf(o.err, sizeof(o.err), "stole proc from non-existent thread %lld", <ll_t>mid)
         return ST_ERROR
     ms = mres(o, slot)
+    if ms.unk:
+        dep(o, DEP_M_LOOKUP, mid, -1, 1, ms.unk)
     if ms.p != pid:
         snprintf(o.err, sizeof(o.err),
                  "tried to steal proc %lld from thread %lld, but got proc %lld instead",
@@ -1213,7 +1311,7 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         snprintf(o.err, sizeof(o.err), "invalid status for goroutine %lld: %llu", <ll_t>gid, <ull_t>status)
         return ST_ERROR
     old = go_state_of(status)
-    s = find_g(o, gid)
+    s = find_g_raw(o, gid)
     if s != NULL:
         if s.status != status:
             snprintf(o.err, sizeof(o.err), "inconsistent status for goroutine %lld: old %s vs. new %s",
@@ -1227,6 +1325,7 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         s.status = <uint8_t>status
         set_seq(s, gi.gen, 0)
         old = G_UNDETERMINED
+        dep(o, DEP_G_STATUS, gid, o.out.n, status, 0)
     else:
         snprintf(o.err, sizeof(o.err),
                  "found goroutine status for new goroutine after the first generation: id=%lld status=%s",
@@ -1244,10 +1343,19 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                          "inconsistent thread for syscalling goroutine %lld: thread has goroutine %lld",
                          <ll_t>gid, <ll_t>c.g)
                 return ST_ERROR
+            if o.fresh:
+                # In sequence this generation is not the first: the check above applies.
+                if c.unk & UNK_G:
+                    dep(o, DEP_M_SYSCALL_G, c.unk_slot, -1, <uint64_t>gid, 0)
+                elif c.g != gid:
+                    dep(o, DEP_GIVE_UP, gid, -1, 0, 0)
             nc.g = gid
         else:
             if map_get(&o.mmap, <uint64_t>mid, &slot):
                 ms = mres(o, slot)
+                if ms.unk:
+                    dep(o, DEP_M_LOOKUP, mid, -1, 1, ms.unk)
+                c.unk &= ~UNK_G     # the row's goroutine is that M's
                 if ms.g != gid:
                     snprintf(o.err, sizeof(o.err),
                              "inconsistent thread for syscalling goroutine %lld: thread has goroutine %lld",
@@ -1255,10 +1363,13 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                     return ST_ERROR
                 c.g = ms.g
             else:
+                dep(o, DEP_M_LOOKUP, mid, -1, 0, 0)
                 slot = m_slot(o, mid)
                 if slot < 0:
                     return ST_NOMEM
-                mres(o, slot).g = gid
+                ms = mres(o, slot)
+                ms.g = gid
+                ms.unk &= ~UNK_G
             c.m = mid
             c.mslot = slot
     ok[0] = True
@@ -1549,6 +1660,7 @@ cdef int adv_task_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if map_get(&o.tmap, id, NULL):
         snprintf(o.err, sizeof(o.err), "task ID conflict: %llu", <ull_t>id)
         return ST_ERROR
+    dep(o, DEP_TASK_ABSENT, <int64_t>id, -1, 0, 0)
     if args[1] == 0:
         args[1] = NO_TASK   # 0 means no parent here, not the background task
     if args[2] != 0 and not map_get(gi.strings, args[2], &v):
@@ -1583,6 +1695,8 @@ cdef int adv_task_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         name = t.name
         map_del(&o.tmap, id)
         pool_release(&o.tpool, slot)
+    else:
+        dep(o, DEP_TASK_END, <int64_t>id, o.out.n, 0, 0)
     st = user_go(o, c)
     if st:
         return st
@@ -1623,7 +1737,10 @@ cdef int adv_region(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         s.regions[s.nregions].task = task
         s.regions[s.nregions].name = name
         s.nregions += 1
-    elif s.nregions > 0:
+    elif s.nregions == 0:
+        # Maybe begun in an earlier generation (checked by check_fresh).
+        dep(o, DEP_REGION_POP, s.id, -1, task, name)
+    else:
         # Regions begun before the trace started are unknown; otherwise the
         # end must match the innermost active region.
         top = &s.regions[s.nregions - 1]
@@ -1638,6 +1755,13 @@ cdef int adv_region(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
 
+cdef void fresh_first_gc(OrderState* o, Ctx* c, uint8_t typ, uint64_t seq) noexcept nogil:
+    # In sequence this GC event would also need a running goroutine.
+    dep(o, DEP_GC_FIRST, -1, -1, typ, seq)
+    if user_go(o, c):
+        dep(o, DEP_GIVE_UP, -1, -1, 0, 0)
+
+
 cdef int adv_gc_active(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                        bint* ok) noexcept nogil:
     cdef uint64_t seq = cu.args[0]
@@ -1645,6 +1769,8 @@ cdef int adv_gc_active(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     if gi.gen == o.initial_gen:
         if o.gc_state != GC_UNDETERMINED:
             return fail(o, "GCActive in the first generation isn't first GC event")
+        if o.fresh:
+            fresh_first_gc(o, c, cu.typ, seq)
         o.gc_seq = seq
         o.gc_state = GC_RUNNING
         ok[0] = True
@@ -1666,6 +1792,8 @@ cdef int adv_gc_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     cdef uint64_t seq = cu.args[0]
     cdef int st
     if o.gc_state == GC_UNDETERMINED:
+        if o.fresh:
+            fresh_first_gc(o, c, cu.typ, seq)
         o.gc_seq = seq
         o.gc_state = GC_RUNNING
         ok[0] = True
@@ -1723,6 +1851,7 @@ cdef int adv_sweep(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                      <ll_t><int64_t>cu.args[0])
             return ST_ERROR
         st = active_range(o, p, cu.typ, gi.gen == o.initial_gen)
+        dep(o, DEP_RANGE, p.id, -1, 1, range_type(cu.typ))
     else:
         st = check_ctx(o, c, MUST, MUST, MAY)
         if st:
@@ -1756,6 +1885,7 @@ cdef int adv_go_range(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                      <ll_t>gid, EV_NAME[cu.typ])
             return ST_ERROR
         st = active_range(o, s, cu.typ, gi.gen == o.initial_gen)
+        dep(o, DEP_RANGE, s.id, -1, 0, range_type(cu.typ))
         if st:
             return st
         ok[0] = True
@@ -1851,6 +1981,7 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
     o.cur_batch = cu.batch
     o.cur_event = cu.k
     c.m = cu.m
+    c.unk = 0
     if cu.m == NONE:
         c.p = NONE
         c.g = NONE
@@ -1867,11 +1998,28 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
         c.mslot = slot
         c.p = ms.p
         c.g = ms.g
+        c.unk_slot = slot
+        c.unk = ms.unk
+        if c.unk and not (cu.typ == EvProcStatus or cu.typ == EvGoStatus
+                          or cu.typ == EvGoStatusStack):
+            # Fresh run: an event that may depend on what this M was doing
+            # before the generation began.  From here on the M's context
+            # is the run's own, provided check_fresh finds it was empty.
+            dep(o, DEP_M_CTX, slot, -1, c.unk, 0)
+            ms.unk = 0
+            c.unk = 0
     nc = c
     ok[0] = False
     st = dispatch(o, gi, cu, &c, &nc, ok)
     if st == ST_OK and ok[0] and slot >= 0:
         ms = mres(o, slot)  # handlers may have moved the pool
+        if ms.unk:
+            # A status event binding a P or a goroutine to the M makes that
+            # part of its context known.
+            if nc.p != ms.p:
+                ms.unk &= ~UNK_P
+            if nc.g != ms.g:
+                ms.unk &= ~UNK_G
         ms.p = nc.p
         ms.g = nc.g
     return st
@@ -2351,6 +2499,7 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
         if o.next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[o.next_cpu] < ftime(o, 0)):
             c.m = gi.cpu_m[o.next_cpu]
             c.mslot = NONE
+            c.unk = 0
             if c.m != NONE:
                 c.mslot = m_slot(o, c.m)
                 if c.mslot < 0:
@@ -2387,6 +2536,321 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
+# Fresh runs: counting a generation's rows, checking and merging a run.
+
+cdef int64_t count_rows(GenIn* gi) noexcept nogil:
+    """At most how many rows ordering generation gi gives (every event one
+    row, GoSwitch three, GoDestroySyscall two, plus CPU samples and the
+    Sync); -1 if an event is malformed (the ordering will report it)."""
+    cdef int64_t k, total = 1 + gi.ncpu
+    cdef const BatchRec* b
+    cdef const uint8_t* p
+    cdef const uint8_t* end
+    cdef int n, i
+    cdef uint8_t typ
+    for k in range(gi.m_bounds[gi.nm]):
+        b = &gi.batches[gi.order[k]]
+        if <Py_ssize_t>(b.data_offset + b.size) > gi.buf_len:
+            return -1
+        p = gi.buf + b.data_offset
+        end = p + b.size
+        while p < end:
+            typ = p[0]
+            p += 1
+            n = EV_NARGS[typ]
+            if n < 1:
+                return -1
+            for i in range(n):
+                while p < end and p[0] & 0x80:
+                    p += 1
+                if p >= end:
+                    return -1
+                p += 1
+            total += 1
+            if typ == EvGoSwitch or typ == EvGoSwitchDestroy:
+                total += 2
+            elif typ == EvGoDestroySyscall:
+                total += 1
+    return total
+
+
+cdef inline DepRec* dep_at(OrderState* o, Py_ssize_t i) noexcept nogil:
+    return <DepRec*>(o.deps.data + i * sizeof(DepRec))
+
+
+cdef MState* m_by_id(OrderState* o, int64_t mid) noexcept nogil:
+    cdef int64_t slot
+    if map_get(&o.mmap, <uint64_t>mid, &slot):
+        return mres(o, slot)
+    return NULL
+
+
+cdef bint ranges_match(DepRec** active, Py_ssize_t nactive, uint64_t kind, int64_t id,
+                       Res* r, int64_t* matched) noexcept nogil:
+    """The ranges a resource had in flight (r, NULL = none) are exactly the
+    ones the fresh run found active on it (its DEP_RANGE entries, listed in
+    active: there are few)."""
+    cdef Py_ssize_t i
+    cdef int32_t j
+    cdef int64_t n = 0, k
+    cdef DepRec* d
+    for i in range(nactive):
+        d = active[i]
+        if d.a == kind and d.id == id:
+            n += 1
+            if r == NULL:
+                return False
+            k = 0
+            for j in range(r.nranges):
+                if r.ranges[j].typ == d.b:
+                    k += 1
+            if k != 1:
+                return False
+    matched[0] += n
+    return n == (r.nranges if r != NULL else 0)
+
+
+cdef bint check_fresh(OrderState* S, OrderState* F, IdMap* pops) noexcept nogil:
+    """Whether every assumption of fresh run F holds in S, the state in
+    sequence at the end of the generation before.  Fills pops (goroutine ->
+    regions of S the run ended)."""
+    cdef Py_ssize_t i
+    cdef int64_t matched = 0
+    cdef DepRec** active
+    cdef Py_ssize_t nactive = 0
+    cdef bint ok
+    if F.deps_full:
+        return False
+    for i in range(F.deps.n):
+        if dep_at(F, i).kind == DEP_RANGE:
+            nactive += 1
+    active = <DepRec**>PyMem_RawMalloc((nactive + 1) * sizeof(DepRec*))
+    if active == NULL:
+        return False
+    nactive = 0
+    for i in range(F.deps.n):
+        if dep_at(F, i).kind == DEP_RANGE:
+            active[nactive] = dep_at(F, i)
+            nactive += 1
+    ok = check_deps(S, F, pops, active, nactive, &matched)
+    PyMem_RawFree(active)
+    # Every active range belongs to a resource first seen in a status event.
+    return ok and matched == nactive
+
+
+cdef bint check_deps(OrderState* S, OrderState* F, IdMap* pops, DepRec** active,
+                     Py_ssize_t nactive, int64_t* matched) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef DepRec* d
+    cdef Res* r
+    cdef MState* ms
+    cdef int64_t g, k
+    for i in range(F.deps.n):
+        d = dep_at(F, i)
+        if d.kind == DEP_G_STATUS:
+            r = find_g_raw(S, d.id)
+            if r == NULL or r.status != d.a or not ranges_match(active, nactive, 0, d.id, r,
+                                                                 matched):
+                return False
+        elif d.kind == DEP_G_ABSENT:
+            if find_g_raw(S, d.id) != NULL:
+                return False
+        elif d.kind == DEP_P_STATUS:
+            r = find_p_raw(S, d.id)
+            if r != NULL and (r.status != d.a or d.a == PS_ABANDONED):
+                return False
+            if not ranges_match(active, nactive, 1, d.id, r, matched):
+                return False
+        elif d.kind == DEP_P_ABSENT:
+            if find_p_raw(S, d.id) != NULL:
+                return False
+        elif d.kind == DEP_M_CTX:
+            ms = m_by_id(S, mres(F, d.id).id)
+            if ms != NULL and (((d.a & UNK_G) and ms.g != NONE)
+                               or ((d.a & UNK_P) and ms.p != NONE)):
+                return False
+        elif d.kind == DEP_M_SYSCALL_G:
+            ms = m_by_id(S, mres(F, d.id).id)
+            g = ms.g if ms != NULL else NONE
+            if g != <int64_t>d.a:
+                return False
+        elif d.kind == DEP_M_LOOKUP:
+            ms = m_by_id(S, d.id)
+            if ms != NULL and (d.a == 0 or ((d.b & UNK_G) and ms.g != NONE)
+                               or ((d.b & UNK_P) and ms.p != NONE)):
+                return False
+        elif d.kind == DEP_TASK_ABSENT:
+            if map_get(&S.tmap, <uint64_t>d.id, NULL):
+                return False
+        elif d.kind == DEP_GC_FIRST:
+            if d.a == EvGCActive:
+                if S.gc_state != GC_RUNNING or d.b != S.gc_seq + 1:
+                    return False
+            elif S.gc_state != GC_UNDETERMINED and (S.gc_state != GC_NOT_RUNNING
+                                                   or d.b != S.gc_seq + 1):
+                return False
+        elif d.kind == DEP_REGION_POP:
+            r = find_g_raw(S, d.id)
+            if not map_get(pops, <uint64_t>d.id, &k):
+                k = 0
+            if r != NULL and k < r.nregions:
+                if (r.regions[r.nregions - 1 - k].task != d.a
+                        or r.regions[r.nregions - 1 - k].name != d.b):
+                    return False
+                if map_put(pops, <uint64_t>d.id, k + 1):
+                    return False
+        elif d.kind == DEP_GIVE_UP:
+            return False
+    return True
+
+
+cdef int take_res(OrderState* S, Pool* pool, IdMap* m, Res* src, int64_t pops) noexcept nogil:
+    """Make S's resource src.id the fresh run's src (lists moved over; the
+    first nregions - pops regions S had stay below the run's)."""
+    cdef Res* r
+    cdef int64_t slot
+    cdef int32_t keep = 0, n
+    cdef RegionEntry* regs
+    if map_get(m, <uint64_t>src.id, &slot):
+        r = <Res*>(pool.data + slot * sizeof(Res))
+    else:
+        r = new_res(S, pool, m, src.id)
+        if r == NULL:
+            return ST_NOMEM
+    r.status = src.status
+    r.seq_gen = src.seq_gen
+    r.seq = src.seq
+    PyMem_RawFree(r.ranges)
+    r.ranges = src.ranges
+    r.nranges = src.nranges
+    r.cap_ranges = src.cap_ranges
+    src.ranges = NULL
+    src.nranges = src.cap_ranges = 0
+    keep = r.nregions - <int32_t>pops if r.nregions > pops else 0
+    if keep == 0:
+        PyMem_RawFree(r.regions)
+        r.regions = src.regions
+        r.nregions = src.nregions
+        r.cap_regions = src.cap_regions
+    elif src.nregions:
+        n = keep + src.nregions
+        regs = <RegionEntry*>PyMem_RawRealloc(r.regions, n * sizeof(RegionEntry))
+        if regs == NULL:
+            return ST_NOMEM
+        memcpy(&regs[keep], src.regions, src.nregions * sizeof(RegionEntry))
+        PyMem_RawFree(src.regions)
+        r.regions = regs
+        r.nregions = n
+        r.cap_regions = n
+    else:
+        r.nregions = keep
+    src.regions = NULL
+    src.nregions = src.cap_regions = 0
+    return ST_OK
+
+
+cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base) noexcept nogil:
+    """Fold fresh run F (checked by check_fresh; its rows at base in S.out)
+    into S: patch the rows to what ordering in sequence writes, then take
+    over the run's state."""
+    cdef TraceEventRec* rows = <TraceEventRec*>(S.out.data + base * sizeof(TraceEventRec))
+    cdef Py_ssize_t n = F.out.n, i
+    cdef DepRec* d
+    cdef Res* r
+    cdef MState* ms
+    cdef MState* fm
+    cdef TaskState* t
+    cdef int64_t slot, k
+    cdef uint32_t* remap
+    cdef int64_t prev
+    # Rows first (they read S as it was).
+    for i in range(F.deps.n):
+        d = dep_at(F, i)
+        if d.kind == DEP_G_STATUS:
+            rows[d.row].from_state = go_state_of(d.a)
+        elif d.kind == DEP_P_STATUS:
+            rows[d.row].from_state = (proc_state_of(d.a) if find_p_raw(S, d.id) != NULL
+                                      else P_NOT_EXIST)
+        elif d.kind == DEP_ROW_CTX:
+            ms = m_by_id(S, mres(F, d.id).id)
+            if d.a & UNK_G:
+                rows[d.row].g = ms.g if ms != NULL else NONE
+            if d.a & UNK_P:
+                rows[d.row].p = <int32_t>(ms.p if ms != NULL else NONE)
+        elif d.kind == DEP_TASK_END:
+            if map_get(&S.tmap, <uint64_t>d.id, &slot):
+                t = tres(S, slot)
+                rows[d.row].a[1] = t.parent
+                rows[d.row].a[2] = t.name
+    rows[0].a[0] = <uint64_t>(S.syncs + 1)
+    # Ms, in the order the run met them (the order ordering in sequence
+    # creates the new ones in), then the M column.
+    remap = <uint32_t*>PyMem_RawMalloc((F.mpool.n + 1) * sizeof(uint32_t))
+    if remap == NULL:
+        return ST_NOMEM
+    remap[0] = 0
+    for i in range(F.mpool.n):
+        fm = mres(F, i)
+        slot = m_slot(S, fm.id)
+        if slot < 0:
+            PyMem_RawFree(remap)
+            return ST_NOMEM
+        remap[i + 1] = <uint32_t>(slot + 1)
+        ms = mres(S, slot)
+        if not (fm.unk & UNK_G):
+            ms.g = fm.g
+        if not (fm.unk & UNK_P):
+            ms.p = fm.p
+    for i in range(n):
+        rows[i].m = remap[rows[i].m]
+    PyMem_RawFree(remap)
+    # Times: Go's reader keeps them strictly increasing across generations.
+    prev = S.last_ts
+    for i in range(n):
+        if rows[i].time > prev:
+            break
+        rows[i].time = prev + 1
+        prev = rows[i].time
+    S.last_ts = rows[n - 1].time if n else S.last_ts
+    S.syncs += F.syncs
+    # Goroutines and Ps.
+    for i in range(F.deps.n):
+        d = dep_at(F, i)
+        if d.kind == DEP_G_DELETED and find_g_raw(F, d.id) == NULL:
+            delete_g(S, d.id)
+        elif d.kind == DEP_TASK_END:
+            if map_get(&S.tmap, <uint64_t>d.id, &slot):
+                map_del(&S.tmap, <uint64_t>d.id)
+                pool_release(&S.tpool, slot)
+    for i in range(F.gmap.cap):
+        if F.gmap.used[i]:
+            r = gres(F, F.gmap.vals[i])
+            if not map_get(pops, <uint64_t>r.id, &k):
+                k = 0
+            if take_res(S, &S.gpool, &S.gmap, r, k):
+                return ST_NOMEM
+    for i in range(F.pmap.cap):
+        if F.pmap.used[i]:
+            if take_res(S, &S.ppool, &S.pmap, pres(F, F.pmap.vals[i]), 0):
+                return ST_NOMEM
+    # Tasks begun in the run and not ended.
+    for i in range(F.tmap.cap):
+        if F.tmap.used[i]:
+            t = tres(F, F.tmap.vals[i])
+            slot = pool_alloc(&S.tpool)
+            if slot < 0 or map_put(&S.tmap, F.tmap.keys[i], slot):
+                return ST_NOMEM
+            tres(S, slot).parent = t.parent
+            tres(S, slot).name = t.name
+            tres(S, slot).next_free = -1
+    if F.gc_state != GC_UNDETERMINED:
+        S.gc_state = F.gc_state
+        S.gc_seq = F.gc_seq
+    S.out.n = base + n
+    return ST_OK
+
+
+# ---------------------------------------------------------------------------
 # Python driver.
 
 cdef class _State:
@@ -2398,6 +2862,7 @@ cdef class _State:
     cdef public list gens         # generation rows so far (tuples)
     cdef public list exp_rows     # experimental batch rows so far (tuples)
     cdef public int64_t taken     # event rows handed out by earlier pieces
+    cdef public int64_t gen_base  # fresh runs: generation rows before this state's first
     # The generation being ordered: its C inputs, and the Python objects
     # (wire tables, prepared arrays) they point into.
     cdef GenIn gi
@@ -2434,7 +2899,10 @@ cdef class _State:
         map_free(&self.o.pmap)
         map_free(&self.o.mmap)
         map_free(&self.o.tmap)
+        if self.o.out.fixed:
+            self.o.out.data = NULL
         release(&self.o.out)
+        release(&self.o.deps)
         PyMem_RawFree(self.o.cursors)
         PyMem_RawFree(self.o.frontier)
         PyMem_RawFree(self.o.sort_keys)
@@ -2513,6 +2981,45 @@ cdef class _State:
                     break   # not supported here (Linux < 5.14): nothing to gain
                 done += n
 
+    def detach(self):
+        """A fresh run's rows belong to the real state's table: forget them."""
+        if self.o.out.fixed:
+            self.o.out.data = NULL
+            self.o.out.n = self.o.out.cap = 0
+            self.o.out.fixed = False
+        release(&self.o.deps)
+
+    def merge_fresh(self, _State fresh, Py_ssize_t base):
+        """Check fresh run ``fresh`` (rows at ``base``, just ordered after
+        this state's last generation) against this state and, if it holds,
+        fold it in: its rows move up to follow this state's, patched to
+        what ordering in sequence writes.  Returns whether it did; if not,
+        the generation must be ordered again, in sequence."""
+        cdef IdMap pops
+        cdef bint ok
+        cdef int st = ST_OK
+        cdef Py_ssize_t n = fresh.o.out.n
+        cdef size_t rec = sizeof(TraceEventRec)
+        if base < self.o.out.n or base + n > self.o.out.cap or not fresh.o.out.fixed:
+            raise ValueError("fresh run outside this state's table")
+        memset(&pops, 0, sizeof(IdMap))
+        with nogil:
+            ok = check_fresh(&self.o, &fresh.o, &pops)
+            if ok:
+                if base != self.o.out.n:
+                    # The generation before gave fewer rows than counted.
+                    memmove(self.o.out.data + self.o.out.n * rec,
+                            self.o.out.data + base * rec, n * rec)
+                st = merge_fresh(&self.o, &fresh.o, &pops, self.o.out.n)
+        map_free(&pops)
+        fresh.detach()
+        if st == ST_NOMEM:
+            raise MemoryError()
+        return ok
+
+    def fresh_rows(self):
+        return self.o.out.n
+
     def stop_prefault(self):
         fr_store_int(&self.o.prefault_stop, 1)
 
@@ -2524,6 +3031,9 @@ cdef class _State:
             raise MemoryError()
 
     def take_events(self):
+        if self.o.out.fixed:
+            # A fresh run's rows are not its own (they go by merge_fresh).
+            return np.zeros(0, dtype=EVENT_DTYPE)
         self.taken += self.o.out.n
         return adopt(&self.o.out, EVENT_DTYPE)
 
@@ -2581,6 +3091,24 @@ class _Tables:
             row = self.stack_rows[frames] = len(self.stacks)
             self.stacks.append(frames)
         return row
+
+    def mark(self):
+        """The tables' sizes now, for truncate()."""
+        return len(self.strings), len(self.frames), len(self.stacks)
+
+    def truncate(self, mark):
+        """Forget what was added since mark() (read(workers=2) prepares a
+        generation ahead; if the one before fails, the tables must be those
+        of ordering in sequence)."""
+        ns, nf, nk = mark
+        for x in self.strings[ns:]:
+            del self.string_rows[x]
+        for x in self.frames[nf:]:
+            del self.frame_rows[x]
+        for x in self.stacks[nk:]:
+            del self.stack_rows[x]
+        del self.strings[ns:], self.frames[nf:], self.stacks[nk:]
+        self._arrays_key = None
 
     def arrays(self):
         """(string bytes, string offsets, stacks, frames) as arrays; cached
@@ -2767,7 +3295,45 @@ cdef int _begin_generation(_State state, wire, dict p, uint64_t gen_row) except 
     gi.cpu_g = &cpu_g[0] if gi.ncpu else NULL
     gi.cpu_stack = &cpu_stack[0] if gi.ncpu else NULL
     state.gi_keep = (wire, p)
+    if gen_row == <uint64_t>-1:
+        return 0          # count_generation: inputs only
     return state.begin()
+
+
+def count_generation(_State scratch, wire, dict p):
+    """At most how many rows ordering prepared generation p gives (-1 if
+    an event is malformed).  Fills ``scratch``'s inputs; begins nothing."""
+    cdef int64_t n
+    _begin_generation(scratch, wire, p, <uint64_t>-1)
+    with nogil:
+        n = count_rows(&scratch.gi)
+    scratch.gi_keep = None
+    return n
+
+
+def prepare(wire, _State state):
+    """The prepared inputs of each generation of ``wire`` (as order_chunks
+    would make them, in the same order, so string and stack rows agree)."""
+    return {i: _prepare_generation(wire, i, state.tables) for i in range(len(wire.generations))
+            if wire.version < 26 or wire.generations[i]["ended"]}
+
+
+def new_fresh_state(_State real, Py_ssize_t base):
+    """A state for ordering a generation from nothing (read(workers=2)),
+    writing its rows straight into ``real``'s table from row ``base`` on
+    (room reserved beforehand); merge it with ``real.merge_fresh``."""
+    cdef _State f = _State(real.o.version)
+    if base > real.o.out.cap:
+        raise ValueError("no room reserved for a fresh run")
+    f.tables = real.tables
+    f.o.fresh = True
+    f.o.deps.size = sizeof(DepRec)
+    f.o.out.data = real.o.out.data + base * sizeof(TraceEventRec)
+    f.o.out.cap = real.o.out.cap - base
+    f.o.out.n = 0
+    f.o.out.fixed = True
+    f.o.out.mapped = False
+    return f
 
 
 def new_state(int version):
@@ -2775,7 +3341,7 @@ def new_state(int version):
     return _State(version)
 
 
-def order_trace(wire, _State state=None, bint final=True, bint take=True):
+def order_trace(wire, _State state=None, bint final=True, bint take=True, dict prepared=None):
     """Order a decoded WireTrace.  Returns the tables of fastrace.Trace.
 
     To order a trace piece by piece (fastrace.iter_generations), pass the
@@ -2792,12 +3358,12 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True):
     """
     if state is None:
         state = _State(wire.version)
-    for _ in order_chunks(wire, state, final=final, max_rows=0):
+    for _ in order_chunks(wire, state, final=final, max_rows=0, prepared=prepared):
         pass
     return finish(state) if take else None
 
 
-def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0):
+def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict prepared=None):
     """Order a decoded WireTrace, pausing whenever ``max_rows`` rows are
     waiting in ``state`` (0 = only at the end of each generation).
 
@@ -2822,7 +3388,7 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0):
         for gi in todo:
             rec = gens_rec[gi]
             try:
-                p = _prepare_generation(wire, gi, tables)
+                p = prepared[gi] if prepared is not None else _prepare_generation(wire, gi, tables)
             except TraceFormatError:
                 # Go's reader ends the events it could read with a Sync
                 # before it reports a generation it cannot load.
@@ -2833,7 +3399,7 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0):
             for eb in p["exp_batches"].tolist():
                 off, ln, bidx, exp = eb
                 exp_rows.append((int(np.int64(np.uint64(wire.batches["m"][bidx]).view(np.int64))),
-                                 off, ln, len(gens), exp))
+                                 off, ln, state.gen_base + len(gens), exp))
             has_clock = bool(rec["has_clock"])
             clock_trace = int(ticks_to_ns(np.array([rec["clock_time"]], np.uint64), freq)[0]) \
                 if has_clock else 0
@@ -2843,7 +3409,7 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0):
                          int(np.uint64(rec["clock_nsec"]).view(np.int64)), freq,
                          exp_start, len(exp_rows) - exp_start, int(has_clock)))
             n_gen = int(rec["gen"])
-            st = _begin_generation(state, wire, p, len(gens) - 1)
+            st = _begin_generation(state, wire, p, state.gen_base + len(gens) - 1)
             while st == ST_OK:
                 st = state.step(max_rows)
                 if st != ST_PAUSED:

@@ -105,6 +105,7 @@ cdef struct Growable:
     Py_ssize_t cap            # records allocated
     Py_ssize_t size           # bytes per record
     bint mapped               # data is an mmap region (large tables), else PyMem_Raw*
+    bint fixed                # a window into memory owned elsewhere: never grown or freed
 
 
 cdef int grow(Growable* g) noexcept nogil

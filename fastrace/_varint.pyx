@@ -189,6 +189,8 @@ cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil:
     cdef char* p
     if newcap <= g.cap:
         return 0
+    if g.fixed:
+        return -1
     if newcap > (<Py_ssize_t>1 << 62) // g.size:
         return -1
     newbytes = <size_t>(newcap * g.size)

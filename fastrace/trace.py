@@ -243,8 +243,24 @@ def read(source, *, workers: int = 1) -> Trace:
             raise TraceFormatError("empty input: not a Go execution trace", offset=0)
         version = current.version
         state = _order.new_state(version)
+        if workers > 1:
+            # Index every generation first (milliseconds), reserve room for
+            # all the rows, then order generations two at a time.
+            todo = [current, *pieces]
+            state.reserve(sum(_row_bound(piece) for piece in todo))
+        else:
+            todo = None
         while current is not None:
-            if workers > 1:
+            if todo is not None:
+                todo.pop(0)
+                nxt = todo[0] if todo else None
+                if current.error is None and nxt is not None and nxt.error is None:
+                    _order_pair(state, current, nxt)
+                    _drop_pages(keep, current)
+                    _drop_pages(keep, nxt)
+                    todo.pop(0)
+                    current = todo[0] if todo else None
+                    continue
                 _order_with_prefault(state, current)
             else:
                 _order.order_trace(current, state, final=False, take=False)
@@ -253,7 +269,7 @@ def read(source, *, workers: int = 1) -> Trace:
                 # Go's reader ends what it read with a Sync, then reports.
                 _order.end_trace(state)
                 raise current.error
-            current = next(pieces, None)
+            current = todo[0] if todo else (None if todo is not None else next(pieces, None))
         _order.end_trace(state)
     except TraceError as e:
         partial = getattr(e, "partial", None)
@@ -267,22 +283,111 @@ def read(source, *, workers: int = 1) -> Trace:
     return trace
 
 
-def _order_with_prefault(state, piece: WireTrace) -> None:
+def _row_bound(piece: WireTrace) -> int:
+    """At most how many rows ordering a piece gives: one per byte of event
+    data at most (a 2-byte GoDestroySyscall can give two rows), plus CPU
+    samples and Sync events."""
+    b = piece.batches
+    event_bytes = int(b["size"][b["kind"] == 0].sum())
+    return event_bytes + len(piece.cpu_samples) + 2 * len(piece.generations) + 2
+
+
+PAIR_STATS = {"merged": 0, "reordered": 0}
+"""read(workers=2): second runs merged, and those ordered again in sequence
+(an assumption did not hold); for tests and benchmarks."""
+
+
+def _order_pair(state, a: WireTrace, b: WireTrace) -> None:
+    """Order piece ``a`` in this thread while a second thread orders piece
+    ``b`` (the generation after) from nothing, into the rows right after
+    ``a``'s.  The second run is then checked against the state ``a`` leaves
+    and merged, or, if an assumption it made does not hold, ``b`` is ordered
+    again in sequence: the rows are those of ordering one after the other
+    either way (see ``fastrace._order``, "Fresh runs")."""
+    import threading
+
+    from fastrace import _order
+
+    before_a = state.tables.mark()
+    try:
+        prep_a = _order.prepare(a, state)
+        mark = state.tables.mark()
+        prep_b = _order.prepare(b, state)   # after a's: string and stack rows as in sequence
+    except TraceFormatError:
+        prep_b = None
+    if prep_b is None or len(prep_b) != 1:
+        # A broken table (reported in sequence, after a's events), or
+        # nothing to share.
+        state.tables.truncate(before_a)
+        _order_with_prefault(state, a)
+        _order_with_prefault(state, b)
+        return
+    first = state.rows()
+    gen_base = len(state.gens) + len(prep_a)
+    outcome: dict = {}
+
+    def run_fresh():
+        # Count a's rows (where b's go), then order b from nothing.
+        try:
+            scratch = _order.new_state(a.version)
+            bound = 0
+            for p in prep_a.values():
+                n = _order.count_generation(scratch, a, p)
+                if n < 0:
+                    return      # a malformed event in a: reported in sequence
+                bound += n
+            fresh = _order.new_fresh_state(state, first + bound)
+            fresh.gen_base = gen_base
+            outcome["fresh"], outcome["base"] = fresh, first + bound
+            _order.order_trace(b, fresh, final=False, take=False, prepared=prep_b)
+            outcome["rows"] = fresh.rows()
+        except BaseException as e:   # if real, reported by ordering b in sequence
+            outcome["error"] = e
+
+    helper = threading.Thread(target=run_fresh, name="fastrace-fresh", daemon=True)
+    helper.start()
+    try:
+        _order.order_trace(a, state, final=False, take=False, prepared=prep_a)
+    except TraceError as e:
+        # In sequence b would not have been read: neither are its strings
+        # and stacks in the tables of the rows before the problem.
+        helper.join()
+        state.tables.truncate(mark)
+        if isinstance(getattr(e, "partial", None), dict):
+            e.partial.update(zip(("string_data", "string_offsets", "stacks", "frames"),
+                                 state.tables.arrays()))
+        raise
+    finally:
+        helper.join()
+        if "fresh" in outcome and "rows" not in outcome:
+            outcome["fresh"].detach()
+    fresh, base = outcome.get("fresh"), outcome.get("base")
+    if "rows" in outcome and state.merge_fresh(fresh, base):
+        start = state.rows() - outcome["rows"]
+        for g in fresh.gens:
+            row = list(g)
+            row[1] += start                     # sync_row
+            row[7] += len(state.exp_rows)       # exp_batch_start
+            state.gens.append(tuple(row))
+        state.exp_rows.extend(fresh.exp_rows)
+        PAIR_STATS["merged"] += 1
+        return
+    PAIR_STATS["reordered"] += 1
+    _order.order_trace(b, state, final=False, take=False, prepared=prep_b)
+
+
+def _order_with_prefault(state, piece: WireTrace, prepared=None) -> None:
     """Order one piece while a helper thread backs the output's pages."""
     import threading
 
     from fastrace import _order
 
-    b = piece.batches
-    # At most one row per byte of event data (a 2-byte GoDestroySyscall can
-    # give two rows), plus CPU samples and the Sync.
-    event_bytes = int(b["size"][b["kind"] == 0].sum())
-    state.reserve(event_bytes + len(piece.cpu_samples) + 2 * len(piece.generations) + 2)
+    state.reserve(_row_bound(piece))
     state.arm_prefault()
     helper = threading.Thread(target=state.prefault, name="fastrace-prefault", daemon=True)
     helper.start()
     try:
-        _order.order_trace(piece, state, final=False, take=False)
+        _order.order_trace(piece, state, final=False, take=False, prepared=prepared)
     finally:
         state.stop_prefault()
         helper.join()

@@ -202,6 +202,26 @@ def test_conformance(path, deadline):
         f"Go expects an error matching {expect.pattern!r}, got {message!r}")
 
 
+@pytest.mark.parametrize("path", _TESTS, ids=[p.name for p in _TESTS])
+def test_conformance_two_workers(path, deadline):
+    """read(workers=2) orders later generations from an empty state, then
+    checks them: Go's conformance cases give exactly what workers=1 gives."""
+    _, text = load_test(path)
+    wire = rawtext.text_to_wire(text)
+    assert _outcome(wire, 2) == _outcome(wire, 1)
+
+
+def _outcome(data, workers):
+    try:
+        t, err = fastrace.read(data, workers=workers), None
+    except fastrace.TraceError as e:
+        t, err = getattr(e, "partial", None), f"{type(e).__name__}: {e}"
+    if t is None:
+        return None, err
+    return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
+            t.strings.data), err
+
+
 # --- FuzzReader seeds.
 
 _FUZZ = _fuzz_files()
@@ -228,6 +248,7 @@ def test_fuzz_seed(path, deadline):
         fastrace.read(data)
     except fastrace.TraceError:
         pass
+    assert _outcome(data, 2) == _outcome(data, 1)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"runtime"
 	"sync"
+	"time"
 
 	"fastrace.test/goprogs/internal/harness"
 )
@@ -15,10 +16,12 @@ func main() {
 	out := harness.Output()
 	workers := flag.Int("workers", 40, "number of short-lived goroutines")
 	rounds := flag.Int("rounds", 50, "ping-pong round trips")
+	pace := flag.Int("pace", 0, "sleep 1ms after every this many round trips (0: never), "+
+		"for a steady trace rate over several generations")
 	harness.Parse(out)
 
 	stop := harness.Start(*out)
-	pingPong(*rounds)
+	pingPong(*rounds, *pace)
 	shortLived(*workers)
 	mutexContention(4, 25)
 	pipeline(3, 30)
@@ -28,8 +31,9 @@ func main() {
 }
 
 // pingPong bounces a token between two goroutines over unbuffered channels,
-// so each side blocks and is woken by the other.
-func pingPong(n int) {
+// so each side blocks and is woken by the other.  With pace > 0 it pauses
+// for a millisecond after every pace round trips.
+func pingPong(n, pace int) {
 	ping, pong := make(chan int), make(chan int)
 	done := make(chan struct{})
 	go func() {
@@ -42,6 +46,9 @@ func pingPong(n int) {
 	for i := 0; i < n; i++ {
 		ping <- v
 		v = <-pong
+		if pace > 0 && i%pace == pace-1 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	close(ping)
 	<-done
