@@ -245,22 +245,18 @@ def read(source, *, workers: int = 1) -> Trace:
         state = _order.new_state(version)
         if workers > 1:
             # Index every generation first (milliseconds), reserve room for
-            # all the rows, then order generations two at a time.
+            # all the rows, then order the generations in parallel.
             todo = [current, *pieces]
             state.reserve(sum(_row_bound(piece) for piece in todo))
+            clean = next((i for i, piece in enumerate(todo) if piece.error is not None), len(todo))
+            done = _order_parallel(state, todo[:clean], keep, workers)
+            todo = todo[done:]
+            current = todo[0] if todo else None
         else:
             todo = None
         while current is not None:
             if todo is not None:
                 todo.pop(0)
-                nxt = todo[0] if todo else None
-                if current.error is None and nxt is not None and nxt.error is None:
-                    _order_pair(state, current, nxt)
-                    _drop_pages(keep, current)
-                    _drop_pages(keep, nxt)
-                    todo.pop(0)
-                    current = todo[0] if todo else None
-                    continue
                 _order_with_prefault(state, current)
             else:
                 _order.order_trace(current, state, final=False, take=False)
@@ -292,88 +288,153 @@ def _row_bound(piece: WireTrace) -> int:
     return event_bytes + len(piece.cpu_samples) + 2 * len(piece.generations) + 2
 
 
-PAIR_STATS = {"merged": 0, "reordered": 0}
-"""read(workers=2): second runs merged, and those ordered again in sequence
-(an assumption did not hold); for tests and benchmarks."""
+PARALLEL_STATS = {"merged": 0, "reordered": 0}
+"""read(workers=2): generations ordered from an empty state and merged, and
+those ordered again in sequence because an assumption did not hold (for
+tests and benchmarks)."""
 
 
-def _order_pair(state, a: WireTrace, b: WireTrace) -> None:
-    """Order piece ``a`` in this thread while a second thread orders piece
-    ``b`` (the generation after) from nothing, into the rows right after
-    ``a``'s.  The second run is then checked against the state ``a`` leaves
-    and merged, or, if an assumption it made does not hold, ``b`` is ordered
-    again in sequence: the rows are those of ordering one after the other
-    either way (see ``fastrace._order``, "Fresh runs")."""
+def _order_parallel(state, pieces: list, keep, workers: int) -> int:
+    """Order intact pieces (one generation each) with ``workers`` threads.
+
+    The first generation is ordered as usual; every later one from an empty
+    state (``_order.new_fresh_state``), straight into its final rows: each
+    worker first counts its generation's rows (an upper bound), which places
+    the next one.  This thread then checks and merges the runs in order
+    (``merge_fresh``), ordering a generation again in sequence where an
+    assumption of its run does not hold, so the result is that of ordering
+    one generation after the other.  Returns how many pieces were ordered
+    (the rest, from a broken table on, are left to the caller); errors are
+    raised as ordering in sequence raises them.
+    """
     import threading
 
     from fastrace import _order
 
-    before_a = state.tables.mark()
-    try:
-        prep_a = _order.prepare(a, state)
-        mark = state.tables.mark()
-        prep_b = _order.prepare(b, state)   # after a's: string and stack rows as in sequence
-    except TraceFormatError:
-        prep_b = None
-    if prep_b is None or len(prep_b) != 1:
-        # A broken table (reported in sequence, after a's events), or
-        # nothing to share.
-        state.tables.truncate(before_a)
-        _order_with_prefault(state, a)
-        _order_with_prefault(state, b)
-        return
-    first = state.rows()
-    gen_base = len(state.gens) + len(prep_a)
-    outcome: dict = {}
-
-    def run_fresh():
-        # Count a's rows (where b's go), then order b from nothing.
+    # Prepare in order, so that string and stack rows are those of ordering
+    # in sequence; a generation whose tables are broken, and all after it,
+    # are left to the caller (which reports it after the ones before).
+    marks = [state.tables.mark()]
+    prepared = []
+    for piece in pieces:
         try:
-            scratch = _order.new_state(a.version)
-            bound = 0
-            for p in prep_a.values():
-                n = _order.count_generation(scratch, a, p)
-                if n < 0:
-                    return      # a malformed event in a: reported in sequence
-                bound += n
-            fresh = _order.new_fresh_state(state, first + bound)
-            fresh.gen_base = gen_base
-            outcome["fresh"], outcome["base"] = fresh, first + bound
-            _order.order_trace(b, fresh, final=False, take=False, prepared=prep_b)
-            outcome["rows"] = fresh.rows()
-        except BaseException as e:   # if real, reported by ordering b in sequence
-            outcome["error"] = e
+            prep = _order.prepare(piece, state)
+        except TraceFormatError:
+            break
+        if len(prep) != 1:
+            break
+        prepared.append(next(iter(prep.values())))
+        marks.append(state.tables.mark())
+    n = len(prepared)
+    state.tables.truncate(marks[n])
+    if n < 2:
+        return 0
+    gen_base = len(state.gens)
+    counts: list = [None] * n
+    bases: list = [None] * n
+    results: list = [None] * n
+    bases[0] = state.rows()
+    cond = threading.Condition()
+    claim = [0]
+    stop = [False]
 
-    helper = threading.Thread(target=run_fresh, name="fastrace-fresh", daemon=True)
-    helper.start()
+    def place():
+        # base of j = base of j-1 + rows counted in j-1 (None: not yet; -1: never)
+        for j in range(1, n):
+            if bases[j] is None and bases[j - 1] is not None and counts[j - 1] is not None:
+                bases[j] = -1 if bases[j - 1] < 0 or counts[j - 1] < 0 else \
+                    bases[j - 1] + counts[j - 1]
+
+    def work():
+        scratch = _order.new_state(pieces[0].version)
+        while True:
+            with cond:
+                if stop[0] or claim[0] >= n:
+                    return
+                j = claim[0]
+                claim[0] += 1
+            try:
+                c = _order.count_generation(scratch, pieces[j], prepared[j]) if j < n - 1 else 0
+            except BaseException:
+                c = -1
+            with cond:
+                counts[j] = c
+                place()
+                cond.notify_all()
+                while bases[j] is None:
+                    cond.wait()
+                base = bases[j]
+            result = None
+            try:
+                if j == 0:
+                    _order.order_trace(pieces[0], state, final=False, take=False,
+                                       prepared={0: prepared[0]})
+                    result = ("done",)
+                elif base < 0:
+                    result = ("skipped",)    # a malformed event before: ordered in sequence
+                else:
+                    fresh = _order.new_fresh_state(state, base)
+                    fresh.gen_base = gen_base + j
+                    result = ("fresh", fresh)
+                    _order.order_trace(pieces[j], fresh, final=False, take=False,
+                                       prepared={0: prepared[j]})
+                    result = ("fresh", fresh, fresh.rows(), base)
+            except BaseException as e:
+                if result is not None and result[0] == "fresh":
+                    result[1].detach()
+                result = ("error", e)
+            with cond:
+                results[j] = result
+                cond.notify_all()
+
+    threads = [threading.Thread(target=work, name=f"fastrace-order-{i}", daemon=True)
+               for i in range(min(workers, n))]
+    for t in threads:
+        t.start()
+    j = 0
     try:
-        _order.order_trace(a, state, final=False, take=False, prepared=prep_a)
+        for j in range(n):
+            with cond:
+                while results[j] is None:
+                    cond.wait()
+                r = results[j]
+            if r[0] == "error" and j == 0:
+                raise r[1]
+            if r[0] == "fresh" and len(r) == 4 and state.merge_fresh(r[1], r[3]):
+                start = state.rows() - r[2]
+                for g in r[1].gens:
+                    row = list(g)
+                    row[1] += start                     # sync_row
+                    row[7] += len(state.exp_rows)       # exp_batch_start
+                    state.gens.append(tuple(row))
+                state.exp_rows.extend(r[1].exp_rows)
+                PARALLEL_STATS["merged"] += 1
+            elif j > 0:
+                PARALLEL_STATS["reordered"] += 1
+                _order.order_trace(pieces[j], state, final=False, take=False,
+                                   prepared={0: prepared[j]})
+            _drop_pages(keep, pieces[j])
     except TraceError as e:
-        # In sequence b would not have been read: neither are its strings
-        # and stacks in the tables of the rows before the problem.
-        helper.join()
-        state.tables.truncate(mark)
+        with cond:
+            stop[0] = True
+        for t in threads:
+            t.join()
+        for r in results:
+            if r is not None and r[0] == "fresh":
+                r[1].detach()
+        # In sequence the generations after the failing one (j) would not
+        # have been read: neither are their strings and stacks in the tables.
+        state.tables.truncate(marks[j + 1])
         if isinstance(getattr(e, "partial", None), dict):
             e.partial.update(zip(("string_data", "string_offsets", "stacks", "frames"),
                                  state.tables.arrays()))
         raise
     finally:
-        helper.join()
-        if "fresh" in outcome and "rows" not in outcome:
-            outcome["fresh"].detach()
-    fresh, base = outcome.get("fresh"), outcome.get("base")
-    if "rows" in outcome and state.merge_fresh(fresh, base):
-        start = state.rows() - outcome["rows"]
-        for g in fresh.gens:
-            row = list(g)
-            row[1] += start                     # sync_row
-            row[7] += len(state.exp_rows)       # exp_batch_start
-            state.gens.append(tuple(row))
-        state.exp_rows.extend(fresh.exp_rows)
-        PAIR_STATS["merged"] += 1
-        return
-    PAIR_STATS["reordered"] += 1
-    _order.order_trace(b, state, final=False, take=False, prepared=prep_b)
+        with cond:
+            stop[0] = True
+        for t in threads:
+            t.join()
+    return n
 
 
 def _order_with_prefault(state, piece: WireTrace, prepared=None) -> None:

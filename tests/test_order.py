@@ -283,9 +283,9 @@ def test_two_workers_equal_one_on_damaged_traces(path, deadline):
 
     data = path.read_bytes()
     assert len(fastrace.read(data).generations) >= 2
-    merged = T.PAIR_STATS["merged"]
+    merged = T.PARALLEL_STATS["merged"]
     assert _outcome(data, 2) == _outcome(data, 1)
-    assert T.PAIR_STATS["merged"] > merged      # the second run was used, not redone
+    assert T.PARALLEL_STATS["merged"] > merged      # the second run was used, not redone
     rng = random.Random(7)
     for _ in range(150):
         b = bytearray(data)
