@@ -84,6 +84,20 @@ def sched_trace(quick: bool) -> dict:
     return {"name": f"sched-{mb}mb", "path": out, "program": "sched", "args": args}
 
 
+def multigen_trace(quick: bool) -> dict:
+    """The scheduling program at a steady pace (a 1 ms sleep every 400 round
+    trips): about 10 MB per generation over six generations, the kind of
+    trace read(workers=2) orders in parallel (the other traces have most of
+    their events in the first generation)."""
+    rounds = 150000 if quick else 1500000
+    args = ["-workers", "2000", "-rounds", str(rounds), "-pace", "400"]
+    out = gotool.cache_dir() / "bench" / f"sched-multigen-r{rounds}.trace"
+    if not out.exists():
+        print(f"generating {out} (Go {gotool.REFERENCE} sched {' '.join(args)}) ...", flush=True)
+        gotool.make_trace(gotool.REFERENCE, "sched", out, args=args, timeout=1800)
+    return {"name": "sched-multigen", "path": out, "program": "sched", "args": args}
+
+
 def allocfree_trace(quick: bool) -> dict:
     """gcalloc under GODEBUG=traceallocfree=1.  The trace grows at roughly
     40 MB per second of run time, and a generation lasts about a second, so
@@ -516,7 +530,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="few-MB traces, 2 repetitions")
     ap.add_argument("--repeat", type=int, help="repetitions per tool (default 5, --quick 2)")
     ap.add_argument("--tools", help=f"comma-separated subset of {','.join(TOOLS)}")
-    ap.add_argument("--traces", help="comma-separated subset of: sched,allocfree")
+    ap.add_argument("--traces", help="comma-separated subset of: sched,allocfree,multigen")
     ap.add_argument("--timeout", type=float, default=1800, help="per run, seconds")
     ap.add_argument("--out", type=Path, help="results directory (default benchmarks/results)")
     ap.add_argument("--live", action="store_true",
@@ -556,7 +570,7 @@ def run(args, repeat: int, tools: list[str], snapdir: Path | None) -> int:
         tools.remove("read_w2")
         print("fastrace.read has no `workers` argument: read(workers=2) is n/a")
 
-    makers = {"sched": sched_trace, "allocfree": allocfree_trace}
+    makers = {"sched": sched_trace, "allocfree": allocfree_trace, "multigen": multigen_trace}
     wanted = args.traces.split(",") if args.traces else list(makers)
     traces = [makers[t.strip()](args.quick) for t in wanted]
     goreader = goreader_binary()

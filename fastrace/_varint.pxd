@@ -127,7 +127,16 @@ cdef inline void* grow_push(Growable* g) noexcept nogil:
 cdef void release(Growable* g) noexcept nogil
 
 
-cdef object adopt(Growable* g, object dtype)
+cdef object adopt(Growable* g, object dtype, Recycler recycler=*)
+
+
+cdef class Recycler:
+    # Keeps the memory of one table handed to numpy once numpy lets go of it,
+    # for the next table of the same kind (iter_generations' pieces): pages
+    # already backed need no clearing by the kernel.
+    cdef Growable spare
+    cdef bint offer(self, Growable* g) noexcept
+    cdef void reuse(self, Growable* g) noexcept
 
 
 # ---------------------------------------------------------------------------

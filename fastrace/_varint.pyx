@@ -172,7 +172,7 @@ cdef extern from "sys/mman.h" nogil:
 # pages the kernel's first-touch page clearing costs more than the decoding
 # (measured: 770 MB touched in 0.35-1.0 s with 4 KiB pages, 0.10 s with huge
 # pages).  Growth then uses mremap, which moves no data.
-cdef size_t MAP_THRESHOLD = 4 << 20
+cdef size_t MAP_THRESHOLD = 2 << 20
 
 
 cdef int grow(Growable* g) noexcept nogil:
@@ -233,15 +233,47 @@ cdef void release(Growable* g) noexcept nogil:
 
 cdef class _Owner:
     """Keeps a table's C memory alive while a numpy array views it; frees it
-    after."""
+    after (or hands it to its Recycler)."""
     cdef Growable g
+    cdef Recycler recycler
 
     def __dealloc__(self):
-        release(&self.g)
+        if self.recycler is None or not self.recycler.offer(&self.g):
+            release(&self.g)
 
 
-cdef object adopt(Growable* g, object dtype):
-    """Hand g's records to a new numpy array without copying; g is emptied."""
+cdef class Recycler:
+
+    cdef bint offer(self, Growable* g) noexcept:
+        """Take g's memory if it is a mapping and no other is kept."""
+        if self.spare.data != NULL or not g.mapped:
+            return False
+        self.spare = g[0]
+        self.spare.n = 0
+        g.data = NULL
+        g.n = g.cap = 0
+        g.mapped = False
+        return True
+
+    cdef void reuse(self, Growable* g) noexcept:
+        """Give the kept memory to an empty g (which keeps its record size)."""
+        cdef Py_ssize_t size = g.size
+        if self.spare.data == NULL or g.data != NULL or self.spare.size * self.spare.cap < size:
+            return
+        g.data = self.spare.data
+        g.cap = self.spare.size * self.spare.cap // size
+        g.n = 0
+        g.mapped = True
+        self.spare.data = NULL
+        self.spare.cap = 0
+
+    def __dealloc__(self):
+        release(&self.spare)
+
+
+cdef object adopt(Growable* g, object dtype, Recycler recycler=None):
+    """Hand g's records to a new numpy array without copying; g is emptied.
+    With a recycler, g's memory goes to it when numpy is done with it."""
     cdef cnp.npy_intp dims[1]
     cdef char* p
     cdef _Owner owner
@@ -264,6 +296,7 @@ cdef object adopt(Growable* g, object dtype):
         &PyArray_Type, descr, 1, dims, NULL, g.data, cnp.NPY_ARRAY_CARRAY, None)
     owner = _Owner.__new__(_Owner)
     owner.g = g[0]
+    owner.recycler = recycler
     g.data = NULL
     g.n = 0
     g.cap = 0
