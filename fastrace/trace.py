@@ -251,8 +251,13 @@ def read(source, *, workers: int = 1) -> Trace:
             # all the rows, then order the generations in parallel.
             todo = [current, *pieces]
             bounds = [_row_bound(piece) for piece in todo]
-            state.reserve(sum(bounds))
+            try:
+                state.reserve(sum(bounds))   # address space (one row per byte at most)
+            except MemoryError:
+                workers = 1                  # no room: in sequence, without helpers
             clean = next((i for i, piece in enumerate(todo) if piece.error is not None), len(todo))
+            if workers == 1:
+                clean = 0
             # Ordering generations in parallel takes at least as long as the
             # largest one, plus ~15% (counting rows, two cores sharing
             # caches); ordering in sequence while a helper backs the output's
@@ -268,7 +273,10 @@ def read(source, *, workers: int = 1) -> Trace:
         while current is not None:
             if todo is not None:
                 todo.pop(0)
-                _order_with_prefault(state, current)
+                if workers > 1:
+                    _order_with_prefault(state, current)
+                else:
+                    _order.order_trace(current, state, final=False, take=False)
             else:
                 _order.order_trace(current, state, final=False, take=False)
             _drop_pages(keep, current)
