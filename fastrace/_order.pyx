@@ -3357,7 +3357,8 @@ def new_state(int version):
     return _State(version)
 
 
-def order_trace(wire, _State state=None, bint final=True, bint take=True, dict prepared=None):
+def order_trace(wire, _State state=None, bint final=True, bint take=True, dict prepared=None,
+                bint partial=True):
     """Order a decoded WireTrace.  Returns the tables of fastrace.Trace.
 
     To order a trace piece by piece (fastrace.iter_generations), pass the
@@ -3370,16 +3371,22 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True, dict p
 
     On an inconsistent trace raises TraceOrderError (or TraceFormatError
     for broken per-generation tables) whose ``partial`` attribute holds the
-    tables of every event ordered before the problem.
+    tables of every event ordered before the problem; with
+    ``partial=False`` the rows stay in ``state`` instead (read(workers=N)
+    collects them once no other thread writes into its table).
+
+    ``prepared``: the inputs of each generation from prepare(), if made.
     """
     if state is None:
         state = _State(wire.version)
-    for _ in order_chunks(wire, state, final=final, max_rows=0, prepared=prepared):
+    for _ in order_chunks(wire, state, final=final, max_rows=0, prepared=prepared,
+                          partial=partial):
         pass
     return finish(state) if take else None
 
 
-def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict prepared=None):
+def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict prepared=None,
+                 bint partial=True):
     """Order a decoded WireTrace, pausing whenever ``max_rows`` rows are
     waiting in ``state`` (0 = only at the end of each generation).
 
@@ -3456,7 +3463,8 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict p
             end_trace(state)
             yield None
     except (TraceOrderError, TraceFormatError) as e:
-        e.partial = finish(state)
+        if partial:
+            e.partial = finish(state)
         raise
 
 

@@ -342,7 +342,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
             break
         if len(prep) != 1:
             break
-        prepared.append(next(iter(prep.values())))
+        prepared.append(prep)
         marks.append(state.tables.mark())
     n = len(prepared)
     state.tables.truncate(marks[n])
@@ -373,7 +373,8 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                 j = claim[0]
                 claim[0] += 1
             try:
-                c = _order.count_generation(scratch, pieces[j], prepared[j]) if j < n - 1 else 0
+                c = (_order.count_generation(scratch, pieces[j], next(iter(prepared[j].values())))
+                     if j < n - 1 else 0)
             except BaseException:
                 c = -1
             with cond:
@@ -386,8 +387,10 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
             result = None
             try:
                 if j == 0:
+                    # The real state: on an error its rows are collected
+                    # only once every thread is done (partial=False).
                     _order.order_trace(pieces[0], state, final=False, take=False,
-                                       prepared={0: prepared[0]})
+                                       prepared=prepared[0], partial=False)
                     result = ("done",)
                 elif base < 0:
                     result = ("skipped",)    # a malformed event before: ordered in sequence
@@ -396,7 +399,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                     fresh.gen_base = gen_base + j
                     result = ("fresh", fresh)
                     _order.order_trace(pieces[j], fresh, final=False, take=False,
-                                       prepared={0: prepared[j]})
+                                       prepared=prepared[j], partial=False)
                     result = ("fresh", fresh, fresh.rows(), base)
             except BaseException as e:
                 if result is not None and result[0] == "fresh":
@@ -431,7 +434,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
             elif j > 0:
                 PARALLEL_STATS["reordered"] += 1
                 _order.order_trace(pieces[j], state, final=False, take=False,
-                                   prepared={0: prepared[j]})
+                                   prepared=prepared[j], partial=False)
             _drop_pages(keep, pieces[j])
     except TraceError as e:
         with cond:
@@ -443,10 +446,9 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                 r[1].detach()
         # In sequence the generations after the failing one (j) would not
         # have been read: neither are their strings and stacks in the tables.
+        # The caller makes e.partial from the state, now that no thread
+        # writes into its table.
         state.tables.truncate(marks[j + 1])
-        if isinstance(getattr(e, "partial", None), dict):
-            e.partial.update(zip(("string_data", "string_offsets", "stacks", "frames"),
-                                 state.tables.arrays()))
         raise
     finally:
         with cond:
