@@ -1,0 +1,83 @@
+"""Long differential run: read(workers=2) against read(workers=1) on damaged
+multi-generation traces.  Not part of the test suite (minutes, not seconds);
+the suite runs a short version of the same check (test_order.py,
+test_two_workers_equal_one_on_damaged_traces).
+
+    python tests/stress_parallel.py                 # 1000 variants of each committed "long" fixture
+    python tests/stress_parallel.py -n 5000 --seed 3 [TRACE ...]
+
+Each variant flips a few bytes, overwrites a short range with random bytes,
+or cuts the trace.  Both reads must give the same result: the same tables,
+or the same error with the same partial tables.  Mismatching inputs are
+written next to the working directory as ``stress-mismatch-*.trace``; the
+exit status is the number of mismatches (0 = all equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import fastrace
+from fastrace import trace as fastrace_trace
+from fastrace.errors import TraceError
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+
+
+def outcome(data: bytes, workers: int):
+    try:
+        t, err = fastrace.read(data, workers=workers), None
+    except TraceError as e:
+        t, err = getattr(e, "partial", None), f"{type(e).__name__}: {e}"
+    if t is None:
+        return None, err
+    return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
+            t.stacks.tobytes(), t.frames.tobytes(), t.strings.data,
+            t.exp_batches.tobytes()), err
+
+
+def variant(data: bytes, rng: random.Random) -> bytes:
+    b = bytearray(data)
+    r = rng.random()
+    if r < 0.7:
+        for _ in range(rng.choice((1, 1, 2, 3, 8))):
+            b[rng.randrange(16, len(b))] = rng.randrange(256)
+    elif r < 0.85:
+        at, n = rng.randrange(16, len(b) - 50), rng.randrange(1, 40)
+        b[at:at + n] = bytes(rng.randrange(256) for _ in range(n))
+    else:
+        del b[rng.randrange(16, len(b)):]
+    return bytes(b)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("traces", nargs="*", type=Path,
+                    help="traces to damage (default: the committed long.trace fixtures)")
+    ap.add_argument("-n", type=int, default=1000, help="variants per trace")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    paths = args.traces or sorted(FIXTURES.glob("*/long.trace"))
+    bad = 0
+    for path in paths:
+        data = path.read_bytes()
+        rng = random.Random(args.seed)
+        for i in range(args.n):
+            v = variant(data, rng)
+            if outcome(v, 2) != outcome(v, 1):
+                bad += 1
+                out = Path(f"stress-mismatch-{args.seed}-{bad}.trace")
+                out.write_bytes(v)
+                print(f"MISMATCH {path} variant {i} -> {out}", flush=True)
+        print(f"{path}: {args.n} variants", flush=True)
+    print(f"mismatches: {bad}; second runs merged/ordered again: "
+          f"{fastrace_trace.PARALLEL_STATS}")
+    return min(bad, 100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
