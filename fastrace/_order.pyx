@@ -11,10 +11,14 @@ traces the rows, their order, times and contexts are exactly those of Go's
 ``trace.Reader``.
 
 Layout: Python prepares each generation (string/stack maps, per-M event
-order, sorted CPU samples) with numpy; ``order_generation`` then runs with
-the GIL released over C structures only.  The scheduler state (goroutines,
-Ps, Ms, tasks, GC) lives in ``OrderState`` and carries over from one
-generation to the next.
+order, sorted CPU samples) with numpy; ``begin_generation`` and
+``step_generation`` then run with the GIL released over C structures only,
+reading each event from the input bytes when its M's cursor gets to it.
+``step_generation`` can pause after a number of rows (iter_generations'
+pieces) and resume.  The scheduler state (goroutines, Ps, Ms, tasks, GC)
+lives in ``OrderState`` and carries over from one generation to the next.
+"Fresh runs" (below) order a later generation from an empty state in
+another thread and are checked and merged afterwards (read(workers=N)).
 """
 
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
