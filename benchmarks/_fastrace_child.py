@@ -11,7 +11,8 @@ MODE is one of
     read_w2    fastrace.read(TRACE, workers=2)          (only if read() takes ``workers``)
 
 ``info`` prints which fastrace is imported (file, version), whether read()
-takes ``workers``, and numpy's version.
+takes ``workers``, and numpy's version.  ``touch MB`` times the first write
+of MB megabytes of fresh memory (no fastrace involved).
 
 The trace is passed as a path (fastrace memory-maps it), just as the Go
 reader is given a path.  Only the call itself is timed; the interpreter's
@@ -80,9 +81,33 @@ def info() -> dict:
             "read_accepts_workers": workers, "numpy": np.__version__}
 
 
+def touch(mb: float) -> dict:
+    """First write of ``mb`` MB of fresh anonymous memory (huge pages asked
+    for, as fastrace's large tables do): the least read() pays for its
+    table, and on a virtual machine a figure that moves with the host."""
+    import ctypes
+    import mmap
+
+    n = max(int(mb * 1e6), mmap.PAGESIZE)
+    m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        m.madvise(mmap.MADV_HUGEPAGE)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    t0 = time.perf_counter()
+    ctypes.memset(addr, 1, n)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ctypes.memset(addr, 2, n)
+    again = time.perf_counter() - t0
+    return {"mode": "touch", "mb": n / 1e6, "seconds": first, "rewrite_seconds": again}
+
+
 def main() -> int:
     if sys.argv[1:] == ["info"]:
         print(json.dumps(info()))
+        return 0
+    if sys.argv[1:2] == ["touch"]:
+        print(json.dumps(touch(float(sys.argv[2]))))
         return 0
     mode, path = sys.argv[1], sys.argv[2]
 

@@ -506,6 +506,12 @@ def render(results: dict) -> str:
         spread = [f"{s['label']} {s['min_s']:.3f}-{s['max_s']:.3f}"
                   for s in summ.values() if "min_s" in s]
         lines.append("- fastest-slowest run (s): " + "; ".join(spread))
+        touch = sorted(t["seconds"] for t in tr.get("fresh_memory_touch", []) if "seconds" in t)
+        if touch:
+            mb = tr["fresh_memory_touch"][0]["mb"]
+            lines.append(f"- first write of {mb:.0f} MB of fresh memory in a new process (the size "
+                         f"of read()'s table; no decoding): median {touch[len(touch) // 2]:.3f} s, "
+                         f"{touch[0]:.3f}-{touch[-1]:.3f} s over {len(touch)} rounds")
         loads = [r["loadavg"][0] for s in summ.values() for r in s["runs"] if "loadavg" in r]
         if loads:
             lines.append(f"- 1-minute load average during the runs: {min(loads):.1f}-{max(loads):.1f} "
@@ -611,7 +617,18 @@ def run(args, repeat: int, tools: list[str], snapdir: Path | None) -> int:
                     for rep in range(repeat)]
         if "go_keepall" in tools:
             schedule += [(rep, ["go_keepall"]) for rep in range(repeat)]
+        # What a new process pays to touch as much fresh memory as read()'s
+        # table (56 bytes per event): measured before each round, since on a
+        # virtual machine it moves with the host (it is part of read()'s time).
+        table_mb = (probe["events"] + gens + 1) * 56 / 1e6
+        touches: list[dict] = []
         for rep, order in schedule:
+            if order and order != ["go_keepall"]:
+                try:
+                    touches.append(run_measured([sys.executable, str(CHILD), "touch",
+                                                 f"{table_mb:.1f}"], python_env(), args.timeout))
+                except (RuntimeError, ValueError, json.JSONDecodeError):
+                    pass
             for tool in order:
                 cmd, env = command(tool, path, goreader)
                 try:
@@ -640,6 +657,7 @@ def run(args, repeat: int, tools: list[str], snapdir: Path | None) -> int:
             "wire_version": probe["wire_version"], "generations": gens,
             "generation_bytes": probe["generation_bytes"], "experiments": probe["experiments"],
             "tools": summ,
+            "fresh_memory_touch": touches,
         }
         entry["count_check"] = count_check(summ)
         entry["targets"] = targets(summ, size)
