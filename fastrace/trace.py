@@ -219,9 +219,10 @@ def read(source, *, workers: int = 1) -> Trace:
     ``workers=N`` (N > 1) generations are ordered by N threads, every one
     but the first from an empty state, then checked against the real state
     and merged in order (``_order_parallel``; the result is exactly that of
-    ``workers=1``).  A lone generation is ordered with a helper thread that
-    backs the output table's pages just ahead of the rows being written
-    (``_order._State.prefault``).
+    ``workers=1``).  When one generation holds 70% or more of the events
+    (a lone one, or a long first one), threads cannot pay: generations are
+    ordered in sequence while a helper thread backs the output table's
+    pages just ahead of the rows being written (``_order._State.prefault``).
 
     Raises :class:`fastrace.TraceFormatError` for malformed bytes and
     :class:`fastrace.TraceOrderError` for events that cannot be ordered;
