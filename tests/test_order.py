@@ -328,6 +328,9 @@ def test_large_tables_use_the_mapped_growth_path():
         got.append(piece.events.tobytes())
         del piece
     assert b"".join(got) == t.events.tobytes()
+    # max_events=None: one piece per generation, however large.
+    whole = list(fastrace.iter_generations(bytes(out), max_events=None))
+    assert len(whole) == 1 and whole[0].events.tobytes() == t.events.tobytes()
 
 
 @pytest.mark.parametrize("path", TRACES)
