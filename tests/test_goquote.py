@@ -33,9 +33,9 @@ def test_hand_worked(data, quoted):
 def _go_quote_many(strings):
     import gotool
 
-    binary = gotool.build_prog(gotool.REFERENCE, "quote")
+    binary = gotool.build_prog(gotool.REFERENCE, "strconvref")
     inp = "".join(s.hex() + "\n" for s in strings).encode()
-    out = subprocess.run([str(binary)], input=inp, capture_output=True, check=True).stdout
+    out = subprocess.run([str(binary), "quote"], input=inp, capture_output=True, check=True).stdout
     lines = out.decode("utf-8").split("\n")
     assert lines[-1] == ""
     return lines[:-1]

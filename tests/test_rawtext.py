@@ -2,7 +2,7 @@
 rules and errors, the wire encoder, and round trips through text.
 
 Hand-worked cases come first; the ``live`` tests then compare with Go
-itself: ``strconv.Unquote`` (tests/goprogs/unquote) and Go's own text reader
+itself: ``strconv.Unquote`` (tests/goprogs/strconvref) and Go's own text reader
 and raw writer (tests/gostd/textconv, built inside GOROOT's source tree with
 ``go build -overlay``).
 """
@@ -131,9 +131,9 @@ def test_go_unquote_against_go():
     literals += [b'"\\x%02x"' % i for i in range(256)]
     literals += [b"'" + bytes([i]) + b"'" for i in range(256)]
     literals += [b'"\\%03o"' % i for i in range(512)]
-    binary = gotool.build_prog(gotool.REFERENCE, "unquote")
+    binary = gotool.build_prog(gotool.REFERENCE, "strconvref")
     inp = "".join(s.hex() + "\n" for s in literals).encode()
-    out = subprocess.run([str(binary)], input=inp, capture_output=True, check=True).stdout
+    out = subprocess.run([str(binary), "unquote"], input=inp, capture_output=True, check=True).stdout
     want = out.decode().split("\n")[:-1]
     assert len(want) == len(literals)
     bad = []
