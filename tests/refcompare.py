@@ -42,3 +42,18 @@ def assert_matches_go_wire(got: bytes, want: bytes, go_stderr: bytes, go_rc: int
     from fastrace import spec
     nxt = got[len(want):].split(b"\n", 1)[0]
     assert nxt.split(b" ", 1)[0].decode() == spec.BY_CODE[typ].name, nxt
+
+
+def read_outcome(data, workers: int = 1):
+    """Everything fastrace.read gives, comparable with ==: the bytes of
+    every table, or the error message and the tables of its ``partial``
+    trace (None when there is none)."""
+    try:
+        t, err = fastrace.read(data, workers=workers), None
+    except fastrace.TraceError as e:
+        t, err = getattr(e, "partial", None), f"{type(e).__name__}: {e}"
+    if t is None:
+        return None, err
+    return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
+            t.stacks.tobytes(), t.frames.tobytes(), t.strings.data,
+            t.exp_batches.tobytes()), err

@@ -20,23 +20,10 @@ import random
 import sys
 from pathlib import Path
 
-import fastrace
 from fastrace import trace as fastrace_trace
-from fastrace.errors import TraceError
+from refcompare import read_outcome
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
-
-
-def outcome(data: bytes, workers: int):
-    try:
-        t, err = fastrace.read(data, workers=workers), None
-    except TraceError as e:
-        t, err = getattr(e, "partial", None), f"{type(e).__name__}: {e}"
-    if t is None:
-        return None, err
-    return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
-            t.stacks.tobytes(), t.frames.tobytes(), t.strings.data,
-            t.exp_batches.tobytes()), err
 
 
 def variant(data: bytes, rng: random.Random) -> bytes:
@@ -68,7 +55,7 @@ def main() -> int:
         rng = random.Random(args.seed)
         for i in range(args.n):
             v = variant(data, rng)
-            if outcome(v, 2) != outcome(v, 1):
+            if read_outcome(v, 2) != read_outcome(v, 1):
                 bad += 1
                 out = Path(f"stress-mismatch-{args.seed}-{bad}.trace")
                 out.write_bytes(v)

@@ -30,6 +30,7 @@ from fastrace import rawtext
 from fastrace.dump import iter_go_wire
 
 import gotool
+from refcompare import read_outcome
 
 
 def _install_reference() -> str | None:
@@ -208,18 +209,7 @@ def test_conformance_two_workers(path, deadline):
     checks them: Go's conformance cases give exactly what workers=1 gives."""
     _, text = load_test(path)
     wire = rawtext.text_to_wire(text)
-    assert _outcome(wire, 2) == _outcome(wire, 1)
-
-
-def _outcome(data, workers):
-    try:
-        t, err = fastrace.read(data, workers=workers), None
-    except fastrace.TraceError as e:
-        t, err = getattr(e, "partial", None), f"{type(e).__name__}: {e}"
-    if t is None:
-        return None, err
-    return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
-            t.strings.data), err
+    assert read_outcome(wire, 2) == read_outcome(wire, 1)
 
 
 # --- FuzzReader seeds.
@@ -248,7 +238,7 @@ def test_fuzz_seed(path, deadline):
         fastrace.read(data)
     except fastrace.TraceError:
         pass
-    assert _outcome(data, 2) == _outcome(data, 1)
+    assert read_outcome(data, 2) == read_outcome(data, 1)
 
 
 @pytest.fixture(scope="module")

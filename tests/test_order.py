@@ -20,6 +20,7 @@ from fastrace import TraceError, TraceFormatError, TraceOrderError
 from fastrace.dump import iter_go_wire
 from fastrace.kinds import EventKind
 from fastrace.parsed import write_go_parsed
+from refcompare import read_outcome
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
@@ -257,18 +258,6 @@ def test_damaged_traces_raise_trace_errors_only(path, deadline):
             pass
 
 
-def _outcome(data, workers):
-    """Everything read() gives: the tables, or the error and its partial tables."""
-    try:
-        t, err = fastrace.read(data, workers=workers), None
-    except TraceError as e:
-        t, err = getattr(e, "partial", None), f"{type(e).__name__}: {e}"
-    if t is None:
-        return None, err
-    return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
-            t.stacks.tobytes(), t.strings.data), err
-
-
 def _multi_generation_traces():
     return [pytest.param(_fixture(v, "long")[1], id=f"go{v}-long")
             for v in ("1.22.10", "1.23.9", "1.25.5", "1.26.6", "1.27.3")]
@@ -284,16 +273,16 @@ def test_two_workers_equal_one_on_damaged_traces(path, deadline):
     data = path.read_bytes()
     assert len(fastrace.read(data).generations) >= 2
     merged = T.PARALLEL_STATS["merged"]
-    assert _outcome(data, 2) == _outcome(data, 1)
+    assert read_outcome(data, 2) == read_outcome(data, 1)
     assert T.PARALLEL_STATS["merged"] > merged      # the second run was used, not redone
     rng = random.Random(7)
     for _ in range(150):
         b = bytearray(data)
         for _ in range(rng.choice((1, 2, 5))):
             b[rng.randrange(16, len(b))] = rng.randrange(256)
-        assert _outcome(bytes(b), 2) == _outcome(bytes(b), 1)
+        assert read_outcome(bytes(b), 2) == read_outcome(bytes(b), 1)
     for cut in rng.sample(range(16, len(data)), 60):
-        assert _outcome(data[:cut], 2) == _outcome(data[:cut], 1)
+        assert read_outcome(data[:cut], 2) == read_outcome(data[:cut], 1)
 
 
 def test_large_tables_use_the_mapped_growth_path():
