@@ -1414,22 +1414,29 @@ cdef int adv_go_create(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
 
-cdef int running_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil:
-    """The state of the context's goroutine, which must exist and be running."""
-    cdef int st = user_go(o, c)
-    cdef Res* s
-    if st:
-        return st
-    s = find_g(o, c.g)
+cdef int context_g(OrderState* o, Ctx* c, uint8_t typ, uint8_t status,
+                   Res** out) noexcept nogil:
+    """The state of the context's goroutine, which must exist with ``status``.
+    (Go says "not Running" for a goroutine not in a syscall too.)"""
+    cdef Res* s = find_g(o, c.g)
     if s == NULL:
         snprintf(o.err, sizeof(o.err), "event %s for goroutine (%lld) that doesn't exist",
                  EV_NAME[typ], <ll_t>c.g)
         return ST_ERROR
-    if s.status != GS_RUNNING:
+    if s.status != status:
         snprintf(o.err, sizeof(o.err), "%s event for goroutine that's not Running", EV_NAME[typ])
         return ST_ERROR
     out[0] = s
     return ST_OK
+
+
+cdef int running_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil:
+    """The state of the context's goroutine, which must exist and be running
+    in a full user context (M, P and G)."""
+    cdef int st = user_go(o, c)
+    if st:
+        return st
+    return context_g(o, c, typ, GS_RUNNING, out)
 
 
 cdef int adv_go_stop_exec(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
@@ -1538,19 +1545,6 @@ cdef int adv_syscall_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* n
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
 
-cdef int syscall_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil:
-    cdef Res* s = find_g(o, c.g)
-    if s == NULL:
-        snprintf(o.err, sizeof(o.err), "event %s for goroutine (%lld) that doesn't exist",
-                 EV_NAME[typ], <ll_t>c.g)
-        return ST_ERROR
-    if s.status != GS_SYSCALL:
-        snprintf(o.err, sizeof(o.err), "%s event for goroutine that's not Running", EV_NAME[typ])
-        return ST_ERROR
-    out[0] = s
-    return ST_OK
-
-
 cdef int adv_syscall_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                          bint* ok) noexcept nogil:
     cdef Res* s
@@ -1558,7 +1552,7 @@ cdef int adv_syscall_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     cdef int st = user_go(o, c)
     if st:
         return st
-    st = syscall_g(o, c, cu.typ, &s)
+    st = context_g(o, c, cu.typ, GS_SYSCALL, &s)
     if st:
         return st
     s.status = GS_RUNNING
@@ -1592,7 +1586,7 @@ cdef int adv_syscall_end_blocked(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, 
     st = check_ctx(o, c, MUST, MAY, MUST)
     if st:
         return st
-    st = syscall_g(o, c, cu.typ, &s)
+    st = context_g(o, c, cu.typ, GS_SYSCALL, &s)
     if st:
         return st
     nc.g = NONE
