@@ -3030,9 +3030,6 @@ cdef class _State:
             raise MemoryError()
         return ok
 
-    def fresh_rows(self):
-        return self.o.out.n
-
     def stop_prefault(self):
         fr_store_int(&self.o.prefault_stop, 1)
 

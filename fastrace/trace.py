@@ -459,7 +459,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
     return n
 
 
-def _order_with_prefault(state, piece: WireTrace, prepared=None) -> None:
+def _order_with_prefault(state, piece: WireTrace) -> None:
     """Order one piece while a helper thread backs the output's pages."""
     import threading
 
@@ -470,7 +470,7 @@ def _order_with_prefault(state, piece: WireTrace, prepared=None) -> None:
     helper = threading.Thread(target=state.prefault, name="fastrace-prefault", daemon=True)
     helper.start()
     try:
-        _order.order_trace(piece, state, final=False, take=False, prepared=prepared)
+        _order.order_trace(piece, state, final=False, take=False)
     finally:
         state.stop_prefault()
         helper.join()
