@@ -3091,6 +3091,8 @@ class _Tables:
         self.frames = []          # (pc, line, func row, file row)
         self.stack_rows = {(): 1}
         self.stacks = [None, ()]  # row 0: no stack; row 1: the empty stack
+        self._arrays_key = None   # table sizes the cached arrays() were made at
+        self._arrays = None
 
     def string(self, s: bytes) -> int:
         row = self.string_rows.get(s)
@@ -3135,7 +3137,7 @@ class _Tables:
         """(string bytes, string offsets, stacks, frames) as arrays; cached
         until a table grows (iter_generations asks for them at every piece)."""
         key = (len(self.strings), len(self.frames), len(self.stacks))
-        if getattr(self, "_arrays_key", None) != key:
+        if self._arrays_key != key:
             self._arrays = self._build_arrays()
             self._arrays_key = key
         return self._arrays
@@ -3283,6 +3285,12 @@ cdef const void* _table_ptr(cnp.ndarray arr, size_t itemsize) except? NULL:
 
 
 cdef int _begin_generation(_State state, wire, dict p, uint64_t gen_row) except -1:
+    _fill_inputs(state, wire, p, gen_row)
+    return state.begin()
+
+
+cdef int _fill_inputs(_State state, wire, dict p, uint64_t gen_row) except -1:
+    """Point state.gi at prepared generation p (kept alive in gi_keep)."""
     cdef GenIn* gi = &state.gi
     cdef const int64_t[::1] order = p["order"]
     cdef const int64_t[::1] bounds = p["bounds"]
@@ -3316,16 +3324,14 @@ cdef int _begin_generation(_State state, wire, dict p, uint64_t gen_row) except 
     gi.cpu_g = &cpu_g[0] if gi.ncpu else NULL
     gi.cpu_stack = &cpu_stack[0] if gi.ncpu else NULL
     state.gi_keep = (wire, p)
-    if gen_row == <uint64_t>-1:
-        return 0          # count_generation: inputs only
-    return state.begin()
+    return 0
 
 
 def count_generation(_State scratch, wire, dict p):
     """At most how many rows ordering prepared generation p gives (-1 if
     an event is malformed).  Fills ``scratch``'s inputs; begins nothing."""
     cdef int64_t n
-    _begin_generation(scratch, wire, p, <uint64_t>-1)
+    _fill_inputs(scratch, wire, p, 0)
     with nogil:
         n = count_rows(&scratch.gi)
     scratch.gi_keep = None
@@ -3441,12 +3447,11 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict p
                 state.start_piece(max_rows)
             st = _begin_generation(state, wire, p, state.gen_base + len(gens) - 1)
             while st == ST_OK:
-                if max_rows:
-                    state.start_piece(max_rows)
                 st = state.step(max_rows)
                 if st != ST_PAUSED:
                     break
                 yield None
+                state.start_piece(max_rows)   # the next piece of this generation
                 st = ST_OK
             state.gi_keep = None
             if st == ST_FORMAT:

@@ -257,27 +257,19 @@ def read(source, *, workers: int = 1) -> Trace:
             except MemoryError:
                 workers = 1                  # no room: in sequence, without helpers
             clean = next((i for i, piece in enumerate(todo) if piece.error is not None), len(todo))
-            if workers == 1:
-                clean = 0
             # Ordering generations in parallel takes at least as long as the
             # largest one, plus ~15% (counting rows, two cores sharing
             # caches); ordering in sequence while a helper backs the output's
             # pages takes ~80% of one thread's time.  So threads pay when no
             # generation holds 70% of the events or more.
             done = 0
-            if clean > 1 and max(bounds[:clean]) < 0.7 * sum(bounds[:clean]):
+            if workers > 1 and clean > 1 and max(bounds[:clean]) < 0.7 * sum(bounds[:clean]):
                 done = _order_parallel(state, todo[:clean], keep, workers)
-            todo = todo[done:]
-            current = todo[0] if todo else None
-        else:
-            todo = None
+            pieces = iter(todo[done:])
+            current = next(pieces, None)
         while current is not None:
-            if todo is not None:
-                todo.pop(0)
-                if workers > 1:
-                    _order_with_prefault(state, current)
-                else:
-                    _order.order_trace(current, state, final=False, take=False)
+            if workers > 1:
+                _order_with_prefault(state, current)
             else:
                 _order.order_trace(current, state, final=False, take=False)
             _drop_pages(keep, current)
@@ -285,7 +277,7 @@ def read(source, *, workers: int = 1) -> Trace:
                 # Go's reader ends what it read with a Sync, then reports.
                 _order.end_trace(state)
                 raise current.error
-            current = todo[0] if todo else (None if todo is not None else next(pieces, None))
+            current = next(pieces, None)
         _order.end_trace(state)
     except TraceError as e:
         partial = getattr(e, "partial", None)
@@ -385,7 +377,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                 while bases[j] is None:
                     cond.wait()
                 base = bases[j]
-            result = None
+            fresh = None
             try:
                 if j == 0:
                     # The real state: on an error its rows are collected
@@ -398,13 +390,12 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                 else:
                     fresh = _order.new_fresh_state(state, base)
                     fresh.gen_base = gen_base + j
-                    result = ("fresh", fresh)
                     _order.order_trace(pieces[j], fresh, final=False, take=False,
                                        prepared=prepared[j], partial=False)
                     result = ("fresh", fresh, fresh.rows(), base)
             except BaseException as e:
-                if result is not None and result[0] == "fresh":
-                    result[1].detach()
+                if fresh is not None:
+                    fresh.detach()
                 result = ("error", e)
             with cond:
                 results[j] = result
@@ -423,7 +414,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                 r = results[j]
             if r[0] == "error" and j == 0:
                 raise r[1]
-            if r[0] == "fresh" and len(r) == 4 and state.merge_fresh(r[1], r[3]):
+            if r[0] == "fresh" and state.merge_fresh(r[1], r[3]):
                 start = state.rows() - r[2]
                 for g in r[1].gens:
                     row = list(g)
