@@ -3368,8 +3368,7 @@ def new_state(int version):
     return _State(version)
 
 
-def order_trace(wire, _State state=None, bint final=True, bint take=True, dict prepared=None,
-                bint partial=True):
+def order_trace(wire, _State state=None, bint final=True, bint take=True, dict prepared=None):
     """Order a decoded WireTrace.  Returns the tables of fastrace.Trace.
 
     To order a trace piece by piece (fastrace.iter_generations), pass the
@@ -3381,23 +3380,27 @@ def order_trace(wire, _State state=None, bint final=True, bint take=True, dict p
     way, so that only one generation's wire tables exist at a time.
 
     On an inconsistent trace raises TraceOrderError (or TraceFormatError
-    for broken per-generation tables) whose ``partial`` attribute holds the
-    tables of every event ordered before the problem; with
-    ``partial=False`` the rows stay in ``state`` instead (read(workers=N)
-    collects them once no other thread writes into its table).
+    for broken per-generation tables).  With ``take`` its ``partial``
+    attribute holds the tables of every event ordered before the problem;
+    otherwise those rows stay in ``state`` for the caller to collect with
+    ``finish(state)`` (read(workers=N) does so only once no other thread
+    writes into the table).
 
     ``prepared``: the inputs of each generation from prepare(), if made.
     """
     if state is None:
         state = _State(wire.version)
-    for _ in order_chunks(wire, state, final=final, max_rows=0, prepared=prepared,
-                          partial=partial):
-        pass
+    try:
+        for _ in order_chunks(wire, state, final=final, max_rows=0, prepared=prepared):
+            pass
+    except (TraceOrderError, TraceFormatError) as e:
+        if take:
+            e.partial = finish(state)
+        raise
     return finish(state) if take else None
 
 
-def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict prepared=None,
-                 bint partial=True):
+def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict prepared=None):
     """Order a decoded WireTrace, pausing whenever ``max_rows`` rows are
     waiting in ``state`` (0 = only at the end of each generation).
 
@@ -3405,7 +3408,8 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict p
     piece (at most max_rows rows, all of one generation; take them with
     ``finish(state)``), and at the end of every generation.  With
     ``final`` the trace's closing Sync is added before the last yield.
-    Errors as for order_trace (``partial`` holds the rows not yet taken).
+    Errors as for order_trace; the rows before the problem stay in
+    ``state`` (``finish(state)`` collects them once no thread writes there).
     """
     cdef int st
     tables = state.tables
@@ -3418,64 +3422,59 @@ def order_chunks(wire, _State state, bint final=True, int64_t max_rows=0, dict p
     todo = [i for i in range(len(gens_rec))
             if wire.version < 26 or gens_rec[i]["ended"]]
     last = todo[len(todo) - 1] if todo else -1   # (no negative indexes: wraparound is off)
-    try:
-        for gi in todo:
-            rec = gens_rec[gi]
-            try:
-                p = prepared[gi] if prepared is not None else _prepare_generation(wire, gi, tables)
-            except TraceFormatError:
-                # Go's reader ends the events it could read with a Sync
-                # before it reports a generation it cannot load.
-                state.final_sync()
-                raise
-            freq = p["freq"]
-            exp_start = len(exp_rows)
-            for eb in p["exp_batches"].tolist():
-                off, ln, bidx, exp = eb
-                exp_rows.append((int(np.int64(np.uint64(wire.batches["m"][bidx]).view(np.int64))),
-                                 off, ln, state.gen_base + len(gens), exp))
-            has_clock = bool(rec["has_clock"])
-            clock_trace = int(ticks_to_ns(np.array([rec["clock_time"]], np.uint64), freq)[0]) \
-                if has_clock else 0
-            sync_row = state.taken + state.o.out.n  # row in the whole trace
-            gens.append((int(rec["gen"]), sync_row, clock_trace, int(rec["clock_mono"]),
-                         int(np.uint64(rec["clock_sec"]).view(np.int64)),
-                         int(np.uint64(rec["clock_nsec"]).view(np.int64)), freq,
-                         exp_start, len(exp_rows) - exp_start, int(has_clock)))
-            n_gen = int(rec["gen"])
-            if max_rows:
-                state.start_piece(max_rows)
-            st = _begin_generation(state, wire, p, state.gen_base + len(gens) - 1)
-            while st == ST_OK:
-                st = state.step(max_rows)
-                if st != ST_PAUSED:
-                    break
-                yield None
-                state.start_piece(max_rows)   # the next piece of this generation
-                st = ST_OK
-            state.gi_keep = None
-            if st == ST_FORMAT:
-                if len(gens) and gens[len(gens) - 1][1] == state.taken + state.o.out.n:
-                    # No Sync was emitted for this generation (its first
-                    # events are read before): it is not in the tables.
-                    gens.pop()
-                    del exp_rows[exp_start:]
-                raise state.format_error(wire, n_gen)
-            if st:
-                msg, m, batch, event = state.error()
-                raise _order_error(msg, wire, n_gen, m, batch, event)
-            if final and gi == last:
-                if max_rows and state.rows() + 1 > max_rows:
-                    yield None   # no room for the closing Sync in this piece
-                end_trace(state)
+    for gi in todo:
+        rec = gens_rec[gi]
+        try:
+            p = prepared[gi] if prepared is not None else _prepare_generation(wire, gi, tables)
+        except TraceFormatError:
+            # Go's reader ends the events it could read with a Sync
+            # before it reports a generation it cannot load.
+            state.final_sync()
+            raise
+        freq = p["freq"]
+        exp_start = len(exp_rows)
+        for eb in p["exp_batches"].tolist():
+            off, ln, bidx, exp = eb
+            exp_rows.append((int(np.int64(np.uint64(wire.batches["m"][bidx]).view(np.int64))),
+                             off, ln, state.gen_base + len(gens), exp))
+        has_clock = bool(rec["has_clock"])
+        clock_trace = int(ticks_to_ns(np.array([rec["clock_time"]], np.uint64), freq)[0]) \
+            if has_clock else 0
+        sync_row = state.taken + state.o.out.n  # row in the whole trace
+        gens.append((int(rec["gen"]), sync_row, clock_trace, int(rec["clock_mono"]),
+                     int(np.uint64(rec["clock_sec"]).view(np.int64)),
+                     int(np.uint64(rec["clock_nsec"]).view(np.int64)), freq,
+                     exp_start, len(exp_rows) - exp_start, int(has_clock)))
+        n_gen = int(rec["gen"])
+        if max_rows:
+            state.start_piece(max_rows)
+        st = _begin_generation(state, wire, p, state.gen_base + len(gens) - 1)
+        while st == ST_OK:
+            st = state.step(max_rows)
+            if st != ST_PAUSED:
+                break
             yield None
-        if final and not todo:
+            state.start_piece(max_rows)   # the next piece of this generation
+            st = ST_OK
+        state.gi_keep = None
+        if st == ST_FORMAT:
+            if len(gens) and gens[len(gens) - 1][1] == state.taken + state.o.out.n:
+                # No Sync was emitted for this generation (its first
+                # events are read before): it is not in the tables.
+                gens.pop()
+                del exp_rows[exp_start:]
+            raise state.format_error(wire, n_gen)
+        if st:
+            msg, m, batch, event = state.error()
+            raise _order_error(msg, wire, n_gen, m, batch, event)
+        if final and gi == last:
+            if max_rows and state.rows() + 1 > max_rows:
+                yield None   # no room for the closing Sync in this piece
             end_trace(state)
-            yield None
-    except (TraceOrderError, TraceFormatError) as e:
-        if partial:
-            e.partial = finish(state)
-        raise
+        yield None
+    if final and not todo:
+        end_trace(state)
+        yield None
 
 
 def end_trace(_State state):

@@ -280,10 +280,7 @@ def read(source, *, workers: int = 1) -> Trace:
             current = next(pieces, None)
         _order.end_trace(state)
     except TraceError as e:
-        partial = getattr(e, "partial", None)
-        if isinstance(partial, dict):   # tables already collected by _order
-            e.partial = Trace(None, partial, version=version, buffer=view)
-        elif state is not None:
+        if state is not None:   # the rows ordered before the problem
             e.partial = Trace(None, _order.finish(state), version=version, buffer=view)
         raise
     trace = Trace(None, _order.finish(state), version=version, buffer=view)
@@ -381,9 +378,9 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
             try:
                 if j == 0:
                     # The real state: on an error its rows are collected
-                    # only once every thread is done (partial=False).
+                    # (by read) only once every thread is done.
                     _order.order_trace(pieces[0], state, final=False, take=False,
-                                       prepared=prepared[0], partial=False)
+                                       prepared=prepared[0])
                     result = ("done",)
                 elif base < 0:
                     result = ("skipped",)    # a malformed event before: ordered in sequence
@@ -391,7 +388,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
                     fresh = _order.new_fresh_state(state, base)
                     fresh.gen_base = gen_base + j
                     _order.order_trace(pieces[j], fresh, final=False, take=False,
-                                       prepared=prepared[j], partial=False)
+                                       prepared=prepared[j])
                     result = ("fresh", fresh, fresh.rows(), base)
             except BaseException as e:
                 if fresh is not None:
@@ -426,7 +423,7 @@ def _order_parallel(state, pieces: list, keep, workers: int) -> int:
             elif j > 0:
                 PARALLEL_STATS["reordered"] += 1
                 _order.order_trace(pieces[j], state, final=False, take=False,
-                                   prepared=prepared[j], partial=False)
+                                   prepared=prepared[j])
             _drop_pages(keep, pieces[j])
     except TraceError as e:
         with cond:
@@ -536,8 +533,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS) -> Iterat
                     break
                 tables = _order.finish(state)
             except TraceError as e:
-                if isinstance(getattr(e, "partial", None), dict):
-                    e.partial = _piece(current, e.partial, first)
+                e.partial = _piece(current, _order.finish(state), first)
                 raise
             if len(tables["events"]):
                 yield _piece(current, tables, first)
