@@ -282,6 +282,26 @@ cdef inline double ns_per_tick_of(uint64_t freq) noexcept nogil:
     return 1.0 / (<double>freq / 1e9)
 
 
+cdef inline void set_tick_fast(GenIn* gi) noexcept nogil:
+    # Linux and most other platforms tick at 1e9/16 or 1e9/64 Hz, so a tick
+    # is an exact integer number of ns.  Then, for a tick count small enough
+    # that both it and its product are exact doubles (below 2**53), Go's
+    # float64 product equals the integer product: cursor_next multiplies
+    # time deltas as integers and keeps the float path for the rest.
+    cdef double k = gi.ns_per_tick
+    gi.tick_mul = 0
+    gi.tick_fast_max = 0
+    if k >= 1.0 and k <= 1048576.0 and k == <double>(<uint64_t>k):
+        gi.tick_mul = <uint64_t>k
+        gi.tick_fast_max = (<uint64_t>1 << 53) // gi.tick_mul
+
+
+cdef inline int64_t delta_ns(GenIn* gi, uint64_t dt) noexcept nogil:
+    if dt < gi.tick_fast_max:
+        return <int64_t>(dt * gi.tick_mul)
+    return tick_ns(gi.ns_per_tick, dt)
+
+
 def ticks_to_ns(cnp.ndarray ticks, uint64_t freq):
     """Convert an array of absolute tick values to ns, as Go does."""
     cdef const uint64_t[::1] t = np.ascontiguousarray(ticks, dtype=np.uint64)
@@ -296,17 +316,29 @@ def ticks_to_ns(cnp.ndarray ticks, uint64_t freq):
 
 
 # ---------------------------------------------------------------------------
-# Open-addressing hash map uint64 -> int64 (linear probing, backward-shift
-# deletion).  Keys come from the trace, so nothing is assumed about them.
+# Map uint64 -> int64 (values >= 0) for ids from the trace.  Ids the runtime
+# hands out are small and dense (goroutines, Ps, Ms, tasks, strings, stacks
+# count up from 0 or 1), so keys below ndense live in a plain array indexed
+# by key: one memory access per lookup, which matters on the hot path
+# (hundreds of thousands of goroutines).  The array grows to cover a new key
+# only while it stays within a few times the number of entries; any other
+# key goes to an open-addressing hash table (linear probing, backward-shift
+# deletion), so nothing is assumed about the keys a trace holds.
 
 cdef struct IdMap:
-    uint64_t* keys
+    uint64_t* keys            # hash part: keys >= ndense
     int64_t* vals
     uint8_t* used
     Py_ssize_t cap            # power of two, or 0
-    Py_ssize_t n
-    int64_t* dense            # read-only maps with small keys: vals by key, -1 = absent
-    uint64_t ndense           # entries in dense; 0 = use the hash table
+    Py_ssize_t n              # entries in the hash part
+    int64_t* dense            # direct part: vals by key, -1 = absent
+    uint64_t ndense           # keys below this are in dense
+    Py_ssize_t ndn            # entries in the direct part
+
+
+cdef enum:
+    DENSE_MIN = 1 << 12       # the direct part may always cover keys below this
+    DENSE_PER_ENTRY = 8       # ... and up to this many keys per entry beyond it
 
 
 cdef inline size_t _slot(uint64_t k, Py_ssize_t cap) noexcept nogil:
@@ -316,15 +348,20 @@ cdef inline size_t _slot(uint64_t k, Py_ssize_t cap) noexcept nogil:
     return <size_t>(k & <uint64_t>(cap - 1))
 
 
-cdef bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
-    cdef size_t i
-    if m.ndense:
-        # String and stack ids are dense (1..n) in practice: a plain array.
-        if k >= m.ndense or m.dense[k] < 0:
+cdef inline bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
+    cdef int64_t x
+    if k < m.ndense:
+        x = m.dense[k]
+        if x < 0:
             return False
         if v != NULL:
-            v[0] = m.dense[k]
+            v[0] = x
         return True
+    return hash_get(m, k, v)
+
+
+cdef bint hash_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
+    cdef size_t i
     if m.cap == 0:
         return False
     i = _slot(k, m.cap)
@@ -337,7 +374,7 @@ cdef bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
     return False
 
 
-cdef int map_grow(IdMap* m) noexcept nogil:
+cdef int hash_grow(IdMap* m) noexcept nogil:
     cdef Py_ssize_t oldcap = m.cap
     cdef uint64_t* ok = m.keys
     cdef int64_t* ov = m.vals
@@ -370,10 +407,10 @@ cdef int map_grow(IdMap* m) noexcept nogil:
     return ST_OK
 
 
-cdef int map_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
+cdef int hash_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
     cdef size_t i
     if (m.n + 1) * 2 > m.cap:
-        if map_grow(m):
+        if hash_grow(m):
             return ST_NOMEM
     i = _slot(k, m.cap)
     while m.used[i]:
@@ -388,9 +425,73 @@ cdef int map_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
     return ST_OK
 
 
+cdef int dense_grow(IdMap* m, uint64_t k) noexcept nogil:
+    """Extend the direct part to cover key k, moving the hash part's keys
+    it now covers; ST_OK, or ST_NOMEM with the map unchanged."""
+    cdef uint64_t newn = m.ndense * 2 if m.ndense else 64
+    cdef int64_t* d
+    cdef uint64_t* ok = m.keys
+    cdef int64_t* ov = m.vals
+    cdef uint8_t* ou = m.used
+    cdef Py_ssize_t oldcap = m.cap, oldn = m.n, j
+    cdef uint64_t oldnd = m.ndense
+    while newn <= k:
+        newn *= 2
+    d = <int64_t*>PyMem_RawRealloc(m.dense, newn * sizeof(int64_t))
+    if d == NULL:
+        return ST_NOMEM
+    memset(d + m.ndense, 0xFF, (newn - m.ndense) * sizeof(int64_t))  # -1
+    m.dense = d
+    m.ndense = newn
+    if oldn == 0:
+        return ST_OK
+    # Move the keys the direct part now covers out of the hash part: rebuild
+    # it at the same capacity (allocated first, so this cannot fail midway).
+    m.keys = <uint64_t*>PyMem_RawMalloc(oldcap * sizeof(uint64_t))
+    m.vals = <int64_t*>PyMem_RawMalloc(oldcap * sizeof(int64_t))
+    m.used = <uint8_t*>PyMem_RawMalloc(oldcap)
+    if m.keys == NULL or m.vals == NULL or m.used == NULL:
+        PyMem_RawFree(m.keys)
+        PyMem_RawFree(m.vals)
+        PyMem_RawFree(m.used)
+        m.keys, m.vals, m.used = ok, ov, ou
+        m.ndense = oldnd  # the array stays longer, unused beyond oldnd
+        return ST_NOMEM
+    memset(m.used, 0, oldcap)
+    m.n = 0
+    for j in range(oldcap):
+        if ou[j]:
+            if ok[j] < newn:
+                d[ok[j]] = ov[j]
+                m.ndn += 1
+            else:
+                hash_put(m, ok[j], ov[j])   # fits: never more entries than before
+    PyMem_RawFree(ok)
+    PyMem_RawFree(ov)
+    PyMem_RawFree(ou)
+    return ST_OK
+
+
+cdef int map_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
+    if k >= m.ndense and k < <uint64_t>(DENSE_MIN + DENSE_PER_ENTRY * (m.n + m.ndn + 1)):
+        if dense_grow(m, k):
+            return ST_NOMEM
+    if k < m.ndense:
+        if m.dense[k] < 0:
+            m.ndn += 1
+        m.dense[k] = v
+        return ST_OK
+    return hash_put(m, k, v)
+
+
 cdef void map_del(IdMap* m, uint64_t k) noexcept nogil:
     cdef size_t i, j, h
     cdef size_t mask
+    if k < m.ndense:
+        if m.dense[k] >= 0:
+            m.dense[k] = -1
+            m.ndn -= 1
+        return
     if m.cap == 0:
         return
     mask = <size_t>(m.cap - 1)
@@ -414,6 +515,27 @@ cdef void map_del(IdMap* m, uint64_t k) noexcept nogil:
             m.used[i] = 1
             m.used[j] = 0
             i = j
+
+
+cdef bint map_next(IdMap* m, Py_ssize_t* it, uint64_t* k, int64_t* v) noexcept nogil:
+    """Iterate over the entries (it starts at 0): direct part, then hash."""
+    cdef Py_ssize_t i = it[0]
+    while <uint64_t>i < m.ndense:
+        i += 1
+        if m.dense[i - 1] >= 0:
+            it[0] = i
+            k[0] = <uint64_t>(i - 1)
+            v[0] = m.dense[i - 1]
+            return True
+    while <uint64_t>i < m.ndense + <uint64_t>m.cap:
+        i += 1
+        if m.used[<uint64_t>i - 1 - m.ndense]:
+            it[0] = i
+            k[0] = m.keys[<uint64_t>i - 1 - m.ndense]
+            v[0] = m.vals[<uint64_t>i - 1 - m.ndense]
+            return True
+    it[0] = i
+    return False
 
 
 cdef void map_free(IdMap* m) noexcept nogil:
@@ -447,6 +569,9 @@ cdef class IdTable:
             for i in range(k.shape[0]):
                 self.m.dense[k[i]] = v[i]
             self.m.ndense = top + 1
+            for i in range(<Py_ssize_t>(top + 1)):
+                if self.m.dense[i] >= 0:
+                    self.m.ndn += 1
             return
         for i in range(k.shape[0]):
             if map_put(&self.m, k[i], v[i]):
@@ -458,6 +583,36 @@ cdef class IdTable:
     def get(self, uint64_t key):
         cdef int64_t v
         return v if map_get(&self.m, key, &v) else None
+
+    # The engine's maps of goroutines, Ps, Ms and tasks change as it runs;
+    # these let tests drive the same code (tests/test_order.py).
+
+    def put(self, uint64_t key, int64_t val):
+        if val < 0:
+            raise ValueError("IdTable values must be >= 0")
+        if map_put(&self.m, key, val):
+            raise MemoryError()
+
+    def delete(self, uint64_t key):
+        map_del(&self.m, key)
+
+    def items(self):
+        """[(key, value), ...] in the map's own order."""
+        cdef Py_ssize_t it = 0
+        cdef uint64_t k
+        cdef int64_t v
+        out = []
+        while map_next(&self.m, &it, &k, &v):
+            out.append((k, v))
+        return out
+
+    @property
+    def direct_keys(self):
+        """Keys below this are held in the direct (array) part."""
+        return self.m.ndense
+
+    def __len__(self):
+        return self.m.n + self.m.ndn
 
 
 # ---------------------------------------------------------------------------
@@ -530,6 +685,8 @@ cdef struct GenIn:            # one generation's inputs, prepared in Python
     uint64_t gen
     uint64_t gen_row
     double ns_per_tick
+    uint64_t tick_mul         # ns per tick when that is an exact integer, else 0 (set_tick_fast)
+    uint64_t tick_fast_max    # time deltas below this convert as dt * tick_mul
     int64_t sync_time
     const uint8_t* buf        # the input: events are decoded from the bytes
     Py_ssize_t buf_len
@@ -2093,7 +2250,7 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     cu.k += 1
     if cu.last_ts == 0:
         cu.last_ts = tick_ns(gi.ns_per_tick, b.time)
-    cu.time = <int64_t>(<uint64_t>tick_ns(gi.ns_per_tick, dt) + <uint64_t>cu.last_ts)
+    cu.time = <int64_t>(<uint64_t>delta_ns(gi, dt) + <uint64_t>cu.last_ts)
     cu.last_ts = cu.time
     return 1
 
@@ -2772,7 +2929,9 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
     cdef MState* ms
     cdef MState* fm
     cdef TaskState* t
-    cdef int64_t slot, k
+    cdef int64_t slot, k, val
+    cdef uint64_t key
+    cdef Py_ssize_t it
     cdef uint32_t* remap
     cdef int64_t prev
     # Rows first (they read S as it was).
@@ -2834,27 +2993,27 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
             if map_get(&S.tmap, <uint64_t>d.id, &slot):
                 map_del(&S.tmap, <uint64_t>d.id)
                 pool_release(&S.tpool, slot)
-    for i in range(F.gmap.cap):
-        if F.gmap.used[i]:
-            r = gres(F, F.gmap.vals[i])
-            if not map_get(pops, <uint64_t>r.id, &k):
-                k = 0
-            if take_res(S, &S.gpool, &S.gmap, r, k):
-                return ST_NOMEM
-    for i in range(F.pmap.cap):
-        if F.pmap.used[i]:
-            if take_res(S, &S.ppool, &S.pmap, pres(F, F.pmap.vals[i]), 0):
-                return ST_NOMEM
+    it = 0
+    while map_next(&F.gmap, &it, &key, &val):
+        r = gres(F, val)
+        if not map_get(pops, <uint64_t>r.id, &k):
+            k = 0
+        if take_res(S, &S.gpool, &S.gmap, r, k):
+            return ST_NOMEM
+    it = 0
+    while map_next(&F.pmap, &it, &key, &val):
+        if take_res(S, &S.ppool, &S.pmap, pres(F, val), 0):
+            return ST_NOMEM
     # Tasks begun in the run and not ended.
-    for i in range(F.tmap.cap):
-        if F.tmap.used[i]:
-            t = tres(F, F.tmap.vals[i])
-            slot = pool_alloc(&S.tpool)
-            if slot < 0 or map_put(&S.tmap, F.tmap.keys[i], slot):
-                return ST_NOMEM
-            tres(S, slot).parent = t.parent
-            tres(S, slot).name = t.name
-            tres(S, slot).next_free = -1
+    it = 0
+    while map_next(&F.tmap, &it, &key, &val):
+        t = tres(F, val)
+        slot = pool_alloc(&S.tpool)
+        if slot < 0 or map_put(&S.tmap, key, slot):
+            return ST_NOMEM
+        tres(S, slot).parent = t.parent
+        tres(S, slot).name = t.name
+        tres(S, slot).next_free = -1
     if F.gc_state != GC_UNDETERMINED:
         S.gc_state = F.gc_state
         S.gc_seq = F.gc_seq
@@ -3307,6 +3466,7 @@ cdef int _fill_inputs(_State state, wire, dict p, uint64_t gen_row) except -1:
     gi.gen = p["gen"]
     gi.gen_row = gen_row
     gi.ns_per_tick = ns_per_tick_of(p["freq"])
+    set_tick_fast(gi)
     gi.sync_time = tick_ns(gi.ns_per_tick, p["min_time"])
     gi.batches = <const BatchRec*>_table_ptr(wire.batches, sizeof(BatchRec))
     gi.buf = &buf[0] if buf.shape[0] else NULL

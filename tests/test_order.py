@@ -365,3 +365,41 @@ def test_errors_in_later_generations_count_batches_from_the_file_start():
         with pytest.raises(TraceFormatError) as info:
             fastrace.read((good + bad)[:cut])
         assert info.value.batch == 4
+
+
+def test_id_map_agrees_with_a_dict():
+    # The engine's id map keeps small keys in an array and the rest in a hash
+    # table, moving keys between them as the array grows: check every path
+    # against a dict (keys that start in the hash part and are later covered
+    # by the array, huge keys, deletions, re-insertions).
+    from fastrace._order import IdTable
+
+    rng = np.random.default_rng(7)
+    m = IdTable(np.zeros(0, np.uint64), np.zeros(0, np.int64))
+    ref = {}
+    big = [2**64 - 1, 2**63, 2**40 + 3]
+    for step in range(60_000):
+        r = rng.random()
+        if r < 0.55:
+            k = int(rng.integers(0, 200_000)) if rng.random() < 0.9 else big[step % 3]
+            v = int(rng.integers(0, 2**62))
+            m.put(k, v)
+            ref[k] = v
+        elif r < 0.85 and ref:
+            k = list(ref)[int(rng.integers(0, len(ref)))] if step % 7 else 123_456_789
+            m.delete(k)
+            ref.pop(k, None)
+        else:
+            k = int(rng.integers(0, 300_000))
+            assert m.get(k) == ref.get(k)
+        if step % 5000 == 0:
+            assert sorted(m.items()) == sorted(ref.items())
+            assert len(m) == len(ref)
+    assert sorted(m.items()) == sorted(ref.items())
+    assert m.direct_keys > 4096        # the array part grew past its minimum
+    assert m.get(2**64 - 1) == ref.get(2**64 - 1)
+    # Built from arrays: a dense set of keys and a sparse one.
+    keys = np.array([5, 1, 3], np.uint64)
+    for t in (IdTable(keys, np.array([50, 10, 30])),
+              IdTable(keys * np.uint64(2**40), np.array([50, 10, 30]))):
+        assert sorted(v for _, v in t.items()) == [10, 30, 50] and len(t) == 3
