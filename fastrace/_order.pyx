@@ -767,6 +767,7 @@ cdef struct OrderState:
     int64_t syncs             # Sync events emitted
     OCursor* cursors
     int32_t* frontier         # heap of cursor indexes, by cursor time
+    int64_t* ftimes           # the cursors' times, in heap order (frontier[k] at ftimes[k])
     int64_t* sort_keys        # scratch: cursor times, by cursor index
     int64_t nfrontier
     int64_t next_cpu          # next CPU sample of the generation to emit
@@ -2267,14 +2268,17 @@ cdef int format_error(OrderState* o, OCursor* cu, int code, Py_ssize_t offset,
     return -2
 
 
-cdef inline int64_t ftime(OrderState* o, int32_t k) noexcept nogil:
-    return o.cursors[o.frontier[k]].time
+cdef inline int64_t ftime(OrderState* o, int64_t k) noexcept nogil:
+    return o.ftimes[k]
 
 
 cdef inline void fswap(OrderState* o, int64_t i, int64_t j) noexcept nogil:
     cdef int32_t t = o.frontier[i]
+    cdef int64_t x = o.ftimes[i]
     o.frontier[i] = o.frontier[j]
     o.frontier[j] = t
+    o.ftimes[i] = o.ftimes[j]
+    o.ftimes[j] = x
 
 
 cdef int64_t sift_up(OrderState* o, int64_t i) noexcept nogil:
@@ -2285,29 +2289,34 @@ cdef int64_t sift_up(OrderState* o, int64_t i) noexcept nogil:
 
 
 cdef void sift_down(OrderState* o, int64_t i) noexcept nogil:
-    cdef int64_t m, n = o.nfrontier
-    cdef int64_t t
-    while True:
-        m = i
-        t = ftime(o, i) if i < n else 0x7FFFFFFFFFFFFFFF
-        if 2 * i + 1 < n and ftime(o, 2 * i + 1) < t:
-            m = 2 * i + 1
-            t = ftime(o, m)
-        if 2 * i + 2 < n and ftime(o, 2 * i + 2) < t:
-            m = 2 * i + 2
-        if m == i:
+    # Moves i below the smaller of its children while that one is earlier;
+    # on equal children the left one (as Go's heap does).  Written so that
+    # the choice of child compiles to conditional moves.
+    cdef int64_t n = o.nfrontier
+    cdef int64_t c, tl, tr
+    cdef int64_t* tm = o.ftimes
+    while 2 * i + 1 < n:
+        c = 2 * i + 1
+        tl = tm[c]
+        tr = tm[c + 1] if c + 1 < n else 0x7FFFFFFFFFFFFFFF
+        if tr < tl:
+            c += 1
+            tl = tr
+        if tl >= tm[i]:
             return
-        fswap(o, i, m)
-        i = m
+        fswap(o, i, c)
+        i = c
 
 
 cdef void heap_insert(OrderState* o, int32_t cursor) noexcept nogil:
     o.frontier[o.nfrontier] = cursor
+    o.ftimes[o.nfrontier] = o.cursors[cursor].time
     o.nfrontier += 1
     sift_up(o, o.nfrontier - 1)
 
 
 cdef void heap_update(OrderState* o, int64_t i) noexcept nogil:
+    o.ftimes[i] = o.cursors[o.frontier[i]].time
     if sift_up(o, i) != i:
         return
     sift_down(o, i)
@@ -2597,6 +2606,8 @@ cdef void sort_frontier(OrderState* o) noexcept nogil:
     for i in range(o.nfrontier):
         o.sort_keys[o.frontier[i]] = o.cursors[o.frontier[i]].time
     go_sort(o.frontier, o.sort_keys, o.nfrontier)
+    for i in range(o.nfrontier):
+        o.ftimes[i] = o.sort_keys[o.frontier[i]]
 
 
 cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nogil:
@@ -3077,6 +3088,7 @@ cdef class _State:
         release(&self.o.deps)
         PyMem_RawFree(self.o.cursors)
         PyMem_RawFree(self.o.frontier)
+        PyMem_RawFree(self.o.ftimes)
         PyMem_RawFree(self.o.sort_keys)
 
     cdef int begin(self) except -1:
@@ -3085,11 +3097,14 @@ cdef class _State:
         cdef int64_t nm = self.gi.nm
         PyMem_RawFree(self.o.cursors)
         PyMem_RawFree(self.o.frontier)
+        PyMem_RawFree(self.o.ftimes)
         PyMem_RawFree(self.o.sort_keys)
         self.o.cursors = <OCursor*>PyMem_RawMalloc((nm + 1) * sizeof(OCursor))
         self.o.frontier = <int32_t*>PyMem_RawMalloc((nm + 1) * sizeof(int32_t))
         self.o.sort_keys = <int64_t*>PyMem_RawMalloc((nm + 1) * sizeof(int64_t))
-        if self.o.cursors == NULL or self.o.frontier == NULL or self.o.sort_keys == NULL:
+        self.o.ftimes = <int64_t*>PyMem_RawMalloc((nm + 1) * sizeof(int64_t))
+        if self.o.cursors == NULL or self.o.frontier == NULL or self.o.sort_keys == NULL \
+                or self.o.ftimes == NULL:
             raise MemoryError()
         with nogil:
             st = begin_generation(&self.o, &self.gi)
