@@ -56,11 +56,17 @@ cdef extern from *:
     static inline Py_ssize_t fr_load_ssize(Py_ssize_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline int fr_load_int(int* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline void fr_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fr_prefetch(p) __builtin_prefetch((p))
+    #else
+    #define fr_prefetch(p) ((void)0)
+    #endif
     """
     int MADV_POPULATE_WRITE
     Py_ssize_t fr_load_ssize(Py_ssize_t* p) nogil
     int fr_load_int(int* p) nogil
     void fr_store_int(int* p, int v) nogil
+    void fr_prefetch(const void* p) nogil
 
 cdef extern from "stdio.h":
     # %lld etc. need these casts on every platform we build for
@@ -2211,6 +2217,7 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     cdef uint64_t dt
     cdef Py_ssize_t at
     cdef int i, n, st
+    cdef int64_t slot
     # Move to the M's next batch with events (Go resets the running time at
     # every batch, empty ones included).
     while cu.bpos >= cu.bend:
@@ -2249,6 +2256,13 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
         cu.args[i] = 0
     cu.bpos = c.pos
     cu.k += 1
+    if (cu.typ == EvGoStart or cu.typ == EvGoUnblock) and cu.args[0] < o.gmap.ndense:
+        # The event names a goroutine whose state is likely out of cache
+        # (one of possibly hundreds of thousands): start loading it now, a
+        # few events before the ordering gets to this one.
+        slot = o.gmap.dense[cu.args[0]]
+        if slot >= 0:
+            fr_prefetch(gres(o, slot))
     if cu.last_ts == 0:
         cu.last_ts = tick_ns(gi.ns_per_tick, b.time)
     cu.time = <int64_t>(<uint64_t>delta_ns(gi, dt) + <uint64_t>cu.last_ts)
