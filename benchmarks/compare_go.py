@@ -186,6 +186,11 @@ SNAPSHOT: Path | None = None
 def python_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    # numpy's OpenBLAS starts a thread per core at import, and each spins for
+    # about 0.1 s before it sleeps: in a child that times a call right after
+    # its imports, that thread competes with read(workers=2) for the second
+    # core.  fastrace never calls BLAS, so the children run without them.
+    env["OPENBLAS_NUM_THREADS"] = "1"
     if SNAPSHOT is not None:
         # Ahead of the editable install's finder, which Python consults last.
         env["PYTHONPATH"] = str(SNAPSHOT)
