@@ -7,7 +7,7 @@
 // GOROOT's source tree through a `go build -overlay` file map; GOROOT itself
 // is never written to, and the binary goes to the fastrace Go cache.
 //
-// Usage: goreader stream|keepall TRACE
+// Usage: goreader stream|keepall TRACE [AGAIN]
 //
 //	stream   read events one by one and count them (memory: the reader's own
 //	         per-generation state only)
@@ -17,7 +17,8 @@
 // Output: one JSON object on stdout with the mode, the event count, the
 // count per event kind (indexed by the numeric EventKind), the wall time of
 // opening plus reading (process start-up excluded) and a few runtime memory
-// statistics and the peak RSS taken at the end.
+// statistics and the peak RSS taken at the end of that read; with AGAIN > 0,
+// the times of AGAIN more reads in the same process (again_seconds).
 package main
 
 import (
@@ -35,19 +36,20 @@ import (
 )
 
 type report struct {
-	Mode       string  `json:"mode"`
-	Events     int     `json:"events"`
-	Kinds      []int   `json:"kinds"`
-	Seconds    float64 `json:"seconds"`
-	GoVersion  string  `json:"go_version"`
-	HeapSys    uint64  `json:"heap_sys"`
-	Sys        uint64  `json:"sys"`
-	TotalAlloc uint64  `json:"total_alloc"`
-	NumGC      uint32  `json:"num_gc"`
-	HeapInUse  uint64  `json:"heap_inuse"`
-	GOMAXPROCS int     `json:"gomaxprocs"`
-	VmHWMKB    int64   `json:"vm_hwm_kb"`
-	EventSize  uintptr `json:"event_size"`
+	Mode       string    `json:"mode"`
+	Events     int       `json:"events"`
+	Kinds      []int     `json:"kinds"`
+	Seconds    float64   `json:"seconds"`
+	GoVersion  string    `json:"go_version"`
+	HeapSys    uint64    `json:"heap_sys"`
+	Sys        uint64    `json:"sys"`
+	TotalAlloc uint64    `json:"total_alloc"`
+	NumGC      uint32    `json:"num_gc"`
+	HeapInUse  uint64    `json:"heap_inuse"`
+	GOMAXPROCS int       `json:"gomaxprocs"`
+	VmHWMKB    int64     `json:"vm_hwm_kb"`
+	EventSize  uintptr   `json:"event_size"`
+	Again      []float64 `json:"again_seconds"`
 }
 
 // peakRSS returns this process's resident-set high-water mark in KiB from
@@ -76,19 +78,14 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func main() {
-	if len(os.Args) != 3 || (os.Args[1] != "stream" && os.Args[1] != "keepall") {
-		fmt.Fprintln(os.Stderr, "usage: goreader stream|keepall TRACE")
-		os.Exit(2)
-	}
-	mode, path := os.Args[1], os.Args[2]
-	kinds := make([]int, 32)
-
-	start := time.Now()
+// readTrace reads the whole trace at path; in keepall mode it returns every
+// event, otherwise only their count per kind (added to kinds).
+func readTrace(mode, path string, kinds []int) (int, []trace.Event) {
 	f, err := os.Open(path)
 	if err != nil {
 		fail(err)
 	}
+	defer f.Close()
 	r, err := trace.NewReader(f)
 	if err != nil {
 		fail(err)
@@ -117,12 +114,42 @@ func main() {
 			kinds[int(kept[i].Kind())%len(kinds)]++
 		}
 	}
+	return n, kept
+}
+
+func main() {
+	again := 0
+	if len(os.Args) == 4 {
+		v, err := strconv.Atoi(os.Args[3])
+		if err != nil || v < 0 {
+			fail(fmt.Errorf("bad repeat count %q", os.Args[3]))
+		}
+		again = v
+	}
+	if (len(os.Args) != 3 && len(os.Args) != 4) || (os.Args[1] != "stream" && os.Args[1] != "keepall") {
+		fmt.Fprintln(os.Stderr, "usage: goreader stream|keepall TRACE [AGAIN]")
+		os.Exit(2)
+	}
+	mode, path := os.Args[1], os.Args[2]
+	kinds := make([]int, 32)
+
+	start := time.Now()
+	n, kept := readTrace(mode, path, kinds)
 	elapsed := time.Since(start)
-	f.Close()
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	runtime.KeepAlive(kept)
+	hwm := peakRSS()
+	kept = nil
+	// Warm runs: the same read again in this process, whose heap is already
+	// grown (what compare_go.py reports next to the fresh-process figure).
+	againSeconds := []float64{}
+	for i := 0; i < again; i++ {
+		t0 := time.Now()
+		readTrace(mode, path, make([]int, 32))
+		againSeconds = append(againSeconds, time.Since(t0).Seconds())
+	}
 	last := 0
 	for i, c := range kinds {
 		if c != 0 {
@@ -133,8 +160,8 @@ func main() {
 		Mode: mode, Events: n, Kinds: kinds[:last], Seconds: elapsed.Seconds(),
 		GoVersion: runtime.Version(), HeapSys: ms.HeapSys, Sys: ms.Sys,
 		TotalAlloc: ms.TotalAlloc, NumGC: ms.NumGC, HeapInUse: ms.HeapInuse,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), VmHWMKB: peakRSS(),
-		EventSize: unsafe.Sizeof(trace.Event{}),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), VmHWMKB: hwm,
+		EventSize: unsafe.Sizeof(trace.Event{}), Again: againSeconds,
 	})
 	fmt.Println(string(out))
 }
