@@ -1089,60 +1089,8 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
             else:
                 s1 = v
 
-    if kind == K_METRIC:
-        a0 = args[0]
-    elif kind == K_LABEL:
-        a0 = s0
-    elif typ == EvSTWBegin:
-        a0 = <uint64_t>c.g
-        a1 = s0
-    elif typ == EvSTWEnd:
-        a0 = <uint64_t>c.g
-        a1 = string_or_empty(gi, x0)
-    elif typ == EvGCSweepActive or typ == EvGCMarkAssistActive:
-        a0 = args[0]
-    elif typ == EvGCSweepBegin or typ == EvGCSweepEnd:
-        a0 = <uint64_t>c.p
-        if typ == EvGCSweepEnd:
-            a1 = args[0]
-            a2 = args[1]
-    elif typ == EvGCMarkAssistBegin or typ == EvGCMarkAssistEnd:
-        a0 = <uint64_t>c.g
-    elif typ == EvUserTaskBegin:
-        a0 = args[0]
-        a1 = args[1]
-        a2 = s0
-    elif typ == EvUserTaskEnd:
-        a0 = args[0]
-        a1 = x0
-        a2 = x1
-    elif kind == K_REGION_BEGIN or kind == K_REGION_END:
-        a0 = args[0]
-        a1 = s0
-    elif kind == K_LOG:
-        a0 = args[0]
-        a1 = s0
-        a2 = s1
-    elif kind == K_EXPERIMENTAL:
-        a0 = args[0]
-        a1 = args[1]
-        a2 = args[2]
-        if EXP_STRING_MASK[typ] & 1:
-            st = lookup_string(o, gi, a0, &v, typ)
-            if st:
-                return st
-            a0 = v
-        if EXP_STRING_MASK[typ] & 2:
-            st = lookup_string(o, gi, a1, &v, typ)
-            if st:
-                return st
-            a1 = v
-        if EXP_STRING_MASK[typ] & 4:
-            st = lookup_string(o, gi, a2, &v, typ)
-            if st:
-                return st
-            a2 = v
-    elif kind == K_STATE_TRANSITION:
+    if kind == K_STATE_TRANSITION:
+        # First: in scheduler-heavy traces nearly every event is one.
         if typ == EvProcStart:
             a0, fr, to = args[0], P_IDLE, P_RUNNING
         elif typ == EvProcStop:
@@ -1188,7 +1136,60 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
             a0, fr = args[0], <uint8_t>x0
             to = go_state_of(args[2])
             a2 = own_stack
-
+    elif kind == K_EXPERIMENTAL:
+        # Second: AllocFree traces are mostly these.
+        a0 = args[0]
+        a1 = args[1]
+        a2 = args[2]
+        if EXP_STRING_MASK[typ] & 1:
+            st = lookup_string(o, gi, a0, &v, typ)
+            if st:
+                return st
+            a0 = v
+        if EXP_STRING_MASK[typ] & 2:
+            st = lookup_string(o, gi, a1, &v, typ)
+            if st:
+                return st
+            a1 = v
+        if EXP_STRING_MASK[typ] & 4:
+            st = lookup_string(o, gi, a2, &v, typ)
+            if st:
+                return st
+            a2 = v
+    elif kind == K_METRIC:
+        a0 = args[0]
+    elif kind == K_LABEL:
+        a0 = s0
+    elif typ == EvSTWBegin:
+        a0 = <uint64_t>c.g
+        a1 = s0
+    elif typ == EvSTWEnd:
+        a0 = <uint64_t>c.g
+        a1 = string_or_empty(gi, x0)
+    elif typ == EvGCSweepActive or typ == EvGCMarkAssistActive:
+        a0 = args[0]
+    elif typ == EvGCSweepBegin or typ == EvGCSweepEnd:
+        a0 = <uint64_t>c.p
+        if typ == EvGCSweepEnd:
+            a1 = args[0]
+            a2 = args[1]
+    elif typ == EvGCMarkAssistBegin or typ == EvGCMarkAssistEnd:
+        a0 = <uint64_t>c.g
+    elif typ == EvUserTaskBegin:
+        a0 = args[0]
+        a1 = args[1]
+        a2 = s0
+    elif typ == EvUserTaskEnd:
+        a0 = args[0]
+        a1 = x0
+        a2 = x1
+    elif kind == K_REGION_BEGIN or kind == K_REGION_END:
+        a0 = args[0]
+        a1 = s0
+    elif kind == K_LOG:
+        a0 = args[0]
+        a1 = s0
+        a2 = s1
     r = new_row(o, t, c, kind, typ)
     if r == NULL:
         return ST_NOMEM
@@ -2084,59 +2085,60 @@ cdef int adv_go_range(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                   bint* ok) noexcept nogil:
+    # One if/elif chain on t: Cython makes it a single switch.
     cdef uint8_t t = cu.typ
     if t == EvProcStatus:
         return adv_proc_status(o, gi, cu, c, nc, ok)
-    if t == EvProcStart:
+    elif t == EvProcStart:
         return adv_proc_start(o, gi, cu, c, nc, ok)
-    if t == EvProcStop:
+    elif t == EvProcStop:
         return adv_proc_stop(o, gi, cu, c, nc, ok)
-    if t == EvProcSteal:
+    elif t == EvProcSteal:
         return adv_proc_steal(o, gi, cu, c, nc, ok)
-    if t == EvGoStatus or t == EvGoStatusStack:
+    elif t == EvGoStatus or t == EvGoStatusStack:
         return adv_go_status(o, gi, cu, c, nc, ok)
-    if t == EvGoCreate or t == EvGoCreateBlocked:
+    elif t == EvGoCreate or t == EvGoCreateBlocked:
         return adv_go_create(o, gi, cu, c, nc, ok)
-    if t == EvGoCreateSyscall:
+    elif t == EvGoCreateSyscall:
         return adv_go_create_syscall(o, gi, cu, c, nc, ok)
-    if t == EvGoStart:
+    elif t == EvGoStart:
         return adv_go_start(o, gi, cu, c, nc, ok)
-    if t == EvGoDestroy or t == EvGoStop or t == EvGoBlock:
+    elif t == EvGoDestroy or t == EvGoStop or t == EvGoBlock:
         return adv_go_stop_exec(o, gi, cu, c, nc, ok)
-    if t == EvGoDestroySyscall:
+    elif t == EvGoDestroySyscall:
         return adv_go_destroy_syscall(o, gi, cu, c, nc, ok)
-    if t == EvGoUnblock:
+    elif t == EvGoUnblock:
         return adv_go_unblock(o, gi, cu, c, nc, ok)
-    if t == EvGoSwitch or t == EvGoSwitchDestroy:
+    elif t == EvGoSwitch or t == EvGoSwitchDestroy:
         return adv_go_switch(o, gi, cu, c, nc, ok)
-    if t == EvGoSyscallBegin:
+    elif t == EvGoSyscallBegin:
         return adv_syscall_begin(o, gi, cu, c, nc, ok)
-    if t == EvGoSyscallEnd:
+    elif t == EvGoSyscallEnd:
         return adv_syscall_end(o, gi, cu, c, nc, ok)
-    if t == EvGoSyscallEndBlocked:
+    elif t == EvGoSyscallEndBlocked:
         return adv_syscall_end_blocked(o, gi, cu, c, nc, ok)
-    if t == EvSTWBegin or t == EvSTWEnd or t == EvGCMarkAssistActive \
+    elif t == EvSTWBegin or t == EvSTWEnd or t == EvGCMarkAssistActive \
             or t == EvGCMarkAssistBegin or t == EvGCMarkAssistEnd:
         return adv_go_range(o, gi, cu, c, nc, ok)
-    if t == EvGCActive:
+    elif t == EvGCActive:
         return adv_gc_active(o, gi, cu, c, nc, ok)
-    if t == EvGCBegin:
+    elif t == EvGCBegin:
         return adv_gc_begin(o, gi, cu, c, nc, ok)
-    if t == EvGCEnd:
+    elif t == EvGCEnd:
         return adv_gc_end(o, gi, cu, c, nc, ok)
-    if t == EvGCSweepActive or t == EvGCSweepBegin or t == EvGCSweepEnd:
+    elif t == EvGCSweepActive or t == EvGCSweepBegin or t == EvGCSweepEnd:
         return adv_sweep(o, gi, cu, c, nc, ok)
-    if t == EvHeapAlloc or t == EvHeapGoal:
+    elif t == EvHeapAlloc or t == EvHeapGoal:
         return adv_simple(o, gi, cu, c, nc, ok, MUST, MUST, MAY)
-    if t == EvProcsChange or t == EvGoLabel or t == EvUserLog:
+    elif t == EvProcsChange or t == EvGoLabel or t == EvUserLog:
         return adv_simple(o, gi, cu, c, nc, ok, MUST, MUST, MUST)
-    if t == EvUserTaskBegin:
+    elif t == EvUserTaskBegin:
         return adv_task_begin(o, gi, cu, c, nc, ok)
-    if t == EvUserTaskEnd:
+    elif t == EvUserTaskEnd:
         return adv_task_end(o, gi, cu, c, nc, ok)
-    if t == EvUserRegionBegin or t == EvUserRegionEnd:
+    elif t == EvUserRegionBegin or t == EvUserRegionEnd:
         return adv_region(o, gi, cu, c, nc, ok)
-    if KIND_OF[t] == K_EXPERIMENTAL:
+    elif KIND_OF[t] == K_EXPERIMENTAL:
         return adv_simple(o, gi, cu, c, nc, ok, MUST, MAY, MAY)
     snprintf(o.err, sizeof(o.err), "bad event type found while ordering: %d", <int>t)
     return ST_ERROR
