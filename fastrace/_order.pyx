@@ -380,14 +380,16 @@ cdef bint hash_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
     return False
 
 
-cdef int hash_grow(IdMap* m) noexcept nogil:
+cdef int hash_rebuild(IdMap* m, Py_ssize_t newcap, uint64_t below) noexcept nogil:
+    """Rebuild the hash part with newcap slots, moving its keys below
+    ``below`` to the direct part (which must cover them); ST_OK, or ST_NOMEM
+    with the hash part unchanged."""
     cdef Py_ssize_t oldcap = m.cap
     cdef uint64_t* ok = m.keys
     cdef int64_t* ov = m.vals
     cdef uint8_t* ou = m.used
     cdef Py_ssize_t j
     cdef size_t i
-    cdef Py_ssize_t newcap = oldcap * 2 if oldcap else 16
     m.keys = <uint64_t*>PyMem_RawMalloc(newcap * sizeof(uint64_t))
     m.vals = <int64_t*>PyMem_RawMalloc(newcap * sizeof(int64_t))
     m.used = <uint8_t*>PyMem_RawMalloc(newcap)
@@ -400,13 +402,19 @@ cdef int hash_grow(IdMap* m) noexcept nogil:
     memset(m.used, 0, newcap)
     m.cap = newcap
     for j in range(oldcap):
-        if ou[j]:
-            i = _slot(ok[j], newcap)
-            while m.used[i]:
-                i = (i + 1) & <size_t>(newcap - 1)
-            m.used[i] = 1
-            m.keys[i] = ok[j]
-            m.vals[i] = ov[j]
+        if not ou[j]:
+            continue
+        if ok[j] < below:
+            m.dense[ok[j]] = ov[j]
+            m.ndn += 1
+            m.n -= 1
+            continue
+        i = _slot(ok[j], newcap)
+        while m.used[i]:
+            i = (i + 1) & <size_t>(newcap - 1)
+        m.used[i] = 1
+        m.keys[i] = ok[j]
+        m.vals[i] = ov[j]
     PyMem_RawFree(ok)
     PyMem_RawFree(ov)
     PyMem_RawFree(ou)
@@ -416,7 +424,7 @@ cdef int hash_grow(IdMap* m) noexcept nogil:
 cdef int hash_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
     cdef size_t i
     if (m.n + 1) * 2 > m.cap:
-        if hash_grow(m):
+        if hash_rebuild(m, m.cap * 2 if m.cap else 16, 0):
             return ST_NOMEM
     i = _slot(k, m.cap)
     while m.used[i]:
@@ -435,12 +443,8 @@ cdef int dense_grow(IdMap* m, uint64_t k) noexcept nogil:
     """Extend the direct part to cover key k, moving the hash part's keys
     it now covers; ST_OK, or ST_NOMEM with the map unchanged."""
     cdef uint64_t newn = m.ndense * 2 if m.ndense else 64
-    cdef int64_t* d
-    cdef uint64_t* ok = m.keys
-    cdef int64_t* ov = m.vals
-    cdef uint8_t* ou = m.used
-    cdef Py_ssize_t oldcap = m.cap, oldn = m.n, j
     cdef uint64_t oldnd = m.ndense
+    cdef int64_t* d
     while newn <= k:
         newn *= 2
     d = <int64_t*>PyMem_RawRealloc(m.dense, newn * sizeof(int64_t))
@@ -449,32 +453,9 @@ cdef int dense_grow(IdMap* m, uint64_t k) noexcept nogil:
     memset(d + m.ndense, 0xFF, (newn - m.ndense) * sizeof(int64_t))  # -1
     m.dense = d
     m.ndense = newn
-    if oldn == 0:
-        return ST_OK
-    # Move the keys the direct part now covers out of the hash part: rebuild
-    # it at the same capacity (allocated first, so this cannot fail midway).
-    m.keys = <uint64_t*>PyMem_RawMalloc(oldcap * sizeof(uint64_t))
-    m.vals = <int64_t*>PyMem_RawMalloc(oldcap * sizeof(int64_t))
-    m.used = <uint8_t*>PyMem_RawMalloc(oldcap)
-    if m.keys == NULL or m.vals == NULL or m.used == NULL:
-        PyMem_RawFree(m.keys)
-        PyMem_RawFree(m.vals)
-        PyMem_RawFree(m.used)
-        m.keys, m.vals, m.used = ok, ov, ou
+    if m.n and hash_rebuild(m, m.cap, newn):
         m.ndense = oldnd  # the array stays longer, unused beyond oldnd
         return ST_NOMEM
-    memset(m.used, 0, oldcap)
-    m.n = 0
-    for j in range(oldcap):
-        if ou[j]:
-            if ok[j] < newn:
-                d[ok[j]] = ov[j]
-                m.ndn += 1
-            else:
-                hash_put(m, ok[j], ov[j])   # fits: never more entries than before
-    PyMem_RawFree(ok)
-    PyMem_RawFree(ov)
-    PyMem_RawFree(ou)
     return ST_OK
 
 
