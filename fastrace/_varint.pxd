@@ -77,6 +77,11 @@ cdef inline int read_uvarint(Cursor* c, uint64_t* out) noexcept nogil:
     cdef unsigned int shift = 0
     cdef uint8_t b
     cdef int n = 0
+    if i < c.end and c.buf[i] < 0x80:
+        # One byte: most time deltas and small ids.
+        out[0] = c.buf[i]
+        c.pos = i + 1
+        return WIRE_OK
     while True:
         if i >= c.end:
             return WIRE_VARINT_TRUNCATED
