@@ -2231,12 +2231,15 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     st = read_uvarint(&c, &dt)
     if st:
         return format_error(o, cu, st, c.pos, 0, 0)
+    # Four plain stores: a loop over the unused tail became a memset call.
+    cu.args[0] = 0
+    cu.args[1] = 0
+    cu.args[2] = 0
+    cu.args[3] = 0
     for i in range(n):
         st = read_uvarint(&c, &cu.args[i])
         if st:
             return format_error(o, cu, st, c.pos, 0, 0)
-    for i in range(n, 4):
-        cu.args[i] = 0
     cu.bpos = c.pos
     cu.k += 1
     if (cu.typ == EvGoStart or cu.typ == EvGoUnblock) and cu.args[0] < o.gmap.ndense:
