@@ -454,14 +454,20 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
         if st:
             return fail(d, st, c.pos, 0, 0, k)
         t += dt
-        e = <EventRec*>grow_push(&d.events)
+        e = <EventRec*>grow_slot(&d.events)
         if e == NULL:
             return fail(d, WIRE_NOMEM, at, 0, 0, k)
         e.time = t
+        e.args[0] = 0
+        e.args[1] = 0
+        e.args[2] = 0
+        e.args[3] = 0
         e.type = typ
         e.batch = bi
         n = EV_NARGS[typ] - 1
         e.nargs = <uint8_t>n
+        e.pad0 = 0
+        e.pad1 = 0
         st = read_fields(d, c, &e.args[0], n, k)
         if st:
             return st
