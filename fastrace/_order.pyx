@@ -289,11 +289,12 @@ cdef inline double ns_per_tick_of(uint64_t freq) noexcept nogil:
 
 
 cdef inline void set_tick_fast(GenIn* gi) noexcept nogil:
-    # Linux and most other platforms tick at 1e9/16 or 1e9/64 Hz, so a tick
-    # is an exact integer number of ns.  Then, for a tick count small enough
-    # that both it and its product are exact doubles (below 2**53), Go's
-    # float64 product equals the integer product: cursor_next multiplies
-    # time deltas as integers and keeps the float path for the rest.
+    # Where the runtime's trace clock is nanotime() / 64 (every platform
+    # without a low-resolution clock), a tick is exactly 64 ns.  For a tick
+    # count small enough that it and its product are exact doubles (below
+    # 2**53), Go's float64 product then equals the integer product:
+    # cursor_next multiplies time deltas as integers and keeps the float
+    # path for the rest.
     cdef double k = gi.ns_per_tick
     gi.tick_mul = 0
     gi.tick_fast_max = 0
