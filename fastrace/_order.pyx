@@ -323,14 +323,15 @@ def ticks_to_ns(cnp.ndarray ticks, uint64_t freq):
 
 
 # ---------------------------------------------------------------------------
-# Map uint64 -> int64 (values >= 0) for ids from the trace.  Ids the runtime
-# hands out are small and dense (goroutines, Ps, Ms, tasks, strings, stacks
-# count up from 0 or 1), so keys below ndense live in a plain array indexed
-# by key: one memory access per lookup, which matters on the hot path
-# (hundreds of thousands of goroutines).  The array grows to cover a new key
-# only while it stays within a few times the number of entries; any other
-# key goes to an open-addressing hash table (linear probing, backward-shift
-# deletion), so nothing is assumed about the keys a trace holds.
+# Map uint64 -> int64 (values >= 0) for ids from the trace.  Most ids the
+# runtime hands out are small and dense (goroutines, Ps, tasks, strings and
+# stacks count up from 0 or 1), so keys below ndense live in a plain array
+# indexed by key: one memory access per lookup, which matters on the hot
+# path (hundreds of thousands of goroutines).  The array grows to cover a
+# new key only while it stays within a few times the number of entries;
+# any other key (M ids are OS thread ids, for one) goes to an
+# open-addressing hash table (linear probing, backward-shift deletion), so
+# nothing is assumed about the keys a trace holds.
 
 cdef struct IdMap:
     uint64_t* keys            # hash part: keys >= ndense
