@@ -29,8 +29,8 @@ from libc.stdio cimport snprintf
 cimport numpy as cnp
 import numpy as np
 
-from fastrace._varint cimport (BatchRec, Cursor, Growable, Recycler, adopt, grow_push, grow_to,
-                               read_uvarint,
+from fastrace._varint cimport (BatchRec, Cursor, Growable, Recycler, adopt, grow_push, grow_slot,
+                               grow_to, read_uvarint,
                                release, WIRE_OK, WIRE_BAD_EVENT_TYPE, WIRE_UNTIMED_IN_BATCH)
 from fastrace import spec as _spec
 from fastrace import kinds as _kinds
@@ -543,25 +543,12 @@ cdef class IdTable:
         cdef const uint64_t[::1] k = np.ascontiguousarray(keys, dtype=np.uint64)
         cdef const int64_t[::1] v = np.ascontiguousarray(vals, dtype=np.int64)
         cdef Py_ssize_t i
-        cdef uint64_t top = 0
         memset(&self.m, 0, sizeof(IdMap))
         for i in range(k.shape[0]):
-            if k[i] > top:
-                top = k[i]
             if v[i] < 0:
                 raise ValueError("IdTable values must be >= 0")
-        if k.shape[0] and top < <uint64_t>(4 * k.shape[0] + 64):
-            self.m.dense = <int64_t*>PyMem_RawMalloc((top + 1) * sizeof(int64_t))
-            if self.m.dense == NULL:
-                raise MemoryError()
-            memset(self.m.dense, 0xFF, (top + 1) * sizeof(int64_t))  # -1
-            for i in range(k.shape[0]):
-                self.m.dense[k[i]] = v[i]
-            self.m.ndense = top + 1
-            for i in range(<Py_ssize_t>(top + 1)):
-                if self.m.dense[i] >= 0:
-                    self.m.ndn += 1
-            return
+        # map_put keeps dense ids (strings and stacks count up from 1) in
+        # the direct part and anything else in the hash part.
         for i in range(k.shape[0]):
             if map_put(&self.m, k[i], v[i]):
                 raise MemoryError()
@@ -1012,11 +999,9 @@ cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
                             uint8_t typ) noexcept nogil:
     """The next row, with every field set (no zeroing pass: this is the
     hottest store in the engine)."""
-    cdef TraceEventRec* r
-    if o.out.n == o.out.cap and grow_to(&o.out, o.out.cap * 2 if o.out.cap else 64):
+    cdef TraceEventRec* r = <TraceEventRec*>grow_slot(&o.out)
+    if r == NULL:
         return NULL
-    r = <TraceEventRec*>(o.out.data + o.out.n * sizeof(TraceEventRec))
-    o.out.n += 1
     r.a[0] = 0
     r.a[1] = 0
     r.a[2] = 0

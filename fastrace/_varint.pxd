@@ -117,18 +117,6 @@ cdef int grow(Growable* g) noexcept nogil
 cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil
 
 
-cdef inline void* grow_push(Growable* g) noexcept nogil:
-    """Append one zeroed record and return it; NULL when out of memory."""
-    cdef char* p
-    if g.n == g.cap:
-        if grow(g):
-            return NULL
-    p = g.data + g.n * g.size
-    memset(p, 0, <size_t>g.size)
-    g.n += 1
-    return p
-
-
 cdef inline void* grow_slot(Growable* g) noexcept nogil:
     """Append one record left as it was (the caller sets every field: for
     per-event records, where a zeroing call per row shows in profiles);
@@ -139,6 +127,14 @@ cdef inline void* grow_slot(Growable* g) noexcept nogil:
             return NULL
     p = g.data + g.n * g.size
     g.n += 1
+    return p
+
+
+cdef inline void* grow_push(Growable* g) noexcept nogil:
+    """Append one zeroed record and return it; NULL when out of memory."""
+    cdef void* p = grow_slot(g)
+    if p != NULL:
+        memset(p, 0, <size_t>g.size)
     return p
 
 
