@@ -106,17 +106,22 @@ def touch(mb: float) -> dict:
     return {"mode": "touch", "mb": n / 1e6, "seconds": first, "rewrite_seconds": again}
 
 
+def _call(mode: str, path: str):
+    """The fastrace call MODE stands for (wire, read, read_w2)."""
+    import fastrace
+
+    if mode == "wire":
+        return fastrace.decode_wire(path)
+    return fastrace.read(path, **({"workers": 2} if mode == "read_w2" else {}))
+
+
 def _again(mode: str, path: str) -> float:
     """One more timed call of MODE in this process, its result dropped."""
     import fastrace
 
     t0 = time.perf_counter()
-    if mode == "wire":
-        res = fastrace.decode_wire(path)
-    elif mode == "read":
-        res = fastrace.read(path)
-    elif mode == "read_w2":
-        res = fastrace.read(path, workers=2)
+    if mode != "iter":
+        res = _call(mode, path)
     else:
         res = 0
         for piece in fastrace.iter_generations(path):
@@ -147,7 +152,7 @@ def main() -> int:
     out: dict = {"mode": mode}
     if mode == "wire":
         t0 = time.perf_counter()
-        w = fastrace.decode_wire(path)
+        w = _call(mode, path)
         seconds = time.perf_counter() - t0
         hwm_call = _vm_hwm_kb()
         out["events"] = int(len(w.events))
@@ -158,9 +163,8 @@ def main() -> int:
         out["experiments"] = list(w.experiments())
         del w, g
     elif mode in ("read", "read_w2"):
-        kw = {"workers": 2} if mode == "read_w2" else {}
         t0 = time.perf_counter()
-        tr = fastrace.read(path, **kw)
+        tr = _call(mode, path)
         seconds = time.perf_counter() - t0
         hwm_call = _vm_hwm_kb()
         out["events"] = int(len(tr.events))
