@@ -44,7 +44,7 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
-    for name in ("_varint", "_order")
+    for name in ("_varint", "_order", "_analysis")
 ]
 
 setup(

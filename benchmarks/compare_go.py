@@ -118,24 +118,10 @@ def allocfree_trace(quick: bool) -> dict:
 # ---------------------------------------------------------------- Go reader
 
 def goreader_binary() -> Path:
-    """Build benchmarks/goreader/main.go as a package of GOROOT/src (through
-    an overlay file map: GOROOT is not written to) and cache the binary."""
-    version = gotool.REFERENCE
-    out = gotool.cache_dir() / "bin" / version / "fastrace-bench-goreader"
-    if out.is_file() and out.stat().st_mtime >= GOREADER_SRC.stat().st_mtime:
-        return out
-    gotool.ensure_go(version)
-    target = gotool.go_root(version) / "src" / GOREADER_PKG / "main.go"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    print(f"building Go reader with Go {version} ...", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        overlay = Path(tmp) / "overlay.json"
-        overlay.write_text(json.dumps({"Replace": {str(target): str(GOREADER_SRC)}}))
-        binary = Path(tmp) / "goreader"
-        gotool.run_go(version, "build", "-overlay", str(overlay), "-o", str(binary),
-                      GOREADER_PKG, cwd=tmp)
-        os.replace(binary, out)
-    return out
+    """Build benchmarks/goreader/main.go inside GOROOT's tree (see
+    gotool.build_std_prog) and cache the binary."""
+    print(f"Go reader (Go {gotool.REFERENCE}) ...", flush=True)
+    return gotool.build_std_prog(GOREADER_SRC, GOREADER_PKG, "fastrace-bench-goreader")
 
 
 # ---------------------------------------------------------------- running

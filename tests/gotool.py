@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import fcntl
 import os
 import shutil
@@ -358,3 +359,30 @@ def go_dump(trace_path: str | os.PathLike, mode: str = "wire",
     proc = run_go(version, "tool", "trace", f"-d={mode}", trace.name,
                   cwd=trace.parent, check=False, timeout=timeout)
     return proc.stdout, proc.stderr, proc.returncode
+
+
+def build_std_prog(src: str | os.PathLike, package: str, name: str,
+                   version: str = REFERENCE) -> Path:
+    """Build the Go file ``src`` as package ``package`` of GOROOT's source
+    tree (e.g. ``internal/trace/fastracetextconv``) with Go ``version``.
+
+    A program that imports an internal package of the standard library
+    (``internal/trace``) cannot be built from an outside module, so the file
+    is placed inside the tree through a ``go build -overlay`` file map;
+    GOROOT itself is never written to.  The binary is cached as
+    ``<cache>/bin/<version>/<name>`` and rebuilt when ``src`` is newer."""
+    src = Path(src).resolve()
+    out = cache_dir() / "bin" / version / name
+    if out.is_file() and out.stat().st_mtime >= src.stat().st_mtime:
+        return out
+    ensure_go(version)
+    target = go_root(version) / "src" / package / src.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        overlay = Path(tmp) / "overlay.json"
+        overlay.write_text(json.dumps({"Replace": {str(target): str(src)}}))
+        binary = Path(tmp) / name
+        run_go(version, "build", "-overlay", str(overlay), "-o", str(binary), package,
+               cwd=tmp)
+        os.replace(binary, out)
+    return out

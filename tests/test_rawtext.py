@@ -527,23 +527,8 @@ def test_some_fixture_has_empty_data():
 def _textconv_binary() -> Path:
     import gotool
 
-    version = gotool.REFERENCE
-    src = TESTS / "gostd" / "textconv" / "main.go"
-    out = gotool.cache_dir() / "bin" / version / "textconv"
-    if out.is_file() and out.stat().st_mtime >= src.stat().st_mtime:
-        return out
-    gotool.ensure_go(version)
-    pkg = "internal/trace/fastracetextconv"
-    target = gotool.go_root(version) / "src" / pkg / "main.go"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        overlay = Path(tmp) / "overlay.json"
-        overlay.write_text(json.dumps({"Replace": {str(target): str(src)}}))
-        binary = Path(tmp) / "textconv"
-        gotool.run_go(version, "build", "-overlay", str(overlay), "-o", str(binary), pkg,
-                      cwd=tmp)
-        os.replace(binary, out)
-    return out
+    return gotool.build_std_prog(TESTS / "gostd" / "textconv" / "main.go",
+                                 "internal/trace/fastracetextconv", "textconv")
 
 
 @pytest.fixture(scope="module")

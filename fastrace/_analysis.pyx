@@ -1,0 +1,26 @@
+# cython: language_level=3
+"""Stage 3: analyses of the ordered event table, in C.
+
+Each concern is one included source file, all compiled into this one
+extension module (as msgpack and asyncpg split theirs):
+
+- ``_summary.pxi``: Go's goroutine and user-task summaries
+  (``internal/trace/summary.go``).
+- ``_gcutil.pxi``: ranges, GC cycles and mutator utilisation
+  (``internal/trace/gc.go``).
+- ``_states.pxi``: goroutine state intervals and the latency profiles of
+  ``cmd/trace/pprof.go``.
+
+Every pass reads the rows of ``Trace.events`` (``TraceEventRec`` in
+``_order.pxd``) with the GIL released and returns numpy structured arrays
+whose dtypes are derived from structs in ``_analysis.pxd``.  The Python
+layer over them is ``fastrace.analysis``.
+"""
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+include "_summary.pxi"
+include "_gcutil.pxi"
+include "_states.pxi"

@@ -1,0 +1,1 @@
+# Included by fastrace/_analysis.pyx.
