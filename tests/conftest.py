@@ -37,3 +37,24 @@ def deadline():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="session")
+def live_trace(tmp_path_factory):
+    """``live_trace(version, program)``: the path of a trace that ``program``
+    (a ``gotool.PROGRAMS`` name) wrote under Go ``version`` during this test
+    run, made once per session and shared by every test that asks for it;
+    None where the program does not run on that version.  Tests using it
+    should be marked ``live``."""
+    import gotool
+
+    made: dict = {}
+    root = tmp_path_factory.mktemp("live")
+
+    def make(version: str, program: str):
+        key = (version, program)
+        if key not in made:
+            made[key] = gotool.make_trace(version, program, root / f"go{version}-{program}.trace")
+        return made[key]
+
+    return make
