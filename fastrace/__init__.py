@@ -7,5 +7,8 @@ from fastrace.errors import (
 )
 from fastrace.wire import WireTrace, decode_wire
 from fastrace.trace import Trace, iter_generations, read
+from fastrace.fields import EventView
+from fastrace._order import EVENT_DTYPE
+from fastrace import kinds, spec, validate
 
 __version__ = "0.1.0"

@@ -94,7 +94,7 @@ cdef enum ProcStatusC:        # P status as written in the trace
     PS_SYSCALL = 3
     PS_ABANDONED = 4
 
-cdef enum GoStateC:           # fastrace.kinds.GoState
+cpdef enum GoStateC:         # fastrace.kinds.GoState (checked at import)
     G_UNDETERMINED = 0
     G_NOT_EXIST = 1
     G_RUNNABLE = 2
@@ -102,13 +102,14 @@ cdef enum GoStateC:           # fastrace.kinds.GoState
     G_WAITING = 4
     G_SYSCALL = 5
 
-cdef enum ProcStateC:         # fastrace.kinds.ProcState
+cpdef enum ProcStateC:       # fastrace.kinds.ProcState (checked at import)
     P_UNDETERMINED = 0
     P_NOT_EXIST = 1
     P_RUNNING = 2
     P_IDLE = 3
 
-cdef enum KindC:              # fastrace.kinds.EventKind
+cpdef enum KindC:            # fastrace.kinds.EventKind (checked at import)
+    K_BAD = 0
     K_SYNC = 1
     K_METRIC = 2
     K_LABEL = 3
@@ -129,7 +130,8 @@ cdef enum GCStateC:
     GC_NOT_RUNNING = 1
     GC_RUNNING = 2
 
-cdef enum Ev:                 # wire types the handlers name (checked against fastrace.spec)
+cpdef enum Ev:               # the wire types dispatch() handles, Ev + name in fastrace.spec
+                             # (checked at import: codes, and no type of the spec left out)
     EvProcsChange = 9
     EvProcStart = 10
     EvProcStop = 11
@@ -181,9 +183,12 @@ cdef enum Status:             # results of C functions
 cdef uint64_t NO_TASK = 0xFFFFFFFFFFFFFFFF
 cdef int64_t MIN_TIME = -0x7FFFFFFFFFFFFFFF - 1
 
-# Per wire type, built from fastrace.spec: kind, start type of a range end,
-# positions (in args, i.e. after the time delta) of stack and string ids.
+# Per wire type, built from fastrace.spec: kind, the states of a fixed
+# transition, start type of a range end, positions (in args, i.e. after the
+# time delta) of stack and string ids.
 cdef uint8_t KIND_OF[256]
+cdef uint8_t FROM_STATE[256]         # state transitions fixed by the spec; 0 = read from the event
+cdef uint8_t TO_STATE[256]
 cdef uint8_t START_OF[256]
 cdef int8_t STACK_POS[256][2]
 cdef int8_t STRING_POS[256][2]
@@ -193,24 +198,45 @@ cdef uint8_t EV_DEFINED[256]         # 1 = a type of the format (any version)
 cdef uint8_t EV_SINCE[256]           # first trace version with the type
 cdef char EV_NAME[256][32]
 
-_KIND_BY_NAME = {
-    "CPUSample": K_STACK_SAMPLE, "ProcsChange": K_METRIC, "HeapAlloc": K_METRIC,
-    "HeapGoal": K_METRIC, "GoLabel": K_LABEL, "STWBegin": K_RANGE_BEGIN,
-    "STWEnd": K_RANGE_END, "GCActive": K_RANGE_ACTIVE, "GCBegin": K_RANGE_BEGIN,
-    "GCEnd": K_RANGE_END, "GCSweepActive": K_RANGE_ACTIVE, "GCSweepBegin": K_RANGE_BEGIN,
-    "GCSweepEnd": K_RANGE_END, "GCMarkAssistActive": K_RANGE_ACTIVE,
-    "GCMarkAssistBegin": K_RANGE_BEGIN, "GCMarkAssistEnd": K_RANGE_END,
-    "UserTaskBegin": K_TASK_BEGIN, "UserTaskEnd": K_TASK_END,
-    "UserRegionBegin": K_REGION_BEGIN, "UserRegionEnd": K_REGION_END, "UserLog": K_LOG,
-}
-_TRANSITIONS = ("ProcStart ProcStop ProcSteal ProcStatus GoCreate GoCreateSyscall GoStart "
-                "GoDestroy GoDestroySyscall GoStop GoBlock GoUnblock GoSyscallBegin GoSyscallEnd "
-                "GoSyscallEndBlocked GoStatus GoSwitch GoSwitchDestroy GoCreateBlocked "
-                "GoStatusStack").split()
+
+def check_spec(specs=None):
+    """Check this module's C enums against fastrace.kinds and its handlers
+    against the event table ``specs`` (default: fastrace.spec.SPECS); raise
+    RuntimeError naming the first event or value that disagrees.
+
+    Every timed type of the stable format that makes rows must have a
+    handler in dispatch() (a member of Ev), and every handled type must be
+    in the table with the same code: a type added to or removed from the
+    spec without its handler fails here, at import, not mid-trace."""
+    specs = _spec.SPECS if specs is None else specs
+    for cenum, penum, prefix in ((KindC, _kinds.EventKind, "K_"),
+                                 (GoStateC, _kinds.GoState, "G_"),
+                                 (ProcStateC, _kinds.ProcState, "P_")):
+        for member in cenum:
+            name = member.name[len(prefix):]
+            if name not in penum.__members__ or penum[name] != member.value:
+                raise RuntimeError(f"fastrace._order: {cenum.__name__}.{member.name} = "
+                                   f"{member.value} disagrees with fastrace.kinds.{penum.__name__}")
+    by_name = {s.name: s for s in specs}
+    handled = {member.name[2:]: member.value for member in Ev}
+    for name, code in handled.items():
+        s = by_name.get(name)
+        if s is None or s.code != code or not s.timed or s.kind == K_BAD:
+            raise RuntimeError(f"fastrace._order handles event type {name} ({code}), which "
+                               "fastrace.spec does not define as a timed event type with that "
+                               "code that makes rows")
+    for s in specs:
+        if s.timed and s.kind != K_BAD and not s.experiment and s.name not in handled:
+            raise RuntimeError(f"fastrace.spec defines event type {s.name} ({s.code}) of kind "
+                               f"{_kinds.EventKind(s.kind)}, but the ordering engine "
+                               "(fastrace._order dispatch) has no handler for it")
 
 
 def _init_tables():
+    check_spec()
     memset(KIND_OF, 0, sizeof(KIND_OF))
+    memset(FROM_STATE, 0, sizeof(FROM_STATE))
+    memset(TO_STATE, 0, sizeof(TO_STATE))
     memset(START_OF, 0, sizeof(START_OF))
     memset(STACK_POS, -1, sizeof(STACK_POS))
     memset(STRING_POS, -1, sizeof(STRING_POS))
@@ -226,12 +252,10 @@ def _init_tables():
         name = s.name.encode()[:31]
         memset(EV_NAME[s.code], 0, 32)
         EV_NAME[s.code][:len(name)] = name
-        if s.name in _KIND_BY_NAME:
-            KIND_OF[s.code] = _KIND_BY_NAME[s.name]
-        elif s.name in _TRANSITIONS:
-            KIND_OF[s.code] = K_STATE_TRANSITION
-        elif s.experiment:
-            KIND_OF[s.code] = K_EXPERIMENTAL
+        KIND_OF[s.code] = s.kind
+        if s.transition is not None:
+            FROM_STATE[s.code], TO_STATE[s.code] = s.transition
+        if s.kind == K_EXPERIMENTAL:
             for i, a in enumerate(s.args[1:4]):
                 if a.endswith("string"):
                     EXP_STRING_MASK[s.code] |= 1 << i
@@ -245,11 +269,6 @@ def _init_tables():
                 STACK_POS[s.code][j] = pos - 1
             for j, pos in enumerate(s.strings[:2]):
                 STRING_POS[s.code][j] = pos - 1
-    for name, code in (("ProcsChange", EvProcsChange), ("GoStatusStack", EvGoStatusStack),
-                       ("UserLog", EvUserLog), ("GoLabel", EvGoLabel), ("STWBegin", EvSTWBegin),
-                       ("GCSweepEnd", EvGCSweepEnd), ("GoSwitch", EvGoSwitch)):
-        if _spec.BY_NAME[name].code != code:
-            raise RuntimeError(f"fastrace._order: code of {name} disagrees with fastrace.spec")
 
 
 _init_tables()
@@ -1058,11 +1077,13 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
                 s1 = v
 
     if kind == K_STATE_TRANSITION:
-        # First: in scheduler-heavy traces nearly every event is one.
-        if typ == EvProcStart:
-            a0, fr, to = args[0], P_IDLE, P_RUNNING
-        elif typ == EvProcStop:
-            a0, fr, to = <uint64_t>c.p, P_RUNNING, P_IDLE
+        # First: in scheduler-heavy traces nearly every event is one.  The
+        # states are the spec's where they are fixed; the branches below say
+        # whose transition it is (a0) and read the states an event carries.
+        fr = FROM_STATE[typ]
+        to = TO_STATE[typ]
+        if typ == EvProcStop:
+            a0 = <uint64_t>c.p
         elif typ == EvProcSteal:
             a0, to = args[0], P_IDLE
             fr = P_IDLE if x0 == PS_ABANDONED else P_RUNNING
@@ -1070,40 +1091,31 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
             a0, fr = args[0], <uint8_t>x0
             to = proc_state_of(args[1])
         elif typ == EvGoCreate or typ == EvGoCreateBlocked:
-            a0, fr = args[0], G_NOT_EXIST
-            to = G_WAITING if typ == EvGoCreateBlocked else G_RUNNABLE
+            a0 = args[0]
             # Go gives a created goroutine a transition stack handle even
             # when its id is 0; row 1 is the empty stack.
             st = lookup_stack(o, gi, args[1], &tstack, typ)
             if st:
                 return st
             a2 = tstack if tstack else 1
-        elif typ == EvGoCreateSyscall:
-            a0, fr, to = args[0], G_NOT_EXIST, G_SYSCALL
-        elif typ == EvGoStart:
-            a0, fr, to = args[0], G_RUNNABLE, G_RUNNING
-        elif typ == EvGoDestroy:
-            a0, fr, to = <uint64_t>c.g, G_RUNNING, G_NOT_EXIST
-        elif typ == EvGoDestroySyscall:
-            a0, fr, to = <uint64_t>c.g, G_SYSCALL, G_NOT_EXIST
+        elif typ == EvGoDestroy or typ == EvGoDestroySyscall or typ == EvGoSyscallEnd \
+                or typ == EvGoSyscallEndBlocked:
+            a0 = <uint64_t>c.g
         elif typ == EvGoStop or typ == EvGoBlock:
-            a0, fr = <uint64_t>c.g, G_RUNNING
-            to = G_RUNNABLE if typ == EvGoStop else G_WAITING
+            a0 = <uint64_t>c.g
             a1 = s0
             a2 = own_stack
-        elif typ == EvGoUnblock or typ == EvGoSwitch or typ == EvGoSwitchDestroy:
-            a0, fr, to = args[0], G_WAITING, G_RUNNABLE
         elif typ == EvGoSyscallBegin:
-            a0, fr, to = <uint64_t>c.g, G_RUNNING, G_SYSCALL
+            a0 = <uint64_t>c.g
             a2 = own_stack
-        elif typ == EvGoSyscallEnd:
-            a0, fr, to = <uint64_t>c.g, G_SYSCALL, G_RUNNING
-        elif typ == EvGoSyscallEndBlocked:
-            a0, fr, to = <uint64_t>c.g, G_SYSCALL, G_RUNNABLE
         elif typ == EvGoStatus or typ == EvGoStatusStack:
             a0, fr = args[0], <uint8_t>x0
             to = go_state_of(args[2])
             a2 = own_stack
+        else:
+            # ProcStart, GoCreateSyscall, GoStart, GoUnblock, GoSwitch and
+            # GoSwitchDestroy name the P or goroutine in their first argument.
+            a0 = args[0]
     elif kind == K_EXPERIMENTAL:
         # Second: AllocFree traces are mostly these.
         a0 = args[0]

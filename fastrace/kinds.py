@@ -2,7 +2,11 @@
 
 The numbering matches Go's ``internal/trace`` package (``EventKind``,
 ``GoState``, ``ProcState``, ``ResourceKind``), so a row of
-``Trace.events`` means what the same event means in Go.
+``Trace.events`` means what the same event means in Go; ``str()`` of a
+member is Go's name for it.  This module is the only place for these
+enums: the C stages check their own copies against it at import.  Which
+wire type makes which kind, and what its values mean, is in
+:mod:`fastrace.spec`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,8 @@ __all__ = [
     "GoState",
     "ProcState",
     "ResourceKind",
-    "NO_GOROUTINE",
-    "NO_PROC",
-    "NO_THREAD",
     "NO_TASK",
     "BACKGROUND_TASK",
-    "METRIC_NAMES",
-    "PROC_TYPES",
 ]
 
 
@@ -90,18 +89,5 @@ class ResourceKind(enum.IntEnum):
         return ("None", "Goroutine", "Proc", "Thread")[self]
 
 
-NO_GOROUTINE = -1
-NO_PROC = -1
-NO_THREAD = -1
-NO_TASK = (1 << 64) - 1
-BACKGROUND_TASK = 0
-
-# Metric events: wire type code -> metric name.
-METRIC_NAMES = {
-    9: "/sched/gomaxprocs:threads",            # ProcsChange
-    37: "/memory/classes/heap/objects:bytes",  # HeapAlloc
-    38: "/gc/heap/goal:bytes",                 # HeapGoal
-}
-
-# Wire types whose state transitions are about a P (the rest are about a G).
-PROC_TYPES = frozenset({10, 11, 12, 13})  # ProcStart, ProcStop, ProcSteal, ProcStatus
+NO_TASK = (1 << 64) - 1      # task id of "no task" (a task's parent, a region outside tasks)
+BACKGROUND_TASK = 0          # the task of everything not in a user task

@@ -33,7 +33,8 @@ from typing import BinaryIO, Iterator
 from fastrace import spec as _spec
 from fastrace.goquote import go_quote
 from fastrace.gotime import Zone, go_local_zone, unix_rfc3339nano
-from fastrace.kinds import METRIC_NAMES, PROC_TYPES, EventKind
+from fastrace.kinds import EventKind, ResourceKind
+from fastrace.spec import METRIC_NAMES, PROC_TYPES, RANGE_TYPES, STW_RANGE
 
 __all__ = ["iter_go_parsed", "write_go_parsed", "go_parsed_bytes"]
 
@@ -56,27 +57,13 @@ _KIND = [(_KIND_NAMES[i] if i < len(_KIND_NAMES) else "Bad") for i in range(256)
 
 # Wire types of goroutine creation: their transition stack is always shown.
 _CREATE_TYPES = frozenset({_spec.BY_NAME["GoCreate"].code, _spec.BY_NAME["GoCreateBlocked"].code})
-
-_STW_TYPES = frozenset({_spec.BY_NAME["STWBegin"].code, _spec.BY_NAME["STWEnd"].code})
 _SWEEP_END = _spec.BY_NAME["GCSweepEnd"].code
 
-
-def _range_table() -> dict[int, tuple[bytes, str]]:
-    """Wire type -> (range name, scope kind) for the non-STW ranges."""
-    out = {}
-    for names, label, scope in (
-        (("GCBegin", "GCActive", "GCEnd"), b"GC concurrent mark phase", "None"),
-        (("GCSweepBegin", "GCSweepActive", "GCSweepEnd"), b"GC incremental sweep", "Proc"),
-        (("GCMarkAssistBegin", "GCMarkAssistActive", "GCMarkAssistEnd"), b"GC mark assist",
-         "Goroutine"),
-    ):
-        for n in names:
-            out[_spec.BY_NAME[n].code] = (label, scope)
-    return out
-
-
-_RANGES = _range_table()
-_QUOTED_RANGE_NAMES = {t: go_quote(label) for t, (label, _) in _RANGES.items()}
+# Range wire type -> (Go's quoted name, scope kind as Go prints it); the
+# stop-the-world ranges are named per event, after their kind.
+_STW_TYPES = frozenset(t for t, sp in RANGE_TYPES.items() if sp.range == STW_RANGE)
+_RANGES = {t: (go_quote(sp.range.encode()), str(ResourceKind(sp.scope)))
+           for t, sp in RANGE_TYPES.items() if sp.range != STW_RANGE}
 _QUOTED_METRICS = {t: go_quote(n.encode()) for t, n in METRIC_NAMES.items()}
 
 
@@ -265,11 +252,10 @@ def _format_rows(ev, res: _Resolver, clocks: dict[int, str]) -> list[str]:
 
 def _range_fields(k: int, typ: int, a: list[int], res: _Resolver) -> str:
     if typ in _STW_TYPES:
-        name = go_quote(b"stop-the-world (" + bytes(res.strings[a[1]]) + b")")
+        name = go_quote(STW_RANGE.encode() + b" (" + bytes(res.strings[a[1]]) + b")")
         scope = f"Goroutine({_signed(a[0])})"
     else:
-        name = _QUOTED_RANGE_NAMES[typ]
-        kind = _RANGES[typ][1]
+        name, kind = _RANGES[typ]
         scope = kind if kind == "None" else f"{kind}({_signed(a[0])})"
     if k != EventKind.RANGE_END:
         return f" Name={name} Scope={scope}"

@@ -16,9 +16,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from fastrace import spec as _spec
 from fastrace.errors import TraceError, TraceFormatError
-from fastrace.kinds import EventKind, GoState, ProcState, PROC_TYPES
+from fastrace.fields import EventView
 from fastrace.wire import WireTrace, decode_wire, iter_wire_generations, open_source
 
 __all__ = ["Trace", "StringTable", "Frame", "read", "iter_generations"]
@@ -146,69 +145,9 @@ class Trace:
 
         return experiments.available(self)
 
-    def event(self, i: int) -> "EventView":
+    def event(self, i: int) -> EventView:
         """A readable view of row ``i`` of the event table."""
         return EventView(self, i)
-
-
-class EventView:
-    """One row of :attr:`Trace.events`, with strings and stacks resolved."""
-
-    def __init__(self, trace: Trace, i: int):
-        self.trace = trace
-        self.index = i
-        self.row = trace.events[i]
-
-    @property
-    def kind(self) -> EventKind:
-        return EventKind(int(self.row["kind"]))
-
-    @property
-    def name(self) -> str:
-        t = int(self.row["type"])
-        if self.kind == EventKind.SYNC:
-            return "Sync"
-        return _spec.BY_CODE[t].name
-
-    def as_dict(self) -> dict:
-        r = self.row
-        k = self.kind
-        a = [int(x) for x in r["a"]]
-        d = {"kind": str(k), "type": self.name, "time": int(r["time"]),
-             "g": int(r["g"]), "p": int(r["p"]), "m": int(self.trace.threads[r["m"]])}
-        s = self.trace.strings.text
-        if k == EventKind.STATE_TRANSITION:
-            states = ProcState if int(r["type"]) in PROC_TYPES else GoState
-            d.update(resource=np.int64(np.uint64(a[0])).item(),
-                     transition=f"{states(int(r['from_state']))}->{states(int(r['to_state']))}",
-                     reason=s(a[1]))
-            if a[2]:
-                d["transition_stack"] = self.trace.stack_frames(a[2])
-        elif k in (EventKind.TASK_BEGIN, EventKind.TASK_END):
-            d.update(task=a[0], parent=a[1], task_type=s(a[2]))
-        elif k in (EventKind.REGION_BEGIN, EventKind.REGION_END):
-            d.update(task=a[0], region_type=s(a[1]))
-        elif k == EventKind.LOG:
-            d.update(task=a[0], category=s(a[1]), message=s(a[2]))
-        elif k == EventKind.LABEL:
-            d.update(label=s(a[0]))
-        elif k == EventKind.METRIC:
-            from fastrace.kinds import METRIC_NAMES
-            d.update(metric=METRIC_NAMES[int(r["type"])], value=a[0])
-        elif k == EventKind.EXPERIMENTAL:
-            sp = _spec.BY_CODE[int(r["type"])]
-            d.update(experiment=_spec.EXPERIMENTS.get(sp.experiment, str(sp.experiment)),
-                     args=dict(zip(sp.args[1:], a)))
-        elif k == EventKind.SYNC:
-            d.update(n=a[0])
-        elif k in (EventKind.RANGE_BEGIN, EventKind.RANGE_ACTIVE, EventKind.RANGE_END):
-            d.update(scope=np.int64(np.uint64(a[0])).item(), values=a[1:])
-        if int(r["stack"]):
-            d["stack"] = self.trace.stack_frames(int(r["stack"]))
-        return d
-
-    def __repr__(self) -> str:
-        return f"<Event {self.index} {self.as_dict()}>"
 
 
 def read(source, *, workers: int = 1) -> Trace:

@@ -67,15 +67,8 @@ import numpy as np
 
 from fastrace import spec as _spec
 from fastrace.errors import TraceOrderError
-from fastrace.kinds import (
-    BACKGROUND_TASK,
-    METRIC_NAMES,
-    NO_TASK,
-    PROC_TYPES,
-    EventKind,
-    GoState,
-    ProcState,
-)
+from fastrace.kinds import BACKGROUND_TASK, NO_TASK, EventKind, GoState, ProcState, ResourceKind
+from fastrace.spec import PROC_TYPES, RANGE_TYPES, STW_RANGE
 
 __all__ = ["validate", "check", "Validator"]
 
@@ -94,53 +87,36 @@ def _code(name: str) -> int:
     return _spec.BY_NAME[name].code
 
 
-_CPU_SAMPLE = _code("CPUSample")
-_STW = frozenset({_code("STWBegin"), _code("STWEnd")})
-_GC_MARK = frozenset({_code("GCBegin"), _code("GCActive"), _code("GCEnd")})
-_SWEEP = frozenset({_code("GCSweepBegin"), _code("GCSweepActive"), _code("GCSweepEnd")})
-_ASSIST = frozenset({_code("GCMarkAssistBegin"), _code("GCMarkAssistActive"),
-                     _code("GCMarkAssistEnd")})
+_STW = frozenset(t for t, sp in RANGE_TYPES.items() if sp.range == STW_RANGE)
+_BY_GOROUTINE = frozenset(t for t, sp in RANGE_TYPES.items() if sp.scope == ResourceKind.GOROUTINE)
+_BY_PROC = frozenset(t for t, sp in RANGE_TYPES.items() if sp.scope == ResourceKind.PROC)
 _GO_STATUS = frozenset({_code("GoStatus"), _code("GoStatusStack")})
 
 
 def _kind_of_type() -> list[int]:
     """Wire type -> the event kind Go's reader gives it (BAD: none)."""
     out = [int(_K.BAD)] * 256
-    st = ("ProcStart ProcStop ProcSteal ProcStatus GoCreate GoCreateSyscall GoStart "
-          "GoDestroy GoDestroySyscall GoStop GoBlock GoUnblock GoSyscallBegin GoSyscallEnd "
-          "GoSyscallEndBlocked GoStatus GoSwitch GoSwitchDestroy GoCreateBlocked "
-          "GoStatusStack").split()
-    for n in st:
-        out[_code(n)] = _K.STATE_TRANSITION
-    for code in METRIC_NAMES:
-        out[code] = _K.METRIC
-    for n, k in (("STWBegin", _K.RANGE_BEGIN), ("STWEnd", _K.RANGE_END),
-                 ("GCActive", _K.RANGE_ACTIVE), ("GCBegin", _K.RANGE_BEGIN),
-                 ("GCEnd", _K.RANGE_END), ("GCSweepActive", _K.RANGE_ACTIVE),
-                 ("GCSweepBegin", _K.RANGE_BEGIN), ("GCSweepEnd", _K.RANGE_END),
-                 ("GCMarkAssistActive", _K.RANGE_ACTIVE),
-                 ("GCMarkAssistBegin", _K.RANGE_BEGIN), ("GCMarkAssistEnd", _K.RANGE_END),
-                 ("GoLabel", _K.LABEL), ("UserTaskBegin", _K.TASK_BEGIN),
-                 ("UserTaskEnd", _K.TASK_END), ("UserRegionBegin", _K.REGION_BEGIN),
-                 ("UserRegionEnd", _K.REGION_END), ("UserLog", _K.LOG),
-                 ("CPUSample", _K.STACK_SAMPLE)):
-        out[_code(n)] = k
-    for s in _spec.SPECS:
-        if s.experiment:
-            out[s.code] = _K.EXPERIMENTAL
-    return [int(k) for k in out]
+    for sp in _spec.SPECS:
+        out[sp.code] = int(sp.kind)
+    # Sync rows have no wire type (the BAD above is overridden per row).
+    out[_spec.BY_NAME["Sync"].code] = int(_K.BAD)
+    return out
 
 
 _KIND_OF_TYPE = _kind_of_type()
 
-# Which of a0..a2 hold string rows, per kind (STW ranges handled apart).
-_STRING_SLOTS = {
-    _K.LABEL: (0,),
-    _K.TASK_BEGIN: (2,), _K.TASK_END: (2,),
-    _K.REGION_BEGIN: (1,), _K.REGION_END: (1,),
-    _K.LOG: (1, 2),
-    _K.STATE_TRANSITION: (1,),
-}
+def _slot_table(suffix: str) -> np.ndarray:
+    """[wire type, slot] -> whether a[slot] of its rows holds a row of the
+    table the suffix names (``_string``: strings, ``_stack``: stacks)."""
+    out = np.zeros((256, 3), dtype=bool)
+    for sp in _spec.SPECS:
+        for slot, name in enumerate(sp.a_names):
+            out[sp.code, slot] = name.endswith(suffix)
+    return out
+
+
+_STRING_SLOT = _slot_table("_string")
+_STACK_SLOT = _slot_table("_stack")
 
 
 def _signed(x: int) -> int:
@@ -279,31 +255,18 @@ class Validator:
                 for r in np.flatnonzero(ev[col] < -1).tolist():
                     self._add(r, 0, f"{col} = {int(ev[col][r])} is not an id or -1")
 
-        # String rows in a0..a2.
-        for k, slots in _STRING_SLOTS.items():
-            sel = kind == k
-            for s in slots:
-                flag(sel & (a[:, s] >= nstr),
-                     lambda r, s=s: f"a{s}: string row {int(a[r, s])} does not exist")
-        stw = np.isin(typ, list(_STW)) & np.isin(kind, [_K.RANGE_BEGIN, _K.RANGE_END])
-        flag(stw & (a[:, 1] >= nstr),
-             lambda r: f"a1: STW kind string row {int(a[r, 1])} does not exist")
-        exp = kind == _K.EXPERIMENTAL
-        if exp.any():
-            for r in np.flatnonzero(exp).tolist():
-                sp = _spec.BY_CODE[int(typ[r])]
-                if sp is None:
-                    continue
-                for s, name in enumerate(sp.args[1:4]):
-                    if name.endswith("string") and int(a[r, s]) >= nstr:
-                        self._add(r, 0, f"argument {name}: string row {int(a[r, s])} "
-                                        "does not exist")
-                        bad.add(r)
+        # String and stack rows in a0..a2 (the spec's a_names say which).
+        checked = known & ok_type
+        for slot in range(3):
+            for table, size, what in ((_STRING_SLOT, nstr, "string"),
+                                      (_STACK_SLOT, nstacks, "stack")):
+                flag(checked & table[typ, slot] & (a[:, slot] >= size),
+                     lambda r, s=slot, what=what: (
+                         f"a{s} ({_spec.BY_CODE[int(typ[r])].a_names[s]}): {what} row "
+                         f"{int(a[r, s])} does not exist"))
 
-        # State transitions: transition stack and states.
+        # State transitions: states.
         st_rows = kind == _K.STATE_TRANSITION
-        flag(st_rows & (a[:, 2] >= nstacks),
-             lambda r: f"transition stack row {int(a[r, 2])} does not exist")
         is_proc = np.isin(typ, list(PROC_TYPES))
         limit = np.where(is_proc, int(max(ProcState)), int(max(GoState)))
         fs = ev["from_state"].astype(np.int64)
@@ -336,8 +299,8 @@ class Validator:
         p = ev["p"]
         scope = a[:, 0].astype(np.int64)  # the uint64 bit pattern, read as int64
         ranges = (kind == _K.RANGE_BEGIN) | (kind == _K.RANGE_END)
-        by_g = ranges & np.isin(typ, list(_STW | _ASSIST))
-        by_p = ranges & np.isin(typ, list(_SWEEP))
+        by_g = ranges & np.isin(typ, list(_BY_GOROUTINE))
+        by_p = ranges & np.isin(typ, list(_BY_PROC))
         for mask, col, vals in ((by_g, "goroutine", g), (by_p, "P", p)):
             for r in np.flatnonzero(mask & (scope != vals)).tolist():
                 self._add(r, 0, f"range scope {int(scope[r])} is not the event's "
@@ -559,14 +522,15 @@ class Validator:
         """(scope, name) of a range event.  As in Go, the scope of a begin
         or end is the goroutine or P of the context (except the global GC
         mark phase); only RangeActive names its scope (a0)."""
+        sp = RANGE_TYPES[typ]
+        name = sp.range.encode()
         if typ in _STW:
-            return ("Goroutine", g), b"stop-the-world (" + text(a[1]) + b")"
-        if typ in _GC_MARK:
-            return ("None", None), b"GC concurrent mark phase"
+            return ("Goroutine", g), name + b" (" + text(a[1]) + b")"
+        if sp.scope == ResourceKind.NONE:
+            return ("None", None), name
         active = k == _K.RANGE_ACTIVE
-        if typ in _SWEEP:
-            return ("Proc", _signed(a[0]) if active else p), b"GC incremental sweep"
-        return ("Goroutine", _signed(a[0]) if active else g), b"GC mark assist"
+        ctx = p if sp.scope == ResourceKind.PROC else g
+        return (str(ResourceKind(sp.scope)), _signed(a[0]) if active else ctx), name
 
     def _goroutine(self, row, gid, old, new, m, tstack, stk, last_n, gs, ranges, thread):
         add = self._add

@@ -23,7 +23,8 @@ import numpy as np
 
 from fastrace import spec
 from fastrace.gotime import days_from_civil
-from fastrace.kinds import METRIC_NAMES, EventKind, GoState, ProcState
+from fastrace.kinds import EventKind, GoState, ProcState
+from fastrace.spec import METRIC_NAMES, RANGE_TYPES
 from fastrace.trace import Trace
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
@@ -153,17 +154,9 @@ _GO_STATES = {str(s): s for s in GoState}
 _PROC_STATES = {str(s): s for s in ProcState}
 _METRIC_TYPES = {v: k for k, v in METRIC_NAMES.items()}
 _C = {s.name: s.code for s in spec.SPECS}
-_RANGE_TYPES = {
-    ("GC concurrent mark phase", EventKind.RANGE_BEGIN): _C["GCBegin"],
-    ("GC concurrent mark phase", EventKind.RANGE_ACTIVE): _C["GCActive"],
-    ("GC concurrent mark phase", EventKind.RANGE_END): _C["GCEnd"],
-    ("GC incremental sweep", EventKind.RANGE_BEGIN): _C["GCSweepBegin"],
-    ("GC incremental sweep", EventKind.RANGE_ACTIVE): _C["GCSweepActive"],
-    ("GC incremental sweep", EventKind.RANGE_END): _C["GCSweepEnd"],
-    ("GC mark assist", EventKind.RANGE_BEGIN): _C["GCMarkAssistBegin"],
-    ("GC mark assist", EventKind.RANGE_ACTIVE): _C["GCMarkAssistActive"],
-    ("GC mark assist", EventKind.RANGE_END): _C["GCMarkAssistEnd"],
-}
+# (range name, kind) -> wire type, for the ranges other than stop-the-world.
+_RANGE_TYPES = {(sp.range, sp.kind): code for code, sp in RANGE_TYPES.items()
+                if sp.range != spec.STW_RANGE}
 _ESC = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34,
         "'": 39}
 
@@ -455,24 +448,19 @@ def _proc_type(fs, ts, pid, ctx_p) -> int:
     return _C["ProcStatus"]
 
 
+# (from, to) -> the wire type with that fixed transition (the lowest code
+# where several share one: GoUnblock before GoSwitch).
+_GO_TYPE_OF: dict = {}
+for _sp in spec.SPECS:
+    if _sp.code in spec.GOROUTINE_TYPES and _sp.transition is not None:
+        _GO_TYPE_OF.setdefault(_sp.transition, _sp.code)
+
+
 def _go_type(fs, ts, has_tstack) -> int:
     G = GoState
     if (fs == G.UNDETERMINED or fs == ts) and fs != G.NOT_EXIST:
         return _C["GoStatusStack"] if has_tstack else _C["GoStatus"]
-    return {
-        (G.NOT_EXIST, G.RUNNABLE): _C["GoCreate"],
-        (G.NOT_EXIST, G.WAITING): _C["GoCreateBlocked"],
-        (G.NOT_EXIST, G.SYSCALL): _C["GoCreateSyscall"],
-        (G.RUNNABLE, G.RUNNING): _C["GoStart"],
-        (G.RUNNING, G.NOT_EXIST): _C["GoDestroy"],
-        (G.SYSCALL, G.NOT_EXIST): _C["GoDestroySyscall"],
-        (G.RUNNING, G.RUNNABLE): _C["GoStop"],
-        (G.RUNNING, G.WAITING): _C["GoBlock"],
-        (G.WAITING, G.RUNNABLE): _C["GoUnblock"],
-        (G.RUNNING, G.SYSCALL): _C["GoSyscallBegin"],
-        (G.SYSCALL, G.RUNNING): _C["GoSyscallEnd"],
-        (G.SYSCALL, G.RUNNABLE): _C["GoSyscallEndBlocked"],
-    }[(fs, ts)]
+    return _GO_TYPE_OF[(fs, ts)]
 
 
 # ---------------------------------------------------------------------------
