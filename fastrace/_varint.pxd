@@ -101,6 +101,28 @@ cdef inline int read_uvarint(Cursor* c, uint64_t* out) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
+# Event types: one table layout for every stage that reads events from the
+# bytes (the wire decoder, the ordering engine's cursors and row counter).
+# Each module keeps its own EventTypes (a static table: no pointer chase in
+# the hot loops), all filled by fill_event_types from fastrace.spec.
+
+cdef enum EvFlag:
+    EVF_DEFINED = 1           # the type exists (in some trace version)
+    EVF_TIMED = 2             # may appear in per-M event batches (first argument a time delta)
+    EVF_DATA = 4              # has trailing bytes
+    EVF_STACK = 8             # is a stack-table entry
+
+cdef struct EventTypes:
+    uint8_t flags[256]        # EvFlag bits per type byte; 0 = no such type
+    uint8_t nargs[256]        # arguments on the wire, time delta included; 0 = no such type
+    uint8_t since[256]        # first trace version (1.NN) that may contain the type; 255 = none
+    uint8_t rows[256]         # at most how many rows of the ordered table one event makes
+
+cdef int fill_event_types(EventTypes* t) except -1
+
+
+
+# ---------------------------------------------------------------------------
 # Growable arrays of fixed-size records, owned by C until adopt() hands them
 # to numpy without a copy.  Shared by every stage that builds tables.
 

@@ -42,15 +42,27 @@ cdef extern from "numpy/arrayobject.h":
 # ---------------------------------------------------------------------------
 # Event-type lookup tables, built once from fastrace.spec (the only table).
 
-cdef enum EvFlag:
-    EVF_DEFINED = 1           # the type exists
-    EVF_TIMED = 2             # may appear in per-M event batches
-    EVF_DATA = 4              # has trailing bytes
-    EVF_STACK = 8             # is a stack-table entry
+cdef EventTypes EVT           # this module's copy (see _varint.pxd)
 
-cdef uint8_t EV_FLAGS[256]    # EvFlag bits per type byte
-cdef uint8_t EV_NARGS[256]    # wire arguments per type byte (time delta included)
-cdef uint8_t EV_SINCE[256]    # first trace version that may contain the type
+
+cdef int fill_event_types(EventTypes* t) except -1:
+    """Fill t from fastrace.spec, the one table of event types."""
+    memset(t, 0, sizeof(EventTypes))
+    memset(t.since, 255, sizeof(t.since))
+    for s in _spec.SPECS:
+        flags = EVF_DEFINED
+        if s.timed:
+            flags |= EVF_TIMED
+        if s.has_data:
+            flags |= EVF_DATA
+        if s.is_stack:
+            flags |= EVF_STACK
+        t.flags[s.code] = flags
+        t.nargs[s.code] = len(s.args)
+        t.since[s.code] = s.since
+        t.rows[s.code] = s.rows
+    return 0
+
 
 cdef enum EvCode:             # framing codes the decoder needs by value
     EV_EVENT_BATCH = 1
@@ -75,20 +87,7 @@ cdef uint64_t NO_M = 0xFFFFFFFFFFFFFFFF  # M id of batches written by no M
 
 
 def _init_tables():
-    memset(EV_FLAGS, 0, sizeof(EV_FLAGS))
-    memset(EV_NARGS, 0, sizeof(EV_NARGS))
-    memset(EV_SINCE, 255, sizeof(EV_SINCE))
-    for s in _spec.SPECS:
-        flags = EVF_DEFINED
-        if s.timed:
-            flags |= EVF_TIMED
-        if s.has_data:
-            flags |= EVF_DATA
-        if s.is_stack:
-            flags |= EVF_STACK
-        EV_FLAGS[s.code] = flags
-        EV_NARGS[s.code] = len(s.args)
-        EV_SINCE[s.code] = s.since
+    fill_event_types(&EVT)
     # The framing codes above are written by value; make sure they agree
     # with the table.
     for name, code in (
@@ -353,7 +352,7 @@ cdef inline int fail(Decoder* d, int code, Py_ssize_t offset,
 
 
 cdef inline int check_type(Decoder* d, uint8_t typ, Py_ssize_t at, int64_t ev) noexcept nogil:
-    if not (EV_FLAGS[typ] & EVF_DEFINED) or EV_SINCE[typ] > d.version:
+    if not (EVT.flags[typ] & EVF_DEFINED) or EVT.since[typ] > d.version:
         return fail(d, WIRE_BAD_EVENT_TYPE, at, typ, <uint64_t>d.version, ev)
     return WIRE_OK
 
@@ -448,7 +447,7 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
         st = check_type(d, typ, at, k)
         if st:
             return st
-        if not (EV_FLAGS[typ] & EVF_TIMED):
+        if not (EVT.flags[typ] & EVF_TIMED):
             return fail(d, WIRE_UNTIMED_IN_BATCH, at, typ, 0, k)
         st = read_uvarint(c, &dt)
         if st:
@@ -464,7 +463,7 @@ cdef int decode_events(Decoder* d, Cursor* c, BatchRec* b, uint32_t bi) noexcept
         e.args[3] = 0
         e.type = typ
         e.batch = bi
-        n = EV_NARGS[typ] - 1
+        n = EVT.nargs[typ] - 1
         e.nargs = <uint8_t>n
         e.pad0 = 0
         e.pad1 = 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastrace.errors import TraceError, TraceFormatError
 from fastrace.fields import EventView
-from fastrace.wire import WireTrace, decode_wire, iter_wire_generations, open_source
+from fastrace.wire import WireTrace, decode_wire, drop_pages, iter_wire_generations, open_source
 
 __all__ = ["Trace", "StringTable", "Frame", "read", "iter_generations"]
 
@@ -157,7 +157,7 @@ def read(source, *, workers: int = 1) -> Trace:
     mapped pages of each are given back once it is ordered.  With
     ``workers=N`` (N > 1) generations are ordered by N threads, every one
     but the first from an empty state, then checked against the real state
-    and merged in order (``_order_parallel``; the result is exactly that of
+    and merged in order (``fastrace.parallel``; the result is exactly that of
     ``workers=1``).  When one generation holds 70% or more of the events
     (a lone one, or a long first one), threads cannot pay: generations are
     ordered in sequence while a helper thread backs the output table's
@@ -168,7 +168,7 @@ def read(source, *, workers: int = 1) -> Trace:
     the exception's ``partial`` attribute is a Trace of everything before
     the problem (Go's reader also hands those events out first).
     """
-    from fastrace import _order
+    from fastrace import _order, parallel
 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
@@ -190,7 +190,7 @@ def read(source, *, workers: int = 1) -> Trace:
             # Index every generation first (milliseconds), reserve room for
             # all the rows, then order the generations in parallel.
             todo = [current, *pieces]
-            bounds = [_row_bound(piece) for piece in todo]
+            bounds = [parallel.row_bound(piece) for piece in todo]
             try:
                 state.reserve(sum(bounds))   # address space (one row per byte at most)
             except MemoryError:
@@ -203,15 +203,15 @@ def read(source, *, workers: int = 1) -> Trace:
             # generation holds 70% of the events or more.
             done = 0
             if workers > 1 and clean > 1 and max(bounds[:clean]) < 0.7 * sum(bounds[:clean]):
-                done = _order_parallel(state, todo[:clean], keep, workers)
+                done = parallel.order_parallel(state, todo[:clean], keep, workers)
             pieces = iter(todo[done:])
             current = next(pieces, None)
         while current is not None:
             if workers > 1:
-                _order_with_prefault(state, current)
+                parallel.order_with_prefault(state, current)
             else:
                 _order.order_trace(current, state, final=False, take=False)
-            _drop_pages(keep, current)
+            drop_pages(keep, current)
             if current.error is not None:
                 # Go's reader ends what it read with a Sync, then reports.
                 _order.end_trace(state)
@@ -225,202 +225,6 @@ def read(source, *, workers: int = 1) -> Trace:
     trace = Trace(None, _order.finish(state), version=version, buffer=view)
     trace._keepalive = keep
     return trace
-
-
-def _row_bound(piece: WireTrace) -> int:
-    """At most how many rows ordering a piece gives: one per byte of event
-    data at most (a 2-byte GoDestroySyscall can give two rows), plus CPU
-    samples and Sync events."""
-    b = piece.batches
-    event_bytes = int(b["size"][b["kind"] == 0].sum())
-    return event_bytes + len(piece.cpu_samples) + 2 * len(piece.generations) + 2
-
-
-PARALLEL_STATS = {"merged": 0, "reordered": 0}
-"""read(workers=2): generations ordered from an empty state and merged, and
-those ordered again in sequence because an assumption did not hold (for
-tests and benchmarks)."""
-
-
-def _order_parallel(state, pieces: list, keep, workers: int) -> int:
-    """Order intact pieces (one generation each) with ``workers`` threads.
-
-    The first generation is ordered as usual; every later one from an empty
-    state (``_order.new_fresh_state``), straight into its final rows: each
-    worker first counts its generation's rows (an upper bound), which places
-    the next one.  This thread then checks and merges the runs in order
-    (``merge_fresh``), ordering a generation again in sequence where an
-    assumption of its run does not hold, so the result is that of ordering
-    one generation after the other.  Returns how many pieces were ordered
-    (the rest, from a broken table on, are left to the caller); errors are
-    raised as ordering in sequence raises them.
-    """
-    import threading
-
-    from fastrace import _order
-
-    # Prepare in order, so that string and stack rows are those of ordering
-    # in sequence; a generation whose tables are broken, and all after it,
-    # are left to the caller (which reports it after the ones before).
-    marks = [state.tables.mark()]
-    prepared = []
-    for piece in pieces:
-        try:
-            prep = _order.prepare(piece, state)
-        except TraceFormatError:
-            break
-        if len(prep) != 1:
-            break
-        prepared.append(prep)
-        marks.append(state.tables.mark())
-    n = len(prepared)
-    state.tables.truncate(marks[n])
-    if n < 2:
-        return 0
-    gen_base = len(state.gens)
-    counts: list = [None] * n
-    bases: list = [None] * n
-    results: list = [None] * n
-    bases[0] = state.rows()
-    cond = threading.Condition()
-    claim = [0]
-    stop = [False]
-
-    def place():
-        # base of j = base of j-1 + rows counted in j-1 (None: not yet; -1: never)
-        for j in range(1, n):
-            if bases[j] is None and bases[j - 1] is not None and counts[j - 1] is not None:
-                bases[j] = -1 if bases[j - 1] < 0 or counts[j - 1] < 0 else \
-                    bases[j - 1] + counts[j - 1]
-
-    def work():
-        scratch = _order.new_state(pieces[0].version)
-        while True:
-            with cond:
-                if stop[0] or claim[0] >= n:
-                    return
-                j = claim[0]
-                claim[0] += 1
-            try:
-                c = (_order.count_generation(scratch, pieces[j], next(iter(prepared[j].values())))
-                     if j < n - 1 else 0)
-            except BaseException:
-                c = -1
-            with cond:
-                counts[j] = c
-                place()
-                cond.notify_all()
-                while bases[j] is None:
-                    cond.wait()
-                base = bases[j]
-            fresh = None
-            try:
-                if j == 0:
-                    # The real state: on an error its rows are collected
-                    # (by read) only once every thread is done.
-                    _order.order_trace(pieces[0], state, final=False, take=False,
-                                       prepared=prepared[0])
-                    result = ("done",)
-                elif base < 0:
-                    result = ("skipped",)    # a malformed event before: ordered in sequence
-                else:
-                    fresh = _order.new_fresh_state(state, base)
-                    fresh.gen_base = gen_base + j
-                    _order.order_trace(pieces[j], fresh, final=False, take=False,
-                                       prepared=prepared[j])
-                    result = ("fresh", fresh, fresh.rows(), base)
-            except BaseException as e:
-                if fresh is not None:
-                    fresh.detach()
-                result = ("error", e)
-            with cond:
-                results[j] = result
-                cond.notify_all()
-
-    threads = [threading.Thread(target=work, name=f"fastrace-order-{i}", daemon=True)
-               for i in range(min(workers, n))]
-    for t in threads:
-        t.start()
-    j = 0
-    try:
-        for j in range(n):
-            with cond:
-                while results[j] is None:
-                    cond.wait()
-                r = results[j]
-            if r[0] == "error" and j == 0:
-                raise r[1]
-            if r[0] == "fresh" and state.merge_fresh(r[1], r[3]):
-                start = state.rows() - r[2]
-                for g in r[1].gens:
-                    row = list(g)
-                    row[1] += start                     # sync_row
-                    row[7] += len(state.exp_rows)       # exp_batch_start
-                    state.gens.append(tuple(row))
-                state.exp_rows.extend(r[1].exp_rows)
-                PARALLEL_STATS["merged"] += 1
-            elif j > 0:
-                PARALLEL_STATS["reordered"] += 1
-                _order.order_trace(pieces[j], state, final=False, take=False,
-                                   prepared=prepared[j])
-            _drop_pages(keep, pieces[j])
-    except TraceError as e:
-        with cond:
-            stop[0] = True
-        for t in threads:
-            t.join()
-        for r in results:
-            if r is not None and r[0] == "fresh":
-                r[1].detach()
-        # In sequence the generations after the failing one (j) would not
-        # have been read: neither are their strings and stacks in the tables.
-        # The caller makes e.partial from the state, now that no thread
-        # writes into its table.
-        state.tables.truncate(marks[j + 1])
-        raise
-    finally:
-        with cond:
-            stop[0] = True
-        for t in threads:
-            t.join()
-    return n
-
-
-def _order_with_prefault(state, piece: WireTrace) -> None:
-    """Order one piece while a helper thread backs the output's pages."""
-    import threading
-
-    from fastrace import _order
-
-    state.reserve(_row_bound(piece))
-    state.arm_prefault()
-    helper = threading.Thread(target=state.prefault, name="fastrace-prefault", daemon=True)
-    helper.start()
-    try:
-        _order.order_trace(piece, state, final=False, take=False)
-    finally:
-        state.stop_prefault()
-        helper.join()
-
-
-def _drop_pages(mapping, piece: WireTrace) -> None:
-    """Let the kernel take back the pages of a memory-mapped trace that hold
-    a generation already ordered: they count in the process's resident
-    memory otherwise, and the rest of read() does not need them (they come
-    back from the page cache if anything reads them again)."""
-    import mmap
-
-    if not isinstance(mapping, mmap.mmap) or not hasattr(mapping, "madvise") \
-            or len(piece.generations) == 0:
-        return
-    page = mmap.PAGESIZE
-    start = int(piece.generations["offset"][0]) // page * page
-    end = int(piece.generations["end"][-1]) // page * page
-    if end > start:
-        try:
-            mapping.madvise(mmap.MADV_DONTNEED, start, end - start)
-        except (OSError, ValueError, AttributeError):
-            pass
 
 
 PIECE_EVENTS = 1 << 16
@@ -476,7 +280,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS) -> Iterat
                 raise
             if len(tables["events"]):
                 yield _piece(current, tables, first)
-        _drop_pages(keep, current)
+        drop_pages(keep, current)
         if current.error is not None:
             raise current.error
         current = nxt

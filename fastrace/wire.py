@@ -312,3 +312,23 @@ def _shift_batch(e: TraceFormatError, base: int) -> TraceFormatError:
         return e
     return type(e)(e.problem, offset=e.offset, generation=e.generation,
                    batch=e.batch + base, event=e.event)
+
+
+def drop_pages(mapping, piece: WireTrace) -> None:
+    """Let the kernel take back the pages of a memory-mapped trace that hold
+    a generation already ordered: they count in the process's resident
+    memory otherwise, and the rest of read() does not need them (they come
+    back from the page cache if anything reads them again)."""
+    import mmap
+
+    if not isinstance(mapping, mmap.mmap) or not hasattr(mapping, "madvise") \
+            or len(piece.generations) == 0:
+        return
+    page = mmap.PAGESIZE
+    start = int(piece.generations["offset"][0]) // page * page
+    end = int(piece.generations["end"][-1]) // page * page
+    if end > start:
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED, start, end - start)
+        except (OSError, ValueError, AttributeError):
+            pass

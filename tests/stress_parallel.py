@@ -20,7 +20,7 @@ import random
 import sys
 from pathlib import Path
 
-from fastrace import trace as fastrace_trace
+from fastrace import parallel as fastrace_parallel
 from refcompare import read_outcome
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
@@ -62,7 +62,7 @@ def main() -> int:
                 print(f"MISMATCH {path} variant {i} -> {out}", flush=True)
         print(f"{path}: {args.n} variants", flush=True)
     print(f"mismatches: {bad}; second runs merged/ordered again: "
-          f"{fastrace_trace.PARALLEL_STATS}")
+          f"{fastrace_parallel.PARALLEL_STATS}")
     return min(bad, 100)
 
 

@@ -57,7 +57,7 @@ def test_parallel_generations_with_damage_while_others_run(tmp_path):
     workers=2 the later generations are being ordered in other threads when
     a malformed event late in the first (or in a middle) generation stops
     the reading; the rows and the error are those of workers=1."""
-    from fastrace import trace as T
+    from fastrace import parallel as T
 
     out = gotool.make_trace(gotool.REFERENCE, "sched", tmp_path / "paced.trace",
                             args=["-workers", "200", "-rounds", "400000", "-pace", "200"])

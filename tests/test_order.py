@@ -268,7 +268,7 @@ def test_two_workers_equal_one_on_damaged_traces(path, deadline):
     """read(workers=2) orders every other generation from an empty state
     and checks it against the real one afterwards: on damaged traces too,
     what it gives (rows, or error and partial rows) is what workers=1 gives."""
-    from fastrace import trace as T
+    from fastrace import parallel as T
 
     data = path.read_bytes()
     assert len(fastrace.read(data).generations) >= 2

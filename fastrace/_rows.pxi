@@ -1,0 +1,302 @@
+# Included by fastrace/_order.pyx (one extension module, so calls
+# between these parts stay inlined): Errors in Go's wording, and writing rows of the event table.
+
+# ---------------------------------------------------------------------------
+# Errors: Go's wording where Go has one, so that messages match its tests.
+
+cdef inline int fail(OrderState* o, const char* msg) noexcept nogil:
+    snprintf(o.err, sizeof(o.err), "%s", msg)
+    return ST_ERROR
+
+
+cdef const char* go_status_name(uint8_t s) noexcept nogil:
+    if s == GS_RUNNABLE:
+        return "Runnable"
+    if s == GS_RUNNING:
+        return "Running"
+    if s == GS_SYSCALL:
+        return "Syscall"
+    if s == GS_WAITING:
+        return "Waiting"
+    return "Bad"
+
+
+cdef const char* proc_status_name(uint8_t s) noexcept nogil:
+    if s == PS_RUNNING:
+        return "Running"
+    if s == PS_IDLE:
+        return "Idle"
+    if s == PS_SYSCALL:
+        return "Syscall"
+    if s == PS_ABANDONED:
+        return "SyscallAbandoned"
+    return "Bad"
+
+
+cdef enum Req:
+    MUST_NOT = 0
+    MAY = 1
+    MUST = 2
+
+
+cdef int check_ctx(OrderState* o, Ctx* c, int rm, int rp, int rg) noexcept nogil:
+    if rm == MUST and c.m == NONE:
+        return fail(o, "expected a thread but didn't have one")
+    if rm == MUST_NOT and c.m != NONE:
+        return fail(o, "expected no thread but had one")
+    if rp == MUST and c.p == NONE:
+        return fail(o, "expected a proc but didn't have one")
+    if rp == MUST_NOT and c.p != NONE:
+        return fail(o, "expected no proc but had one")
+    if rg == MUST and c.g == NONE:
+        return fail(o, "expected a goroutine but didn't have one")
+    if rg == MUST_NOT and c.g != NONE:
+        return fail(o, "expected no goroutine but had one")
+    return ST_OK
+
+
+cdef inline int user_go(OrderState* o, Ctx* c) noexcept nogil:
+    return check_ctx(o, c, MUST, MUST, MUST)
+
+
+# ---------------------------------------------------------------------------
+# Emitting rows.
+
+cdef int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
+                       uint8_t typ) noexcept nogil:
+    cdef int64_t v
+    if id == 0:
+        row[0] = 0
+        return ST_OK
+    if map_get(gi.strings, id, &v):
+        row[0] = <uint32_t>v
+        return ST_OK
+    snprintf(o.err, sizeof(o.err), "found invalid string ID %llu for event %s",
+             <ull_t>id, EV_NAME[typ])
+    return ST_ERROR
+
+
+cdef int lookup_stack(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
+                      uint8_t typ) noexcept nogil:
+    cdef int64_t v
+    if id == 0:
+        row[0] = 0
+        return ST_OK
+    if map_get(gi.stacks, id, &v):
+        row[0] = <uint32_t>v
+        return ST_OK
+    snprintf(o.err, sizeof(o.err), "found invalid stack ID %llu for event %s",
+             <ull_t>id, EV_NAME[typ])
+    return ST_ERROR
+
+
+cdef inline uint32_t string_or_empty(GenIn* gi, uint64_t id) noexcept nogil:
+    cdef int64_t v
+    if id != 0 and map_get(gi.strings, id, &v):
+        return <uint32_t>v
+    return 0
+
+
+cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
+                            uint8_t typ) noexcept nogil:
+    """The next row, with every field set (no zeroing pass: this is the
+    hottest store in the engine)."""
+    cdef TraceEventRec* r = <TraceEventRec*>grow_slot(&o.out)
+    if r == NULL:
+        return NULL
+    r.a[0] = 0
+    r.a[1] = 0
+    r.a[2] = 0
+    r.stack = 0
+    r.from_state = 0
+    r.to_state = 0
+    # Go's reader makes times strictly increasing as it hands events out.
+    if t <= o.last_ts:
+        t = o.last_ts + 1
+    o.last_ts = t
+    if c.unk:
+        dep(o, DEP_ROW_CTX, c.unk_slot, o.out.n - 1, c.unk, 0)
+    r.time = t
+    r.g = c.g
+    r.p = <int32_t>c.p        # checked to fit where P ids enter (check_pid)
+    r.m = <uint32_t>(c.mslot + 1)
+    r.kind = kind
+    r.type = typ
+    return r
+
+
+cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
+                    uint64_t* args, uint64_t x0, uint64_t x1) noexcept nogil:
+    """Append the row of one event taken by the ordering.
+
+    args are the event's arguments after the time delta (as adjusted by the
+    handler, like Go's smuggled values); x0, x1 are extra values a handler
+    passes (old state of a status event, task info of a task end, ...).
+    Stack and string ids are checked and turned into global rows here, as
+    Go checks them when it hands the event out.
+    """
+    cdef uint32_t own_stack = 0, s0 = 0, s1 = 0, tstack = 0
+    cdef int j, st
+    cdef uint8_t kind = KIND_OF[typ]
+    cdef TraceEventRec* r
+    cdef uint8_t fr = 0, to = 0
+    cdef uint64_t a0 = 0, a1 = 0, a2 = 0
+    cdef uint32_t v
+    for j in range(2):
+        if STACK_POS[typ][j] >= 0:
+            st = lookup_stack(o, gi, args[STACK_POS[typ][j]], &v, typ)
+            if st:
+                return st
+            if j == 0:
+                own_stack = v
+    for j in range(2):
+        if STRING_POS[typ][j] >= 0:
+            st = lookup_string(o, gi, args[STRING_POS[typ][j]], &v, typ)
+            if st:
+                return st
+            if j == 0:
+                s0 = v
+            else:
+                s1 = v
+
+    if kind == K_STATE_TRANSITION:
+        # First: in scheduler-heavy traces nearly every event is one.  The
+        # states are the spec's where they are fixed; the branches below say
+        # whose transition it is (a0) and read the states an event carries.
+        fr = FROM_STATE[typ]
+        to = TO_STATE[typ]
+        if typ == EvProcStop:
+            a0 = <uint64_t>c.p
+        elif typ == EvProcSteal:
+            a0, to = args[0], P_IDLE
+            fr = P_IDLE if x0 == PS_ABANDONED else P_RUNNING
+        elif typ == EvProcStatus:
+            a0, fr = args[0], <uint8_t>x0
+            to = proc_state_of(args[1])
+        elif typ == EvGoCreate or typ == EvGoCreateBlocked:
+            a0 = args[0]
+            # Go gives a created goroutine a transition stack handle even
+            # when its id is 0; row 1 is the empty stack.
+            st = lookup_stack(o, gi, args[1], &tstack, typ)
+            if st:
+                return st
+            a2 = tstack if tstack else 1
+        elif typ == EvGoDestroy or typ == EvGoDestroySyscall or typ == EvGoSyscallEnd \
+                or typ == EvGoSyscallEndBlocked:
+            a0 = <uint64_t>c.g
+        elif typ == EvGoStop or typ == EvGoBlock:
+            a0 = <uint64_t>c.g
+            a1 = s0
+            a2 = own_stack
+        elif typ == EvGoSyscallBegin:
+            a0 = <uint64_t>c.g
+            a2 = own_stack
+        elif typ == EvGoStatus or typ == EvGoStatusStack:
+            a0, fr = args[0], <uint8_t>x0
+            to = go_state_of(args[2])
+            a2 = own_stack
+        else:
+            # ProcStart, GoCreateSyscall, GoStart, GoUnblock, GoSwitch and
+            # GoSwitchDestroy name the P or goroutine in their first argument.
+            a0 = args[0]
+    elif kind == K_EXPERIMENTAL:
+        # Second: AllocFree traces are mostly these.
+        a0 = args[0]
+        a1 = args[1]
+        a2 = args[2]
+        if EXP_STRING_MASK[typ] & 1:
+            st = lookup_string(o, gi, a0, &v, typ)
+            if st:
+                return st
+            a0 = v
+        if EXP_STRING_MASK[typ] & 2:
+            st = lookup_string(o, gi, a1, &v, typ)
+            if st:
+                return st
+            a1 = v
+        if EXP_STRING_MASK[typ] & 4:
+            st = lookup_string(o, gi, a2, &v, typ)
+            if st:
+                return st
+            a2 = v
+    elif kind == K_METRIC:
+        a0 = args[0]
+    elif kind == K_LABEL:
+        a0 = s0
+    elif typ == EvSTWBegin:
+        a0 = <uint64_t>c.g
+        a1 = s0
+    elif typ == EvSTWEnd:
+        a0 = <uint64_t>c.g
+        a1 = string_or_empty(gi, x0)
+    elif typ == EvGCSweepActive or typ == EvGCMarkAssistActive:
+        a0 = args[0]
+    elif typ == EvGCSweepBegin or typ == EvGCSweepEnd:
+        a0 = <uint64_t>c.p
+        if typ == EvGCSweepEnd:
+            a1 = args[0]
+            a2 = args[1]
+    elif typ == EvGCMarkAssistBegin or typ == EvGCMarkAssistEnd:
+        a0 = <uint64_t>c.g
+    elif typ == EvUserTaskBegin:
+        a0 = args[0]
+        a1 = args[1]
+        a2 = s0
+    elif typ == EvUserTaskEnd:
+        a0 = args[0]
+        a1 = x0
+        a2 = x1
+    elif kind == K_REGION_BEGIN or kind == K_REGION_END:
+        a0 = args[0]
+        a1 = s0
+    elif kind == K_LOG:
+        a0 = args[0]
+        a1 = s0
+        a2 = s1
+    r = new_row(o, t, c, kind, typ)
+    if r == NULL:
+        return ST_NOMEM
+    r.a[0] = a0
+    r.a[1] = a1
+    r.a[2] = a2
+    r.stack = own_stack
+    r.from_state = fr
+    r.to_state = to
+    return ST_OK
+
+
+cdef inline uint8_t proc_state_of(uint64_t status) noexcept nogil:
+    if status == PS_RUNNING or status == PS_SYSCALL:
+        return P_RUNNING
+    if status == PS_IDLE or status == PS_ABANDONED:
+        return P_IDLE
+    return P_UNDETERMINED
+
+
+cdef inline uint8_t go_state_of(uint64_t status) noexcept nogil:
+    if status == GS_RUNNABLE:
+        return G_RUNNABLE
+    if status == GS_RUNNING:
+        return G_RUNNING
+    if status == GS_SYSCALL:
+        return G_SYSCALL
+    if status == GS_WAITING:
+        return G_WAITING
+    return G_UNDETERMINED
+
+
+cdef int push_sync(OrderState* o, int64_t t, uint64_t gen_row) noexcept nogil:
+    cdef Ctx c
+    cdef TraceEventRec* r
+    c.g = NONE
+    c.p = NONE
+    c.m = NONE
+    c.mslot = NONE
+    c.unk = 0
+    r = new_row(o, t, &c, K_SYNC, 0)
+    if r == NULL:
+        return ST_NOMEM
+    o.syncs += 1
+    r.a[0] = <uint64_t>o.syncs
+    r.a[1] = gen_row
+    return ST_OK
