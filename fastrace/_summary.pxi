@@ -88,6 +88,7 @@ cdef enum SumRegionEdge:      # RegionSummaryRec.start_kind / end_kind
     SUM_EDGE_GOROUTINE = 2    # the goroutine's creation / end
 
 cdef uint64_t SUM_NO_TASK = 0xFFFFFFFFFFFFFFFF
+cdef uint32_t SUM_NO_STRING = 0xFFFFFFFF
 
 
 def _sum_check_tables():
@@ -424,6 +425,7 @@ cdef struct SumG:             # Go's GoroutineSummary with its private part
     int64_t nregions          # len(Regions)
     uint32_t last_block_reason
     uint32_t name             # string row (0 = not named yet)
+    uint8_t named_user        # 1 = its name is not a system goroutine's (Go's IsSystemGoroutine)
     uint8_t current           # 1 = the summary Go's map holds for this id (not replaced)
 
 cdef struct SumRegion:        # Go's UserRegionSummary
@@ -477,7 +479,7 @@ cdef struct SumState:
     const char* sdata         # the string table
     const uint64_t* soff
     size_t nstrings
-    uint32_t forever          # string row of "forever"; 0xFFFFFFFF = none
+    uint32_t forever          # string row of "forever"; SUM_NO_STRING = none
     char err[200]
 
 
@@ -650,7 +652,7 @@ cdef int sum_finalize(SumState* s, int64_t gi, int64_t ts, bint trigger) noexcep
         return SUM_NOMEM
     # Go leaves the open regions of system goroutines out of their list
     # (and their statistics as they were at the region's start).
-    if not sum_is_system(s, g.name):
+    if g.named_user:
         for j in range(g.nactive):
             r = &s.regions[g.active[j]]
             if trigger:
@@ -774,6 +776,8 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
         if nf > 0 and <size_t>fs + nf <= s.nframes:
             g.pc = s.frames[fs + nf - 1].pc
             g.name = s.frames[fs + nf - 1].func
+            # Decided now: the string table is only at hand while feeding.
+            g.named_user = not sum_is_system(s, g.name)
 
     if new == SUM_G_RUNNING:
         g.last_start = t
@@ -987,9 +991,9 @@ cdef int sum_log(SumState* s, const TraceEventRec* ev) noexcept nogil:
     return sum_task_goroutine(s, ti, ev.g)
 
 
-cdef int sum_run(SumState* s, const TraceEventRec* events, size_t n,
-                 size_t* bad_row) noexcept nogil:
-    """Feed every event to the summarizer, then finalize every goroutine."""
+cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
+                  size_t* bad_row) noexcept nogil:
+    """Feed events to the summarizer, in order (Go's Summarizer.Event)."""
     cdef size_t i
     cdef const TraceEventRec* ev
     cdef int st = SUM_OK
@@ -1022,11 +1026,17 @@ cdef int sum_run(SumState* s, const TraceEventRec* events, size_t n,
         if st:
             bad_row[0] = i
             return st
+    return SUM_OK
+
+
+cdef int sum_end(SumState* s) noexcept nogil:
+    """Finalize every goroutine at the last event (Go's Summarizer.Finalize)."""
+    cdef size_t i
+    cdef int st
     for i in range(s.ngs):
         if s.gs[i].current:
             st = sum_finalize(s, <int64_t>i, s.last_ts, False)
             if st:
-                bad_row[0] = n
                 return st
     return SUM_OK
 
@@ -1095,7 +1105,132 @@ cdef inline bint sum_region_kept(SumState* s, SumRegion* r) noexcept nogil:
     return r.in_task or (r.listed and s.gs[r.gidx].current)
 
 
-def summarize(events, stacks, frames, const uint8_t[::1] string_data, string_offsets):
+cdef class Summarizer:
+    """Go's Summarizer, fed the ordered event table in pieces.
+
+    ``feed`` takes the tables of each :class:`fastrace.Trace` piece in order
+    (those of :func:`fastrace.iter_generations`, or a whole trace at once);
+    ``finish`` ends the trace and returns the tables (see
+    :func:`summarize`).  Only the summary's state is kept between pieces.
+    """
+
+    cdef SumState s
+    cdef size_t scanned       # string rows already searched for "forever"
+    cdef int64_t rows         # events fed so far
+    cdef bint done
+
+    def __cinit__(self):
+        cdef int i
+        memset(&self.s, 0, sizeof(SumState))
+        self.s.forever = SUM_NO_STRING
+        if sum_grow(<void**>&self.s.range_reason, &self.s.cap_keys, SUM_RANGE_STW0,
+                    sizeof(int64_t)):
+            raise MemoryError()
+        for i in range(SUM_RANGE_STW0):
+            self.s.range_reason[i] = -1
+        self.s.nkeys = SUM_RANGE_STW0
+
+    def __dealloc__(self):
+        sum_free(&self.s)
+
+    def feed(self, events, stacks, frames, const uint8_t[::1] string_data, string_offsets):
+        """Feed the next rows of the event table, with the trace's stack,
+        frame and string tables as they are at these rows (a piece's tables
+        hold everything seen up to it)."""
+        from fastrace._order import EVENT_DTYPE, STACK_DTYPE, FRAME_DTYPE
+
+        cdef cnp.ndarray ev_arr = _sum_checked(events, EVENT_DTYPE, "events")
+        cdef cnp.ndarray st_arr = _sum_checked(stacks, STACK_DTYPE, "stacks")
+        cdef cnp.ndarray fr_arr = _sum_checked(frames, FRAME_DTYPE, "frames")
+        cdef cnp.ndarray off_arr = np.ascontiguousarray(string_offsets, dtype=np.uint64)
+        cdef SumState* s = &self.s
+        cdef size_t n = <size_t>ev_arr.shape[0], bad_row = 0, i
+        cdef int st
+        cdef const TraceEventRec* evp = <const TraceEventRec*>cnp.PyArray_DATA(ev_arr)
+        cdef const uint64_t* offp = <const uint64_t*>cnp.PyArray_DATA(off_arr)
+        if self.done:
+            raise ValueError("this Summarizer has finished")
+        if off_arr.ndim != 1 or off_arr.shape[0] < 1:
+            raise ValueError("string_offsets must be a 1-d array with at least one entry")
+        if offp[off_arr.shape[0] - 1] > <uint64_t>string_data.shape[0]:
+            raise ValueError("string_offsets point past the end of string_data")
+        for i in range(1, <size_t>off_arr.shape[0]):
+            if offp[i] < offp[i - 1]:
+                raise ValueError("string_offsets must not decrease")
+        # The tables are only borrowed for this call.
+        s.stacks = <const StackRowRec*>cnp.PyArray_DATA(st_arr)
+        s.nstacks = <size_t>st_arr.shape[0]
+        s.frames = <const FrameRowRec*>cnp.PyArray_DATA(fr_arr)
+        s.nframes = <size_t>fr_arr.shape[0]
+        s.sdata = <const char*>&string_data[0] if string_data.shape[0] else <const char*>b""
+        s.soff = offp
+        s.nstrings = <size_t>off_arr.shape[0] - 1
+        with nogil:
+            if s.forever == SUM_NO_STRING:
+                for i in range(self.scanned, s.nstrings):
+                    if sum_str_eq(s, <uint32_t>i, b"forever", 7):
+                        s.forever = <uint32_t>i
+                        break
+                self.scanned = s.nstrings
+            st = sum_feed(s, evp, n, &bad_row)
+        s.stacks, s.frames, s.sdata, s.soff = NULL, NULL, NULL, NULL
+        s.nstacks = s.nframes = s.nstrings = 0
+        if st == SUM_NOMEM:
+            self.done = True
+            raise MemoryError("out of memory summarizing the trace")
+        if st:
+            self.done = True
+            raise _SumOrderError(
+                f"cannot summarize the trace at event row {self.rows + <int64_t>bad_row}: "
+                f"{s.err.decode('utf-8', 'replace')}")
+        self.rows += <int64_t>n
+
+    def finish(self):
+        """End the trace and return the tables (a dict, see :func:`summarize`)."""
+        cdef SumState* s = &self.s
+        cdef size_t i, ng, nr, nb, nrt, rb, rr
+        cdef int st
+        cdef SumG* g
+        cdef SumRegion* r
+        if self.done:
+            raise ValueError("this Summarizer has finished")
+        self.done = True
+        with nogil:
+            st = sum_end(s)
+        if st:
+            raise MemoryError("out of memory summarizing the trace")
+        ng = nb = nrt = 0
+        for i in range(s.ngs):
+            g = &s.gs[i]
+            if g.current:
+                ng += 1
+                nb += sum_count_nonzero(&g.st.block)
+                nrt += sum_count_nonzero(&g.st.ranges)
+        nr = rb = rr = 0
+        for i in range(s.nregions):
+            r = &s.regions[i]
+            if sum_region_kept(s, r):
+                nr += 1
+                rb += sum_count_nonzero(&r.st.block)
+                rr += sum_count_nonzero(&r.st.ranges)
+        gout = np.zeros(ng, dtype=GOROUTINE_SUMMARY_DTYPE)
+        bout = np.zeros(nb, dtype=SUMMARY_TIME_DTYPE)
+        rtout = np.zeros(nrt, dtype=SUMMARY_TIME_DTYPE)
+        rout = np.zeros(nr, dtype=REGION_SUMMARY_DTYPE)
+        rbout = np.zeros(rb, dtype=SUMMARY_TIME_DTYPE)
+        rrout = np.zeros(rr, dtype=SUMMARY_TIME_DTYPE)
+        tout = np.zeros(s.ntasks, dtype=TASK_SUMMARY_DTYPE)
+        pout = np.zeros(s.npairs, dtype=TASK_GOROUTINE_DTYPE)
+        kout = np.zeros(s.nkeys, dtype=np.int64)
+        _sum_fill(s, gout, bout, rtout, rout, rbout, rrout, tout, pout, kout)
+        sum_free(s)
+        memset(s, 0, sizeof(SumState))
+        return {"goroutines": gout, "block_times": bout, "range_times": rtout,
+                "regions": rout, "region_block_times": rbout, "region_range_times": rrout,
+                "tasks": tout, "task_goroutines": pout, "range_reasons": kout}
+
+
+def summarize(events, stacks, frames, string_data, string_offsets):
     """Go's Summarizer over a whole ordered event table.
 
     Arguments are the tables of a :class:`fastrace.Trace` (``events``,
@@ -1115,86 +1250,9 @@ def summarize(events, stacks, frames, const uint8_t[::1] string_data, string_off
     - ``range_reasons``: int64, per range key the STW reason string row
       (-1 for keys 0-2, named by SUMMARY_RANGE_FIXED).
     """
-    from fastrace._order import EVENT_DTYPE, STACK_DTYPE, FRAME_DTYPE
-
-    cdef cnp.ndarray ev_arr = _sum_checked(events, EVENT_DTYPE, "events")
-    cdef cnp.ndarray st_arr = _sum_checked(stacks, STACK_DTYPE, "stacks")
-    cdef cnp.ndarray fr_arr = _sum_checked(frames, FRAME_DTYPE, "frames")
-    cdef cnp.ndarray off_arr = np.ascontiguousarray(string_offsets, dtype=np.uint64)
-    cdef SumState s
-    cdef size_t n = <size_t>ev_arr.shape[0], bad_row = 0, i, ng, nr, nb, nrt, rb, rr
-    cdef int st
-    cdef const TraceEventRec* evp = <const TraceEventRec*>cnp.PyArray_DATA(ev_arr)
-    cdef const uint64_t* offp = <const uint64_t*>cnp.PyArray_DATA(off_arr)
-    cdef SumG* g
-    cdef SumRegion* r
-
-    if off_arr.ndim != 1 or off_arr.shape[0] < 1:
-        raise ValueError("string_offsets must be a 1-d array with at least one entry")
-    if offp[off_arr.shape[0] - 1] > <uint64_t>string_data.shape[0]:
-        raise ValueError("string_offsets point past the end of string_data")
-    for i in range(1, <size_t>off_arr.shape[0]):
-        if offp[i] < offp[i - 1]:
-            raise ValueError("string_offsets must not decrease")
-
-    memset(&s, 0, sizeof(SumState))
-    s.stacks = <const StackRowRec*>cnp.PyArray_DATA(st_arr)
-    s.nstacks = <size_t>st_arr.shape[0]
-    s.frames = <const FrameRowRec*>cnp.PyArray_DATA(fr_arr)
-    s.nframes = <size_t>fr_arr.shape[0]
-    s.sdata = <const char*>&string_data[0] if string_data.shape[0] else <const char*>b""
-    s.soff = offp
-    s.nstrings = <size_t>off_arr.shape[0] - 1
-    s.forever = 0xFFFFFFFF
-    try:
-        with nogil:
-            for i in range(s.nstrings):
-                if sum_str_eq(&s, <uint32_t>i, b"forever", 7):
-                    s.forever = <uint32_t>i
-                    break
-            st = sum_grow(<void**>&s.range_reason, &s.cap_keys, SUM_RANGE_STW0, sizeof(int64_t))
-            if st == SUM_OK:
-                for i in range(SUM_RANGE_STW0):
-                    s.range_reason[i] = -1
-                s.nkeys = SUM_RANGE_STW0
-                st = sum_run(&s, evp, n, &bad_row)
-        if st == SUM_NOMEM:
-            raise MemoryError("out of memory summarizing the trace")
-        if st:
-            raise _SumOrderError(
-                f"cannot summarize the trace at event row {bad_row}: "
-                f"{s.err.decode('utf-8', 'replace')}")
-
-        ng = nb = nrt = 0
-        for i in range(s.ngs):
-            g = &s.gs[i]
-            if g.current:
-                ng += 1
-                nb += sum_count_nonzero(&g.st.block)
-                nrt += sum_count_nonzero(&g.st.ranges)
-        nr = rb = rr = 0
-        for i in range(s.nregions):
-            r = &s.regions[i]
-            if sum_region_kept(&s, r):
-                nr += 1
-                rb += sum_count_nonzero(&r.st.block)
-                rr += sum_count_nonzero(&r.st.ranges)
-
-        gout = np.zeros(ng, dtype=GOROUTINE_SUMMARY_DTYPE)
-        bout = np.zeros(nb, dtype=SUMMARY_TIME_DTYPE)
-        rtout = np.zeros(nrt, dtype=SUMMARY_TIME_DTYPE)
-        rout = np.zeros(nr, dtype=REGION_SUMMARY_DTYPE)
-        rbout = np.zeros(rb, dtype=SUMMARY_TIME_DTYPE)
-        rrout = np.zeros(rr, dtype=SUMMARY_TIME_DTYPE)
-        tout = np.zeros(s.ntasks, dtype=TASK_SUMMARY_DTYPE)
-        pout = np.zeros(s.npairs, dtype=TASK_GOROUTINE_DTYPE)
-        kout = np.zeros(s.nkeys, dtype=np.int64)
-        _sum_fill(&s, gout, bout, rtout, rout, rbout, rrout, tout, pout, kout)
-    finally:
-        sum_free(&s)
-    return {"goroutines": gout, "block_times": bout, "range_times": rtout,
-            "regions": rout, "region_block_times": rbout, "region_range_times": rrout,
-            "tasks": tout, "task_goroutines": pout, "range_reasons": kout}
+    cdef Summarizer z = Summarizer()
+    z.feed(events, stacks, frames, string_data, string_offsets)
+    return z.finish()
 
 
 cdef _sum_fill(SumState* s, cnp.ndarray gout, cnp.ndarray bout, cnp.ndarray rtout,

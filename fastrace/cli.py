@@ -91,19 +91,17 @@ SUMMARY_FORMATS = ("text", "csv", "json")
 
 def _cmd_summary(args) -> int:
     from fastrace.analysis import summary
-    from fastrace.trace import read
 
-    s = summary.summarize(read(_load(args.trace)))
-    what = args.command                        # "goroutines" or "tasks"
-    if args.format == "json":
-        doc = summary.goroutines_json(s) if what == "goroutines" else summary.tasks_json(s)
-        text = summary.dump_json(doc)
-    elif args.format == "csv":
-        text = summary.goroutines_csv(s) if what == "goroutines" else summary.tasks_csv(s)
+    s = summary.summarize_file(_load(args.trace))   # streamed: the events are never all held
+    kind = "goroutines" if args.command == "goroutines" else "tasks"
+    if args.format == "text":
+        chunks = [getattr(summary, f"{kind}_text")(s)]
     else:
-        text = summary.goroutines_text(s) if what == "goroutines" else summary.tasks_text(s)
-    sys.stdout.buffer.write(text.encode("utf-8"))
-    sys.stdout.buffer.flush()
+        chunks = getattr(summary, f"{kind}_{args.format}_chunks")(s)
+    out = sys.stdout.buffer
+    for text in chunks:
+        out.write(text.encode("utf-8"))
+    out.flush()
     return 0
 
 

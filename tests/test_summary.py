@@ -364,3 +364,72 @@ def test_ranges_across_generations(tmp_path, go_summary):
     g = t.goroutines()
     assert g["name"].tolist() == ["main.main"] and g["sched_wait_time"].tolist() == [
         t.events["time"][-1] - 250]
+
+
+@pytest.mark.parametrize("name", ["go1.27/annotations", "go1.25/long", "go1.23/cgo",
+                                  "go1.26/flight", "go1.22/syscalls"])
+def test_streamed_in_small_pieces(name):
+    """Fed 16 rows at a time (iter_generations pieces), the summarizer gives
+    the tables of the whole table at once."""
+    path = FIXTURES / f"{name}.trace"
+    whole = S.summarize(fastrace.read(path))
+    pieces = S.summarize_file(path, max_events=16)
+    for attr in ("goroutines", "block_times", "range_times", "tasks", "regions",
+                 "region_block_times", "region_range_times"):
+        a, b = getattr(whole, attr), getattr(pieces, attr)
+        assert a.dtype == b.dtype and len(a) == len(b), attr
+        for col in a.dtype.names:
+            assert [np.asarray(x).tolist() for x in a[col]] == \
+                [np.asarray(x).tolist() for x in b[col]], (attr, col)
+    assert len(fastrace.read(path).events) > 16 * 10
+
+
+def test_pieces_are_refused():
+    piece = next(fastrace.iter_generations(FIXTURES / "go1.27/long.trace", max_events=16))
+    with pytest.raises(ValueError, match="whole trace"):
+        piece.goroutines()
+
+
+def cli_text(*argv) -> str:
+    buf = io.BytesIO()
+    out = io.TextIOWrapper(buf, encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(list(map(str, argv)))
+    out.flush()
+    assert rc == 0
+    return buf.getvalue().decode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["go1.27/annotations", "go1.23/syscalls"])
+def test_csv_and_text(name, monkeypatch):
+    """CSV: one row per item with the JSON document's values (maps as JSON
+    objects, goroutine lists space-separated); text: one line per item.
+    Small chunks, so that the chunked writers join pieces."""
+    import csv
+
+    monkeypatch.setattr(S, "_CHUNK", 3)
+    path = FIXTURES / f"{name}.trace"
+    doc = cli_json("goroutines", path)
+    rows = list(csv.DictReader(io.StringIO(cli_text("goroutines", path, "--format", "csv"))))
+    assert len(rows) == len(doc) > 3
+    for row, obj in zip(rows, doc):
+        assert list(row) == list(S.GOROUTINE_COLUMNS)
+        for k, v in obj.items():
+            assert (json.loads(row[k]) if isinstance(v, dict) else type(v)(row[k])) == v, k
+    tasks = cli_json("tasks", path)
+    rows = list(csv.DictReader(io.StringIO(cli_text("tasks", path, "--format", "csv"))))
+    assert [r["goroutines"] for r in rows] == [" ".join(map(str, t["goroutines"])) for t in tasks]
+    assert [int(r["parent"]) for r in rows] == [t["parent"] for t in tasks]
+
+    text = cli_text("goroutines", path).splitlines()
+    assert text[0].split()[:3] == ["id", "name", "total"] and len(text) == len(doc) + 1
+    assert [int(line.split()[0]) for line in text[1:]] == [o["id"] for o in doc]
+    assert len(cli_text("tasks", path).splitlines()) == len(tasks) + 1
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    p = tmp_path / "bad.trace"
+    p.write_bytes(b"go 1.22 trace\0\0\0\x01\x05")
+    assert cli.main(["goroutines", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastrace: ") and err.count("\n") == 1

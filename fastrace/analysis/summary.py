@@ -41,13 +41,14 @@ import codecs
 import csv
 import io
 import json
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 __all__ = [
-    "Summary", "summarize", "logs", "goroutines_json", "tasks_json",
-    "goroutines_csv", "tasks_csv", "goroutines_text", "tasks_text",
+    "Summary", "summarize", "summarize_file", "logs", "goroutines_json", "tasks_json",
+    "goroutines_json_chunks", "tasks_json_chunks", "goroutines_csv_chunks", "tasks_csv_chunks",
+    "goroutines_text", "tasks_text",
     "GOROUTINE_COLUMNS", "TASK_COLUMNS",
 ]
 
@@ -131,18 +132,14 @@ class Summary:
     - ``regions``: one row per region (``Trace.regions``).
     - ``region_block_times``, ``region_range_times``: the same maps for
       each region; ``region`` is a row of ``regions``.
+
+    Made by :func:`summarize` (from a :class:`fastrace.Trace`) or
+    :func:`summarize_file` (streaming, in bounded memory).
     """
 
-    def __init__(self, trace):
-        from fastrace import _analysis
-
-        if getattr(trace, "first_row", None) is not None:
-            raise ValueError(
-                "goroutine and task summaries need the whole trace: this is a piece "
-                "from iter_generations; use fastrace.read")
-        strings = trace.strings
-        raw = _analysis.summarize(trace.events, trace.stacks, trace.frames, strings.data,
-                                  strings.offsets)
+    def __init__(self, raw: dict, strings):
+        """``raw``: the tables of ``fastrace._analysis.Summarizer.finish``;
+        ``strings``: the trace's :class:`fastrace.trace.StringTable`."""
         self.range_names = self._range_names(strings, raw["range_reasons"])
 
         g = raw["goroutines"]
@@ -194,7 +191,6 @@ class Summary:
         self.region_range_times = self._times(raw["region_range_times"], strings,
                                               REGION_RANGE_TIMES_DTYPE, "region", "range",
                                               self.range_names)
-
     @staticmethod
     def _range_names(strings, reasons: np.ndarray) -> list[str]:
         from fastrace._analysis import SUMMARY_RANGE_FIXED
@@ -223,11 +219,39 @@ class Summary:
 def summarize(trace) -> Summary:
     """Go's goroutine and task summary of ``trace`` (a :class:`fastrace.Trace`
     from :func:`fastrace.read`), computed once and kept on the trace."""
+    from fastrace import _analysis
+
     s = getattr(trace, "_fastrace_summary", None)
     if s is None:
-        s = Summary(trace)
+        if getattr(trace, "first_row", None) is not None:
+            raise ValueError(
+                "goroutine and task summaries need the whole trace: this is a piece from "
+                "iter_generations (use fastrace.read, or summarize_file to stream a file)")
+        st = trace.strings
+        raw = _analysis.summarize(trace.events, trace.stacks, trace.frames, st.data, st.offsets)
+        s = Summary(raw, st)
         trace._fastrace_summary = s
     return s
+
+
+def summarize_file(source, *, max_events: int | None = None) -> Summary:
+    """The summary of a trace file (or bytes), read piece by piece with
+    :func:`fastrace.iter_generations` (``max_events`` rows at most a piece;
+    its default unless given): the event table is never held whole."""
+    from fastrace import _analysis
+    from fastrace.trace import PIECE_EVENTS, iter_generations
+
+    z = _analysis.Summarizer()
+    strings = None
+    for piece in iter_generations(source, max_events=max_events or PIECE_EVENTS):
+        st = piece.strings
+        z.feed(piece.events, piece.stacks, piece.frames, st.data, st.offsets)
+        strings = st
+    if strings is None:
+        from fastrace.errors import TraceFormatError
+
+        raise TraceFormatError("empty input: not a Go execution trace", offset=0)
+    return Summary(z.finish(), strings)
 
 
 def logs(trace) -> np.ndarray:
@@ -256,79 +280,144 @@ def _by_owner(table: np.ndarray, owner: str, key: str) -> dict[int, dict[str, in
     return out
 
 
+_CHUNK = 8192   # rows formatted at a time: bounds the Python objects alive at once
+
+
+def _goroutine_chunks(s: Summary) -> Iterator[list[list]]:
+    """The values of :data:`GOROUTINE_COLUMNS`, column by column, a chunk of
+    rows at a time (times Go keeps as zero are 0, the two maps dicts)."""
+    g = s.goroutines
+    bt, rt = s.block_times, s.range_times
+    empty: dict[str, int] = {}
+    for lo in range(0, len(g), _CHUNK):
+        part = g[lo:lo + _CHUNK]
+        ids = part["id"].tolist()
+        maps = []
+        for table, key in ((bt, "reason"), (rt, "range")):
+            owners = table["goroutine"]
+            # The tables are sorted by goroutine, as the goroutines are.
+            a = int(np.searchsorted(owners, ids[0], side="left"))
+            b = int(np.searchsorted(owners, ids[-1], side="right"))
+            m = _by_owner(table[a:b], "goroutine", key)
+            maps.append([m.get(i, empty) for i in ids])
+        yield [ids, part["name"].tolist(), part["creation_time"].tolist(),
+               np.maximum(part["start_time"], 0).tolist(),
+               np.maximum(part["end_time"], 0).tolist(),
+               part["exec_time"].tolist(), part["sched_wait_time"].tolist(),
+               part["syscall_time"].tolist(), part["syscall_block_time"].tolist(),
+               maps[0], maps[1], part["total_time"].tolist(), part["unknown_time"].tolist(),
+               part["regions"].tolist()]
+
+
+def _goroutine_columns(s: Summary) -> list[list]:
+    """All of :func:`_goroutine_chunks` at once."""
+    cols: list[list] = [[] for _ in GOROUTINE_COLUMNS]
+    for chunk in _goroutine_chunks(s):
+        for c, part in zip(cols, chunk):
+            c.extend(part)
+    return cols
+
+
+def _task_columns(s: Summary) -> list[list]:
+    """The values of :data:`TASK_COLUMNS`, column by column."""
+    t = s.tasks
+    parent = t["parent"]
+    return [[int(x) for x in s._task_ids], t["name"].tolist(),
+            np.where(parent == -1, -1, parent.astype(np.uint64).astype(object)).tolist(),
+            np.maximum(t["start"], 0).tolist(), np.maximum(t["end"], 0).tolist(),
+            t["logs"].tolist(), t["regions"].tolist(),
+            [g.tolist() for g in t["goroutines"]]]
+
+
 def goroutines_json(s: Summary) -> list[dict[str, Any]]:
     """The goroutines document: one object per goroutine, by id, with the
     keys of :data:`GOROUTINE_COLUMNS`; times that Go keeps as zero (never
     started, never ended) are 0."""
-    blocks = _by_owner(s.block_times, "goroutine", "reason")
-    ranges = _by_owner(s.range_times, "goroutine", "range")
-    out = []
-    for row in s.goroutines.tolist():
-        d = dict(zip(GOROUTINES_DTYPE.names, row))
-        gid = d["id"]
-        out.append({
-            "id": gid, "name": d["name"], "creation_time": d["creation_time"],
-            "start_time": max(d["start_time"], 0), "end_time": max(d["end_time"], 0),
-            "exec_time": d["exec_time"], "sched_wait_time": d["sched_wait_time"],
-            "syscall_time": d["syscall_time"], "syscall_block_time": d["syscall_block_time"],
-            "block_time_by_reason": blocks.get(gid, {}), "range_time": ranges.get(gid, {}),
-            "total_time": d["total_time"], "unknown_time": d["unknown_time"],
-            "regions": d["regions"],
-        })
-    return out
+    return [dict(zip(GOROUTINE_COLUMNS, row)) for row in zip(*_goroutine_columns(s))]
 
 
 def tasks_json(s: Summary) -> list[dict[str, Any]]:
     """The tasks document: one object per task, by id, with the keys of
     :data:`TASK_COLUMNS`: ``parent`` -1 for none, ``start``/``end`` 0 where
     the trace has no TaskBegin/TaskEnd, ``goroutines`` sorted ids."""
-    out = []
-    for i, row in enumerate(s.tasks.tolist()):
-        d = dict(zip(TASKS_DTYPE.names, row))
-        out.append({
-            "id": int(s._task_ids[i]), "name": d["name"],
-            "parent": d["parent"] & NO_TASK if d["parent"] != -1 else -1,
-            "start": max(d["start"], 0), "end": max(d["end"], 0),
-            "logs": d["logs"], "regions": d["regions"],
-            "goroutines": [int(x) for x in d["goroutines"]],
-        })
-    return out
+    return [dict(zip(TASK_COLUMNS, row)) for row in zip(*_task_columns(s))]
 
 
-def dump_json(doc: list[dict[str, Any]]) -> str:
-    """A document as JSON text: an array with one object per line."""
-    if not doc:
-        return "[]\n"
-    lines = [json.dumps(o, ensure_ascii=False, separators=(", ", ": ")) for o in doc]
-    return "[\n" + ",\n".join(lines) + "\n]\n"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
-def _csv(header: list[str], rows: list[list]) -> str:
+def _json_rows(columns: list[list], keys: tuple[str, ...]) -> list[str]:
+    """One JSON object per row, written column-wise: ints as they are,
+    everything else through the JSON encoder (each distinct string once)."""
+    parts, cols = [], []
+    for key, col in zip(keys, columns):
+        if all(type(v) is int for v in col):
+            parts.append(f'"{key}": %d')
+            cols.append(col)
+            continue
+        parts.append(f'"{key}": %s')
+        if all(type(v) is str for v in col):
+            cache = {v: _ENCODER.encode(v) for v in set(col)}
+            cols.append([cache[v] for v in col])
+        else:
+            cols.append([_ENCODER.encode(v) for v in col])
+    fmt = "{" + ", ".join(parts) + "}"
+    return [fmt % row for row in zip(*cols)]
+
+
+def _json_chunks(chunks: Iterable[list[list]], keys: tuple[str, ...]) -> Iterator[str]:
+    """A document as JSON text, an array with one object per line, in pieces."""
+    first = True
+    for columns in chunks:
+        if not columns[0]:
+            continue
+        yield ("[\n" if first else ",\n") + ",\n".join(_json_rows(columns, keys))
+        first = False
+    yield "[]\n" if first else "\n]\n"
+
+
+def goroutines_json_chunks(s: Summary) -> Iterator[str]:
+    """``fastrace goroutines --format json``: :func:`goroutines_json` as
+    text, one object per line, in pieces to write one after the other."""
+    return _json_chunks(_goroutine_chunks(s), GOROUTINE_COLUMNS)
+
+
+def tasks_json_chunks(s: Summary) -> Iterator[str]:
+    """``fastrace tasks --format json``: :func:`tasks_json` as text, in pieces."""
+    return _json_chunks([_task_columns(s)], TASK_COLUMNS)
+
+
+def _csv_chunks(header: tuple[str, ...], chunks: Iterable[list[list]]) -> Iterator[str]:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+    for columns in chunks:
+        w.writerows(zip(*columns))
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
 
 
 def _compact(m: dict) -> str:
-    return json.dumps(m, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return json.dumps(m, ensure_ascii=False, separators=(",", ":"), sort_keys=True) if m else "{}"
 
 
-def goroutines_csv(s: Summary) -> str:
-    """One row per goroutine; the two maps as JSON objects in their cells."""
-    doc = goroutines_json(s)
-    return _csv(list(GOROUTINE_COLUMNS),
-                [[_compact(o[k]) if isinstance(o[k], dict) else o[k] for k in GOROUTINE_COLUMNS]
-                 for o in doc])
+def goroutines_csv_chunks(s: Summary) -> Iterator[str]:
+    """CSV, one row per goroutine; the two maps as JSON objects in their cells."""
+    def cells():
+        for cols in _goroutine_chunks(s):
+            for k in (9, 10):
+                cols[k] = [_compact(m) for m in cols[k]]
+            yield cols
+    return _csv_chunks(GOROUTINE_COLUMNS, cells())
 
 
-def tasks_csv(s: Summary) -> str:
-    """One row per task; ``goroutines`` as space-separated ids."""
-    doc = tasks_json(s)
-    return _csv(list(TASK_COLUMNS),
-                [[" ".join(map(str, o[k])) if k == "goroutines" else o[k] for k in TASK_COLUMNS]
-                 for o in doc])
+def tasks_csv_chunks(s: Summary) -> Iterator[str]:
+    """CSV, one row per task; ``goroutines`` as space-separated ids."""
+    cols = _task_columns(s)
+    cols[7] = [" ".join(map(str, g)) for g in cols[7]]
+    return _csv_chunks(TASK_COLUMNS, [cols])
 
 
 def format_duration(ns: int) -> str:
@@ -336,15 +425,17 @@ def format_duration(ns: int) -> str:
     a = abs(ns)
     if a < 1000:
         return f"{ns}ns"
-    for unit, scale in (("µs", 1e3), ("ms", 1e6), ("s", 1e9)):
-        if a < scale * 1000 or unit == "s":
-            return f"{ns / scale:.3f}{unit}"
-    raise AssertionError("unreachable")
+    if a < 1000_000:
+        return f"{ns / 1e3:.3f}µs"
+    if a < 1000_000_000:
+        return f"{ns / 1e6:.3f}ms"
+    return f"{ns / 1e9:.3f}s"
 
 
 def _short(text: str, width: int = 48) -> str:
     """Text cut to width characters (an ellipsis marks the cut), controls escaped."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= width else text[:width - 1] + "\u2026"
 
 
@@ -352,20 +443,18 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     widths = [len(h) for h in header]
     for r in rows:
         for i, c in enumerate(r):
-            widths[i] = max(widths[i], len(c))
-
-    def line(cells):
-        return "  ".join((c.rjust(widths[i]) if i in right else c.ljust(widths[i]))
-                         for i, c in enumerate(cells)).rstrip()
-
-    return "\n".join([line(header), *(line(r) for r in rows)]) + "\n"
+            if len(c) > widths[i]:
+                widths[i] = len(c)
+    fmt = "  ".join("{:%s%d}" % (">" if i in right else "<", w) for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header).rstrip(),
+                      *(fmt.format(*r).rstrip() for r in rows)]) + "\n"
 
 
 def goroutines_text(s: Summary) -> str:
     """A table for the terminal: one line per goroutine, durations with units;
-    the block and range columns name the largest reason / range."""
-    blocks = _by_owner(s.block_times, "goroutine", "reason")
-    ranges = _by_owner(s.range_times, "goroutine", "range")
+    the last two columns name the largest block reason and range."""
+    cols = _goroutine_columns(s)
+    g = s.goroutines
 
     def top(m: dict[str, int]) -> str:
         if not m:
@@ -376,16 +465,12 @@ def goroutines_text(s: Summary) -> str:
 
     header = ["id", "name", "total", "exec", "sched wait", "block", "syscall", "syscall block",
               "unknown", "regions", "top block reason", "top range"]
-    rows = []
-    for g in s.goroutines.tolist():
-        d = dict(zip(GOROUTINES_DTYPE.names, g))
-        rows.append([str(d["id"]), _short(d["name"]) or "(unnamed)"]
-                    + [format_duration(d[k]) for k in ("total_time", "exec_time",
-                                                       "sched_wait_time", "block_time",
-                                                       "syscall_time", "syscall_block_time",
-                                                       "unknown_time")]
-                    + [str(d["regions"]), top(blocks.get(d["id"], {})),
-                       top(ranges.get(d["id"], {}))])
+    durations = [[format_duration(v) for v in g[k].tolist()]
+                 for k in ("total_time", "exec_time", "sched_wait_time", "block_time",
+                           "syscall_time", "syscall_block_time", "unknown_time")]
+    names = {n: _short(n) or "(unnamed)" for n in set(cols[1])}
+    rows = [list(r) for r in zip(map(str, cols[0]), [names[n] for n in cols[1]], *durations,
+                                 map(str, cols[13]), map(top, cols[9]), map(top, cols[10]))]
     return _table(header, rows, right=set(range(2, 10)) | {0})
 
 
