@@ -1126,7 +1126,7 @@ cdef class Summarizer:
         if sum_grow(<void**>&self.s.range_reason, &self.s.cap_keys, SUM_RANGE_STW0,
                     sizeof(int64_t)):
             raise MemoryError()
-        for i in range(SUM_RANGE_STW0):
+        for i in range(<int>SUM_RANGE_STW0):
             self.s.range_reason[i] = -1
         self.s.nkeys = SUM_RANGE_STW0
 

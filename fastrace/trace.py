@@ -220,7 +220,8 @@ class Trace:
     def regions(self) -> np.ndarray:
         """One row per user region (``runtime/trace.WithRegion`` /
         ``StartRegion``) in Go's summary, with the goroutine's times while
-        in it (Go's ``UserRegionSummary``), in order of their start.
+        in it (Go's ``UserRegionSummary``), in the order the trace opens
+        them (a region without a start event where it ends).
 
         Columns: ``goroutine``, ``task`` (id; 0 = background), ``name``
         (region type; "" for an inherited region), ``start``/``end`` (ns;
