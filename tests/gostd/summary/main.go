@@ -7,7 +7,10 @@
 // -overlay` file map (tests/gotool.py: build_std_prog); nothing is written
 // to GOROOT.
 //
-// Usage: summary TRACE...
+// Usage: summary [-keep] TRACE...
+//
+// With -keep every event is also kept in memory, as `go tool trace` keeps
+// them (cmd/trace's parseTrace): for benchmarks, the answers are the same.
 //
 // For each trace, in order, it prints four lines:
 //
@@ -24,6 +27,7 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -102,6 +106,8 @@ func eventTime(ev *trace.Event) int64 {
 	return int64(ev.Time())
 }
 
+var keep = flag.Bool("keep", false, "keep every event in memory, as go tool trace does")
+
 func summarize(path string) (*trace.Summary, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -113,6 +119,7 @@ func summarize(path string) (*trace.Summary, error) {
 		return nil, err
 	}
 	s := trace.NewSummarizer()
+	var events []trace.Event
 	for {
 		ev, err := r.ReadEvent()
 		if err == io.EOF {
@@ -121,7 +128,12 @@ func summarize(path string) (*trace.Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Event(&ev)
+		if *keep {
+			events = append(events, ev)
+			s.Event(&events[len(events)-1])
+		} else {
+			s.Event(&ev)
+		}
 	}
 	return s.Finalize(), nil
 }
@@ -245,7 +257,8 @@ func regionsDoc(sum *trace.Summary) []regionDoc {
 func main() {
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
-	for _, path := range os.Args[1:] {
+	flag.Parse()
+	for _, path := range flag.Args() {
 		fmt.Fprintln(out, "==", path)
 		sum, err := summarize(path)
 		if err != nil {
