@@ -5,3 +5,64 @@
 # derived table; the numpy dtypes in _analysis.pyx are derived from them.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+
+
+# Goroutine and task summaries
+#
+# Rows of the tables of Go's Summarizer (internal/trace/summary.go), built by
+# _summary.pxi.  Times are ns on the trace clock; durations are ns.
+
+cdef struct GoroutineSummaryRec:
+    int64_t id                    # goroutine id
+    uint64_t pc                   # PC of the outermost frame of the stack that named it; 0 = none
+    int64_t creation_time         # ns: its creation, or the Sync before its first event if it already existed
+    int64_t start_time            # ns: first time it ran; -1 = never ran
+    int64_t end_time              # ns: when it exited or blocked forever; -1 = did not end
+    int64_t exec_time             # ns running
+    int64_t sched_wait_time       # ns runnable, waiting for a P (Go adds here a syscall still without P at the end)
+    int64_t block_time            # ns waiting, all reasons together (per reason: SummaryTimeRec rows)
+    int64_t syscall_time          # ns in syscalls, while holding a P
+    int64_t syscall_block_time    # ns in syscalls after the P was taken away
+    int64_t total_time            # ns from creation_time to end_time (or to the last event)
+    int64_t unknown_time          # ns of total_time in none of the five states above (Go's UnknownTime)
+    int64_t regions               # regions in its list (Go's GoroutineSummary.Regions)
+    uint32_t name                 # string row of its start function (Go's name rule); 0 = unknown
+    uint32_t pad0
+
+cdef struct SummaryTimeRec:      # one (owner, key) -> ns entry of a per-reason or per-range map
+    int64_t owner                 # goroutine id, or row in the regions table
+    int64_t ns                    # time, never 0 (zero entries are left out)
+    uint32_t key                  # string row of a block reason; or range-name key (row of SUMMARY range names)
+    uint32_t pad0
+
+cdef struct RegionSummaryRec:
+    int64_t goroutine             # goroutine the region ran on
+    uint64_t task                 # task id (0 = background task)
+    int64_t start                 # ns of its start event; -1 = none (began before the trace)
+    int64_t end                   # ns of its end event; -1 = none (still open at the end)
+    int64_t exec_time             # ns, as in GoroutineSummaryRec, for the goroutine while in the region
+    int64_t sched_wait_time       # ns
+    int64_t block_time            # ns, all reasons
+    int64_t syscall_time          # ns
+    int64_t syscall_block_time    # ns
+    int64_t total_time            # ns
+    int64_t unknown_time          # ns
+    uint32_t name                 # string row of the region type ("" for inherited regions)
+    uint8_t start_kind            # 0 = none, 1 = RegionBegin, 2 = creation of its goroutine (inherited region)
+    uint8_t end_kind              # 0 = none, 1 = RegionEnd, 2 = end of its goroutine
+    uint8_t listed                # 1 = in its goroutine's region list
+    uint8_t in_task               # 1 = in its task's region list
+
+cdef struct TaskSummaryRec:
+    uint64_t id                   # task id (0 = background task)
+    uint64_t parent               # parent task id; 2**64-1 = none
+    int64_t start                 # ns of its TaskBegin; -1 = none in the trace
+    int64_t end                   # ns of its TaskEnd; -1 = none in the trace
+    int64_t logs                  # Log events naming it
+    int64_t regions               # regions in its list
+    uint32_t name                 # string row of its type
+    uint32_t pad0
+
+cdef struct TaskGoroutineRec:    # a goroutine associated with a task
+    int64_t task                  # row in the tasks table
+    int64_t goroutine             # goroutine id (-1 = an event without goroutine)

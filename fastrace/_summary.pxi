@@ -1,1 +1,1329 @@
 # Included by fastrace/_analysis.pyx.
+#
+# Go's goroutine and user-task summaries, recomputed in one C pass over the
+# ordered event table.  The reference is Go 1.27.3's Summarizer
+# (src/internal/trace/summary.go): every rule here is there, including the
+# ones that look odd (noted where they are applied), because the answers
+# must be Go's to the nanosecond.
+#
+# Go keeps "no time" as a zero Time; this pass does the same inside (a field
+# holding 0 means "not set") and turns it into -1 only in the output rows.
+#
+# Names here start with sum_/Sum/SUM_: the other included files share the
+# module's namespace.
+
+from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t, int32_t
+from libc.string cimport memset, memcpy, memcmp
+from libc.stdio cimport snprintf
+
+from fastrace._order cimport TraceEventRec, StackRowRec, FrameRowRec
+
+import numpy as np
+
+from fastrace import kinds as _sum_kinds
+from fastrace import spec as _sum_spec
+from fastrace._varint import _dtype_of as _sum_dtype_of
+from fastrace.errors import TraceOrderError as _SumOrderError
+
+
+cdef extern from "stdio.h":
+    ctypedef long long sum_ll "long long"
+
+
+cdef enum SumStatus:
+    SUM_OK = 0
+    SUM_NOMEM = 1
+    SUM_BAD = 2               # inconsistent input; message in SumState.err
+
+cdef enum SumKind:            # fastrace.kinds.EventKind (checked at import)
+    SUM_K_SYNC = 1
+    SUM_K_RANGE_BEGIN = 5
+    SUM_K_RANGE_ACTIVE = 6
+    SUM_K_RANGE_END = 7
+    SUM_K_TASK_BEGIN = 8
+    SUM_K_TASK_END = 9
+    SUM_K_REGION_BEGIN = 10
+    SUM_K_REGION_END = 11
+    SUM_K_LOG = 12
+    SUM_K_STATE_TRANSITION = 13
+
+cdef enum SumGoState:         # fastrace.kinds.GoState
+    SUM_G_UNDETERMINED = 0
+    SUM_G_NOT_EXIST = 1
+    SUM_G_RUNNABLE = 2
+    SUM_G_RUNNING = 3
+    SUM_G_WAITING = 4
+    SUM_G_SYSCALL = 5
+
+cdef enum:
+    SUM_P_IDLE = 3            # fastrace.kinds.ProcState.IDLE
+
+cdef enum SumEv:              # wire types (checked against fastrace.spec at import)
+    SUM_EV_PROC_START = 10    # 10..13: the transitions that are about a P
+    SUM_EV_PROC_STATUS = 13
+    SUM_EV_STW_BEGIN = 26
+    SUM_EV_STW_END = 27
+    SUM_EV_GC_ACTIVE = 28
+    SUM_EV_GC_END = 30
+    SUM_EV_SWEEP_ACTIVE = 31
+    SUM_EV_SWEEP_END = 33
+    SUM_EV_ASSIST_ACTIVE = 34
+    SUM_EV_ASSIST_END = 36
+
+cdef enum SumScope:           # whose a range is (Go's Range.Scope.Kind)
+    SUM_SCOPE_NONE = 0
+    SUM_SCOPE_GOROUTINE = 1
+    SUM_SCOPE_PROC = 2
+
+cdef enum SumRangeKey:        # keys of range names; STW names get keys from SUM_RANGE_STW0 on
+    SUM_RANGE_GC_MARK = 0     # "GC concurrent mark phase" (global: never a goroutine's)
+    SUM_RANGE_SWEEP = 1       # "GC incremental sweep"
+    SUM_RANGE_ASSIST = 2      # "GC mark assist"
+    SUM_RANGE_STW0 = 3        # "stop-the-world (<reason>)", one key per reason string
+
+cdef enum SumRegionEdge:      # RegionSummaryRec.start_kind / end_kind
+    SUM_EDGE_NONE = 0
+    SUM_EDGE_REGION = 1       # RegionBegin / RegionEnd
+    SUM_EDGE_GOROUTINE = 2    # the goroutine's creation / end
+
+cdef uint64_t SUM_NO_TASK = 0xFFFFFFFFFFFFFFFF
+cdef uint32_t SUM_NO_STRING = 0xFFFFFFFF
+
+
+def _sum_check_tables():
+    """The mirrors above must match fastrace.kinds and fastrace.spec."""
+    K, G = _sum_kinds.EventKind, _sum_kinds.GoState
+    pairs = [
+        (SUM_K_SYNC, K.SYNC), (SUM_K_RANGE_BEGIN, K.RANGE_BEGIN),
+        (SUM_K_RANGE_ACTIVE, K.RANGE_ACTIVE), (SUM_K_RANGE_END, K.RANGE_END),
+        (SUM_K_TASK_BEGIN, K.TASK_BEGIN), (SUM_K_TASK_END, K.TASK_END),
+        (SUM_K_REGION_BEGIN, K.REGION_BEGIN), (SUM_K_REGION_END, K.REGION_END),
+        (SUM_K_LOG, K.LOG), (SUM_K_STATE_TRANSITION, K.STATE_TRANSITION),
+        (SUM_G_UNDETERMINED, G.UNDETERMINED), (SUM_G_NOT_EXIST, G.NOT_EXIST),
+        (SUM_G_RUNNABLE, G.RUNNABLE), (SUM_G_RUNNING, G.RUNNING),
+        (SUM_G_WAITING, G.WAITING), (SUM_G_SYSCALL, G.SYSCALL),
+        (SUM_P_IDLE, _sum_kinds.ProcState.IDLE),
+    ]
+    code = {name: s.code for name, s in _sum_spec.BY_NAME.items()}
+    pairs += [
+        (SUM_EV_STW_BEGIN, code["STWBegin"]), (SUM_EV_STW_END, code["STWEnd"]),
+        (SUM_EV_GC_ACTIVE, code["GCActive"]), (SUM_EV_GC_END, code["GCEnd"]),
+        (SUM_EV_SWEEP_ACTIVE, code["GCSweepActive"]), (SUM_EV_SWEEP_END, code["GCSweepEnd"]),
+        (SUM_EV_ASSIST_ACTIVE, code["GCMarkAssistActive"]),
+        (SUM_EV_ASSIST_END, code["GCMarkAssistEnd"]),
+    ]
+    for mine, theirs in pairs:
+        if mine != int(theirs):
+            raise ImportError(f"fastrace._analysis summary tables out of date: {mine} != {theirs!r}")
+    ranges = {name: code[name] for name in (
+        "STWBegin", "STWEnd", "GCActive", "GCBegin", "GCEnd", "GCSweepActive", "GCSweepBegin",
+        "GCSweepEnd", "GCMarkAssistActive", "GCMarkAssistBegin", "GCMarkAssistEnd")}
+    if sorted(ranges.values()) != list(range(SUM_EV_STW_BEGIN, SUM_EV_ASSIST_END + 1)):
+        raise ImportError("fastrace._analysis: range event types are not 26..36")
+    if set(_sum_kinds.PROC_TYPES) != set(range(SUM_EV_PROC_START, SUM_EV_PROC_STATUS + 1)):
+        raise ImportError("fastrace._analysis: P transition types are not 10..13")
+
+
+_sum_check_tables()
+
+
+cdef GoroutineSummaryRec _sum_g_proto
+cdef SummaryTimeRec _sum_time_proto
+cdef RegionSummaryRec _sum_region_proto
+cdef TaskSummaryRec _sum_task_proto
+cdef TaskGoroutineRec _sum_taskg_proto
+
+GOROUTINE_SUMMARY_DTYPE = _sum_dtype_of(<GoroutineSummaryRec[:1]>&_sum_g_proto)
+SUMMARY_TIME_DTYPE = _sum_dtype_of(<SummaryTimeRec[:1]>&_sum_time_proto)
+REGION_SUMMARY_DTYPE = _sum_dtype_of(<RegionSummaryRec[:1]>&_sum_region_proto)
+TASK_SUMMARY_DTYPE = _sum_dtype_of(<TaskSummaryRec[:1]>&_sum_task_proto)
+TASK_GOROUTINE_DTYPE = _sum_dtype_of(<TaskGoroutineRec[:1]>&_sum_taskg_proto)
+
+SUMMARY_RANGE_FIXED = ("GC concurrent mark phase", "GC incremental sweep", "GC mark assist")
+"""Names of range keys 0, 1, 2; keys from 3 on are "stop-the-world (REASON)"."""
+
+
+# ---------------------------------------------------------------------------
+# A hash map int64 -> int64 with deletion (open addressing, linear probing).
+
+cdef struct SumMap:
+    int64_t* keys
+    int64_t* vals
+    uint8_t* used             # per slot: 0 = empty, 1 = holds a key, 2 = deleted
+    size_t cap                # slots, a power of two (0 before the first put)
+    size_t n                  # keys held
+    size_t filled             # slots not empty (keys and deleted ones)
+
+
+cdef inline size_t sum_hash(int64_t k) noexcept nogil:
+    cdef uint64_t x = <uint64_t>k
+    x ^= x >> 33
+    x *= <uint64_t>0xff51afd7ed558ccd
+    x ^= x >> 33
+    x *= <uint64_t>0xc4ceb9fe1a85ec53
+    x ^= x >> 33
+    return <size_t>x
+
+
+cdef bint sum_map_get(SumMap* m, int64_t key, int64_t* val) noexcept nogil:
+    cdef size_t mask, i
+    if m.cap == 0:
+        return False
+    mask = m.cap - 1
+    i = sum_hash(key) & mask
+    while m.used[i]:
+        if m.used[i] == 1 and m.keys[i] == key:
+            if val != NULL:
+                val[0] = m.vals[i]
+            return True
+        i = (i + 1) & mask
+    return False
+
+
+cdef int sum_map_rehash(SumMap* m) noexcept nogil:
+    # Twice the slots when at least a quarter are keys, else the same number
+    # (then it only clears deleted slots).
+    cdef size_t cap = 64 if m.cap == 0 else (m.cap * 2 if m.n * 4 >= m.cap else m.cap)
+    cdef int64_t* keys = <int64_t*>PyMem_RawMalloc(cap * sizeof(int64_t))
+    cdef int64_t* vals = <int64_t*>PyMem_RawMalloc(cap * sizeof(int64_t))
+    cdef uint8_t* used = <uint8_t*>PyMem_RawMalloc(cap)
+    cdef size_t i, j, mask = cap - 1
+    if keys == NULL or vals == NULL or used == NULL:
+        PyMem_RawFree(keys)
+        PyMem_RawFree(vals)
+        PyMem_RawFree(used)
+        return SUM_NOMEM
+    memset(used, 0, cap)
+    for i in range(m.cap):
+        if m.used[i] == 1:
+            j = sum_hash(m.keys[i]) & mask
+            while used[j]:
+                j = (j + 1) & mask
+            used[j] = 1
+            keys[j] = m.keys[i]
+            vals[j] = m.vals[i]
+    PyMem_RawFree(m.keys)
+    PyMem_RawFree(m.vals)
+    PyMem_RawFree(m.used)
+    m.keys, m.vals, m.used, m.cap = keys, vals, used, cap
+    m.filled = m.n
+    return SUM_OK
+
+
+cdef int sum_map_put(SumMap* m, int64_t key, int64_t val) noexcept nogil:
+    cdef size_t mask, i, slot
+    cdef bint have_slot = False
+    if (m.filled + 1) * 2 > m.cap:
+        if sum_map_rehash(m):
+            return SUM_NOMEM
+    mask = m.cap - 1
+    i = sum_hash(key) & mask
+    while m.used[i]:
+        if m.used[i] == 2:
+            if not have_slot:
+                slot, have_slot = i, True
+        elif m.keys[i] == key:
+            m.vals[i] = val
+            return SUM_OK
+        i = (i + 1) & mask
+    if not have_slot:
+        slot = i
+        m.filled += 1
+    m.used[slot] = 1
+    m.keys[slot] = key
+    m.vals[slot] = val
+    m.n += 1
+    return SUM_OK
+
+
+cdef void sum_map_del(SumMap* m, int64_t key) noexcept nogil:
+    cdef size_t mask, i
+    if m.cap == 0:
+        return
+    mask = m.cap - 1
+    i = sum_hash(key) & mask
+    while m.used[i]:
+        if m.used[i] == 1 and m.keys[i] == key:
+            m.used[i] = 2
+            m.n -= 1
+            return
+        i = (i + 1) & mask
+
+
+cdef void sum_map_free(SumMap* m) noexcept nogil:
+    PyMem_RawFree(m.keys)
+    PyMem_RawFree(m.vals)
+    PyMem_RawFree(m.used)
+    memset(m, 0, sizeof(SumMap))
+
+
+# ---------------------------------------------------------------------------
+# Small maps uint32 -> int64 (a goroutine's times by reason or by range
+# name: a handful of keys each, so a vector searched linearly).
+
+cdef struct SumKV:
+    int64_t val
+    uint32_t key
+    uint32_t pad
+
+cdef struct SumKVVec:
+    SumKV* items
+    uint32_t n
+    uint32_t cap
+
+
+cdef inline int64_t sum_kv_find(SumKVVec* v, uint32_t key) noexcept nogil:
+    cdef uint32_t i
+    for i in range(v.n):
+        if v.items[i].key == key:
+            return i
+    return -1
+
+
+cdef inline int64_t sum_kv_get(SumKVVec* v, uint32_t key) noexcept nogil:
+    cdef int64_t i = sum_kv_find(v, key)
+    return v.items[i].val if i >= 0 else 0
+
+
+cdef int sum_kv_reserve(SumKVVec* v, uint32_t need) noexcept nogil:
+    cdef uint32_t cap
+    cdef SumKV* items
+    if need <= v.cap:
+        return SUM_OK
+    cap = v.cap * 2 if v.cap else 4
+    if cap < need:
+        cap = need
+    items = <SumKV*>PyMem_RawRealloc(v.items, cap * sizeof(SumKV))
+    if items == NULL:
+        return SUM_NOMEM
+    v.items, v.cap = items, cap
+    return SUM_OK
+
+
+cdef int sum_kv_add(SumKVVec* v, uint32_t key, int64_t delta) noexcept nogil:
+    """v[key] += delta, creating the key (Go's map += creates it too)."""
+    cdef int64_t i = sum_kv_find(v, key)
+    if i >= 0:
+        v.items[i].val += delta
+        return SUM_OK
+    if sum_kv_reserve(v, v.n + 1):
+        return SUM_NOMEM
+    v.items[v.n].key = key
+    v.items[v.n].val = delta
+    v.items[v.n].pad = 0
+    v.n += 1
+    return SUM_OK
+
+
+cdef int sum_kv_set(SumKVVec* v, uint32_t key, int64_t val) noexcept nogil:
+    cdef int64_t i = sum_kv_find(v, key)
+    if i >= 0:
+        v.items[i].val = val
+        return SUM_OK
+    return sum_kv_add(v, key, val)
+
+
+cdef void sum_kv_del(SumKVVec* v, uint32_t key) noexcept nogil:
+    cdef int64_t i = sum_kv_find(v, key)
+    if i >= 0:
+        v.n -= 1
+        v.items[i] = v.items[v.n]
+
+
+cdef int sum_kv_copy(SumKVVec* dst, SumKVVec* src) noexcept nogil:
+    """dst = a new copy of src (dst's old contents are not freed)."""
+    dst.items, dst.n, dst.cap = NULL, 0, 0
+    if src.n == 0:
+        return SUM_OK
+    if sum_kv_reserve(dst, src.n):
+        return SUM_NOMEM
+    memcpy(dst.items, src.items, src.n * sizeof(SumKV))
+    dst.n = src.n
+    return SUM_OK
+
+
+cdef inline void sum_kv_free(SumKVVec* v) noexcept nogil:
+    PyMem_RawFree(v.items)
+    v.items, v.n, v.cap = NULL, 0, 0
+
+
+# ---------------------------------------------------------------------------
+# Go's GoroutineExecStats.
+
+cdef struct SumStats:
+    int64_t exec              # ns running
+    int64_t sched             # ns runnable
+    int64_t syscall           # ns in syscalls with a P
+    int64_t syscall_block     # ns in syscalls without P
+    int64_t total             # ns present (0 = not set yet, as in Go)
+    SumKVVec block            # reason string row -> ns waiting
+    SumKVVec ranges           # range key -> ns in the range
+
+
+cdef int sum_stats_copy(SumStats* dst, SumStats* src) noexcept nogil:
+    memcpy(dst, src, sizeof(SumStats))
+    memset(&dst.block, 0, sizeof(SumKVVec))
+    memset(&dst.ranges, 0, sizeof(SumKVVec))
+    if sum_kv_copy(&dst.block, &src.block) or sum_kv_copy(&dst.ranges, &src.ranges):
+        return SUM_NOMEM
+    return SUM_OK
+
+
+cdef void sum_stats_free(SumStats* s) noexcept nogil:
+    sum_kv_free(&s.block)
+    sum_kv_free(&s.ranges)
+
+
+cdef void sum_stats_sub(SumStats* r, SumStats* v) noexcept nogil:
+    """r -= v over r's keys (Go's GoroutineExecStats.sub)."""
+    cdef uint32_t i
+    r.exec -= v.exec
+    r.sched -= v.sched
+    r.syscall -= v.syscall
+    r.syscall_block -= v.syscall_block
+    r.total -= v.total
+    for i in range(r.block.n):
+        r.block.items[i].val -= sum_kv_get(&v.block, r.block.items[i].key)
+    for i in range(r.ranges.n):
+        r.ranges.items[i].val -= sum_kv_get(&v.ranges, r.ranges.items[i].key)
+
+
+cdef int64_t sum_stats_block(SumStats* s) noexcept nogil:
+    cdef int64_t total = 0
+    cdef uint32_t i
+    for i in range(s.block.n):
+        total += s.block.items[i].val
+    return total
+
+
+cdef int64_t sum_stats_unknown(SumStats* s) noexcept nogil:
+    """Go's UnknownTime: total time not in the non-overlapping stats, or 0."""
+    cdef int64_t known = s.exec + s.sched + s.syscall + s.syscall_block + sum_stats_block(s)
+    return s.total - known if known < s.total else 0
+
+
+# ---------------------------------------------------------------------------
+# The summarizer's state.
+
+cdef struct SumG:             # Go's GoroutineSummary with its private part
+    int64_t id
+    uint64_t pc
+    int64_t creation          # CreationTime
+    int64_t start             # StartTime (0 = never ran)
+    int64_t end               # EndTime (0 = never ended)
+    SumStats st
+    int64_t last_start        # pending state: times 0 = not in that state
+    int64_t last_runnable
+    int64_t last_block
+    int64_t last_syscall
+    int64_t last_syscall_block
+    SumKVVec last_range       # range key -> when the goroutine's range began
+    int64_t* active           # stack of open regions: rows in SumState.regions
+    uint32_t nactive
+    uint32_t cap_active
+    int64_t nregions          # len(Regions)
+    uint32_t last_block_reason
+    uint32_t name             # string row (0 = not named yet)
+    uint8_t named_user        # 1 = its name is not a system goroutine's (Go's IsSystemGoroutine)
+    uint8_t current           # 1 = the summary Go's map holds for this id (not replaced)
+
+cdef struct SumRegion:        # Go's UserRegionSummary
+    int64_t goroutine
+    int64_t gidx              # row in SumState.gs of the summary whose list it is on
+    uint64_t task
+    int64_t start             # valid if start_kind
+    int64_t end               # valid if end_kind
+    SumStats st               # at the start: a snapshot; once ended: the difference
+    uint32_t name
+    uint8_t start_kind
+    uint8_t end_kind
+    uint8_t listed
+    uint8_t in_task
+
+cdef struct SumTask:          # Go's UserTaskSummary
+    uint64_t id
+    uint64_t parent           # SUM_NO_TASK = no parent
+    int64_t start             # -1 = no TaskBegin
+    int64_t end               # -1 = no TaskEnd
+    int64_t logs
+    int64_t regions
+    int64_t last_g            # goroutine of its latest pair (repeats are not stored)
+    uint32_t name
+    uint8_t has_parent
+    uint8_t has_pairs
+
+cdef struct SumState:
+    SumG* gs
+    size_t ngs, cap_gs
+    SumRegion* regions
+    size_t nregions, cap_regions
+    SumTask* tasks
+    size_t ntasks, cap_tasks
+    TaskGoroutineRec* pairs   # (task row, goroutine) associations, repeats possible
+    size_t npairs, cap_pairs
+    int64_t* range_reason     # range key -> STW reason string row (-1 for the fixed names)
+    size_t nkeys, cap_keys
+    SumMap gmap               # goroutine id -> row in gs (Go's Summarizer.gs)
+    SumMap tmap               # task id -> row in tasks
+    SumMap sys_p              # P -> goroutine in a syscall on it (syscallingP)
+    SumMap sys_g              # goroutine -> P of its syscall (syscallingG)
+    SumMap ranges_p           # (P, range key) -> goroutine (rangesP)
+    SumMap stw_keys           # STW reason string row -> range key
+    int64_t last_ts           # time of the last event
+    int64_t sync_ts           # time of the last Sync (or of the first event)
+    const StackRowRec* stacks
+    size_t nstacks
+    const FrameRowRec* frames
+    size_t nframes
+    const char* sdata         # the string table
+    const uint64_t* soff
+    size_t nstrings
+    uint32_t forever          # string row of "forever"; SUM_NO_STRING = none
+    char err[200]
+
+
+cdef int sum_grow(void** p, size_t* cap, size_t need, size_t elem) noexcept nogil:
+    cdef size_t c
+    cdef void* q
+    if need <= cap[0]:
+        return SUM_OK
+    c = cap[0] * 2 if cap[0] else 64
+    if c < need:
+        c = need
+    q = PyMem_RawRealloc(p[0], c * elem)
+    if q == NULL:
+        return SUM_NOMEM
+    p[0], cap[0] = q, c
+    return SUM_OK
+
+
+cdef bint sum_str_eq(SumState* s, uint32_t row, const char* lit, size_t n) noexcept nogil:
+    if row >= s.nstrings:
+        return False
+    return s.soff[row + 1] - s.soff[row] == n and memcmp(s.sdata + s.soff[row], lit, n) == 0
+
+
+cdef bint sum_is_system(SumState* s, uint32_t name) noexcept nogil:
+    """Go's IsSystemGoroutine: no name, or a runtime. function other than
+    runtime.main."""
+    cdef uint64_t a, b
+    if name == 0 or name >= s.nstrings:
+        return True
+    a, b = s.soff[name], s.soff[name + 1]
+    if b == a:
+        return True
+    if sum_str_eq(s, name, b"runtime.main", 12):
+        return False
+    return b - a >= 8 and memcmp(s.sdata + a, b"runtime.", 8) == 0
+
+
+cdef int sum_new_g(SumState* s, int64_t id, int64_t creation, int64_t* out) noexcept nogil:
+    """A new summary for goroutine id, replacing any it had in the map."""
+    cdef int64_t old
+    cdef SumG* g
+    if sum_grow(<void**>&s.gs, &s.cap_gs, s.ngs + 1, sizeof(SumG)):
+        return SUM_NOMEM
+    g = &s.gs[s.ngs]
+    memset(g, 0, sizeof(SumG))
+    g.id = id
+    g.creation = creation
+    g.current = 1
+    if sum_map_get(&s.gmap, id, &old):
+        s.gs[old].current = 0
+    if sum_map_put(&s.gmap, id, <int64_t>s.ngs):
+        return SUM_NOMEM
+    out[0] = <int64_t>s.ngs
+    s.ngs += 1
+    return SUM_OK
+
+
+cdef int sum_new_region(SumState* s, int64_t* out) noexcept nogil:
+    if sum_grow(<void**>&s.regions, &s.cap_regions, s.nregions + 1, sizeof(SumRegion)):
+        return SUM_NOMEM
+    memset(&s.regions[s.nregions], 0, sizeof(SumRegion))
+    out[0] = <int64_t>s.nregions
+    s.nregions += 1
+    return SUM_OK
+
+
+cdef int sum_push_active(SumG* g, int64_t region) noexcept nogil:
+    cdef uint32_t cap
+    cdef int64_t* a
+    if g.nactive == g.cap_active:
+        cap = g.cap_active * 2 if g.cap_active else 4
+        a = <int64_t*>PyMem_RawRealloc(g.active, cap * sizeof(int64_t))
+        if a == NULL:
+            return SUM_NOMEM
+        g.active, g.cap_active = a, cap
+    g.active[g.nactive] = region
+    g.nactive += 1
+    return SUM_OK
+
+
+cdef int sum_task(SumState* s, uint64_t id, int64_t* out) noexcept nogil:
+    """Row of task id, added if new (Go's getOrAddTask)."""
+    cdef SumTask* t
+    if sum_map_get(&s.tmap, <int64_t>id, out):
+        return SUM_OK
+    if sum_grow(<void**>&s.tasks, &s.cap_tasks, s.ntasks + 1, sizeof(SumTask)):
+        return SUM_NOMEM
+    t = &s.tasks[s.ntasks]
+    memset(t, 0, sizeof(SumTask))
+    t.id = id
+    t.parent = SUM_NO_TASK
+    t.start = -1
+    t.end = -1
+    if sum_map_put(&s.tmap, <int64_t>id, <int64_t>s.ntasks):
+        return SUM_NOMEM
+    out[0] = <int64_t>s.ntasks
+    s.ntasks += 1
+    return SUM_OK
+
+
+cdef int sum_task_goroutine(SumState* s, int64_t task, int64_t goid) noexcept nogil:
+    """Associate goroutine goid with a task (Go's task.Goroutines[goid])."""
+    cdef SumTask* t = &s.tasks[task]
+    if t.has_pairs and t.last_g == goid:
+        return SUM_OK
+    t.has_pairs = 1
+    t.last_g = goid
+    if sum_grow(<void**>&s.pairs, &s.cap_pairs, s.npairs + 1, sizeof(TaskGoroutineRec)):
+        return SUM_NOMEM
+    s.pairs[s.npairs].task = task
+    s.pairs[s.npairs].goroutine = goid
+    s.npairs += 1
+    return SUM_OK
+
+
+cdef int sum_apply_pending(SumStats* out, SumG* g, int64_t ts) noexcept nogil:
+    """Add to out what g's open states hold up to ts (the pending part of
+    Go's snapshotStat).  out is g.st itself or a copy of it."""
+    cdef uint32_t i
+    if g.st.total == 0:
+        out.total = ts - g.creation
+    if g.last_start != 0:
+        out.exec += ts - g.last_start
+    if g.last_runnable != 0:
+        out.sched += ts - g.last_runnable
+    if g.last_block != 0:
+        if sum_kv_add(&out.block, g.last_block_reason, ts - g.last_block):
+            return SUM_NOMEM
+    if g.last_syscall != 0:
+        out.syscall += ts - g.last_syscall
+    if g.last_syscall_block != 0:
+        # Go counts a syscall that lost its P and is still open as
+        # scheduling wait here (and the whole syscall as syscall time).
+        out.sched += ts - g.last_syscall_block
+    for i in range(g.last_range.n):
+        if sum_kv_add(&out.ranges, g.last_range.items[i].key, ts - g.last_range.items[i].val):
+            return SUM_NOMEM
+    return SUM_OK
+
+
+cdef int sum_snapshot(SumStats* out, SumG* g, int64_t ts) noexcept nogil:
+    """out = g's statistics as of ts (Go's snapshotStat), a new copy."""
+    if sum_stats_copy(out, &g.st):
+        return SUM_NOMEM
+    return sum_apply_pending(out, g, ts)
+
+
+cdef int sum_close_region(SumRegion* r, SumStats* now) noexcept nogil:
+    """r's statistics become now minus those at its start."""
+    cdef SumStats d
+    if sum_stats_copy(&d, now):
+        sum_stats_free(&d)
+        return SUM_NOMEM
+    sum_stats_sub(&d, &r.st)
+    sum_stats_free(&r.st)
+    r.st = d
+    return SUM_OK
+
+
+cdef int sum_finalize(SumState* s, int64_t gi, int64_t ts, bint trigger) noexcept nogil:
+    """Go's GoroutineSummary.finalize: at the goroutine's end (trigger: the
+    event at ts ended it) or at the end of the trace."""
+    cdef SumG* g = &s.gs[gi]
+    cdef SumRegion* r
+    cdef uint32_t j
+    if trigger:
+        g.end = ts
+    if sum_apply_pending(&g.st, g, ts):
+        return SUM_NOMEM
+    # Go leaves the open regions of system goroutines out of their list
+    # (and their statistics as they were at the region's start).
+    if g.named_user:
+        for j in range(g.nactive):
+            r = &s.regions[g.active[j]]
+            if trigger:
+                r.end = ts
+                r.end_kind = SUM_EDGE_GOROUTINE
+            if sum_close_region(r, &g.st):
+                return SUM_NOMEM
+            r.listed = 1
+            g.nregions += 1
+    g.last_start = 0
+    g.last_runnable = 0
+    g.last_block = 0
+    g.last_block_reason = 0
+    g.last_syscall = 0
+    g.last_syscall_block = 0
+    g.last_range.n = 0
+    g.nactive = 0
+    return SUM_OK
+
+
+# ---------------------------------------------------------------------------
+# One function per kind of event.
+
+cdef int sum_no_goroutine(SumState* s, const TraceEventRec* ev, int64_t id,
+                          const char* what) noexcept nogil:
+    snprintf(s.err, sizeof(s.err), "%s of goroutine %lld at %lld, which the trace has not "
+             "introduced before", what, <sum_ll>id, <sum_ll>ev.time)
+    return SUM_BAD
+
+
+cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef int64_t id = <int64_t>ev.a[0]
+    cdef uint8_t old = ev.from_state, new = ev.to_state
+    cdef int64_t t = ev.time, gi, ci, dt, p
+    cdef uint32_t reason = <uint32_t>ev.a[1]
+    cdef uint64_t stack = ev.a[2]
+    cdef SumG* g
+    cdef SumG* c
+    cdef SumRegion* top
+    cdef int64_t ri
+    cdef uint32_t fs, nf
+    if old == new:
+        return SUM_OK
+    if old == SUM_G_UNDETERMINED:
+        # Already there at the last Sync: created then, and in state new
+        # since then.
+        if sum_new_g(s, id, s.sync_ts, &gi):
+            return SUM_NOMEM
+        g = &s.gs[gi]
+        dt = t - s.sync_ts
+        if new == SUM_G_RUNNING:
+            g.st.exec += dt
+        elif new == SUM_G_WAITING:
+            if sum_kv_add(&g.st.block, reason, dt):
+                return SUM_NOMEM
+        elif new == SUM_G_RUNNABLE:
+            g.st.sched += dt
+        elif new == SUM_G_SYSCALL:
+            if ev.p < 0:
+                g.st.syscall_block += dt
+            else:
+                g.st.syscall += dt
+    elif old == SUM_G_NOT_EXIST:
+        # Created: a goroutine created inside a region inherits the
+        # creator's innermost region's task, as a nameless region.
+        c = NULL
+        if sum_map_get(&s.gmap, ev.g, &ci):
+            c = &s.gs[ci]
+        ri = -1
+        if c != NULL and c.nactive > 0:
+            if sum_new_region(s, &ri):
+                return SUM_NOMEM
+            top = &s.regions[s.gs[ci].active[s.gs[ci].nactive - 1]]
+            s.regions[ri].task = top.task
+        if sum_new_g(s, id, t, &gi):
+            return SUM_NOMEM
+        g = &s.gs[gi]
+        if ri >= 0:
+            s.regions[ri].goroutine = id
+            s.regions[ri].gidx = gi
+            s.regions[ri].start = t
+            s.regions[ri].start_kind = SUM_EDGE_GOROUTINE
+            if sum_push_active(g, ri):
+                return SUM_NOMEM
+    else:
+        if not sum_map_get(&s.gmap, id, &gi):
+            return sum_no_goroutine(s, ev, id, "transition")
+        g = &s.gs[gi]
+        if old == SUM_G_RUNNING:
+            g.st.exec += t - g.last_start
+            g.last_start = 0
+        elif old == SUM_G_WAITING:
+            if g.last_block != 0:
+                if sum_kv_add(&g.st.block, g.last_block_reason, t - g.last_block):
+                    return SUM_NOMEM
+                g.last_block = 0
+        elif old == SUM_G_RUNNABLE:
+            if g.last_runnable != 0:
+                g.st.sched += t - g.last_runnable
+                g.last_runnable = 0
+        elif old == SUM_G_SYSCALL:
+            if g.last_syscall != 0:
+                if g.last_syscall_block != 0:
+                    g.st.syscall_block += t - g.last_syscall_block
+                    g.st.syscall += g.last_syscall_block - g.last_syscall
+                else:
+                    g.st.syscall += t - g.last_syscall
+                g.last_syscall = 0
+                g.last_syscall_block = 0
+                # Go deletes the P it finds for the goroutine, P 0 when it
+                # finds none (a map's zero value).
+                if not sum_map_get(&s.sys_g, id, &p):
+                    p = 0
+                sum_map_del(&s.sys_p, p)
+                sum_map_del(&s.sys_g, id)
+
+    # Named after the outermost frame of the first transition stack it has.
+    if g.name == 0 and stack != 0 and stack < s.nstacks:
+        fs = s.stacks[stack].frame_start
+        nf = s.stacks[stack].nframes
+        if nf > 0 and <size_t>fs + nf <= s.nframes:
+            g.pc = s.frames[fs + nf - 1].pc
+            g.name = s.frames[fs + nf - 1].func
+            # Decided now: the string table is only at hand while feeding.
+            g.named_user = not sum_is_system(s, g.name)
+
+    if new == SUM_G_RUNNING:
+        g.last_start = t
+        if g.start == 0:
+            g.start = t
+    elif new == SUM_G_RUNNABLE:
+        g.last_runnable = t
+    elif new == SUM_G_WAITING and reason != s.forever:
+        g.last_block = t
+        g.last_block_reason = reason
+    elif new == SUM_G_WAITING or new == SUM_G_NOT_EXIST:
+        # Exited, or blocked "forever" (which Go counts as an exit).
+        return sum_finalize(s, gi, t, True)
+    elif new == SUM_G_SYSCALL:
+        if sum_map_put(&s.sys_p, ev.p, id) or sum_map_put(&s.sys_g, id, ev.p):
+            return SUM_NOMEM
+        g.last_syscall = t
+    return SUM_OK
+
+
+cdef int sum_proc_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    # A P going idle while its goroutine is in a syscall: the syscall blocks.
+    cdef int64_t pid = <int64_t>ev.a[0], goid, gi
+    if ev.from_state == ev.to_state or ev.to_state != SUM_P_IDLE:
+        return SUM_OK
+    if sum_map_get(&s.sys_p, pid, &goid):
+        if not sum_map_get(&s.gmap, goid, &gi):
+            return sum_no_goroutine(s, ev, goid, "syscall")
+        s.gs[gi].last_syscall_block = ev.time
+        sum_map_del(&s.sys_p, pid)
+    return SUM_OK
+
+
+cdef int sum_range_of(SumState* s, const TraceEventRec* ev, uint32_t* key, int* scope,
+                      int64_t* scope_id) noexcept nogil:
+    """Key of the range's name and its scope (Go's Event.Range)."""
+    cdef uint8_t typ = ev.type
+    cdef int64_t k
+    scope[0] = SUM_SCOPE_NONE
+    if typ == SUM_EV_STW_BEGIN or typ == SUM_EV_STW_END:
+        scope[0] = SUM_SCOPE_GOROUTINE
+        scope_id[0] = ev.g
+        if not sum_map_get(&s.stw_keys, <int64_t>ev.a[1], &k):
+            if sum_grow(<void**>&s.range_reason, &s.cap_keys, s.nkeys + 1, sizeof(int64_t)):
+                return SUM_NOMEM
+            k = <int64_t>s.nkeys
+            s.range_reason[k] = <int64_t>ev.a[1]
+            s.nkeys += 1
+            if sum_map_put(&s.stw_keys, <int64_t>ev.a[1], k):
+                return SUM_NOMEM
+        key[0] = <uint32_t>k
+    elif typ >= SUM_EV_SWEEP_ACTIVE and typ <= SUM_EV_SWEEP_END:
+        scope[0] = SUM_SCOPE_PROC
+        scope_id[0] = <int64_t>ev.a[0]
+        key[0] = SUM_RANGE_SWEEP
+    elif typ >= SUM_EV_ASSIST_ACTIVE and typ <= SUM_EV_ASSIST_END:
+        scope[0] = SUM_SCOPE_GOROUTINE
+        scope_id[0] = <int64_t>ev.a[0]
+        key[0] = SUM_RANGE_ASSIST
+    return SUM_OK
+
+
+cdef inline int64_t sum_proc_range(int64_t p, uint32_t key) noexcept nogil:
+    return <int64_t>((<uint64_t><uint32_t>p << 32) | key)
+
+
+cdef int sum_range_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef uint32_t key = 0
+    cdef int scope
+    cdef int64_t sid = 0, gi, ts
+    cdef SumG* g
+    if sum_range_of(s, ev, &key, &scope, &sid):
+        return SUM_NOMEM
+    if scope == SUM_SCOPE_GOROUTINE:
+        if not sum_map_get(&s.gmap, sid, &gi):
+            return SUM_OK
+    elif scope == SUM_SCOPE_PROC:
+        # A P's range is put on the goroutine running there, in the hope
+        # that the same goroutine ends it.
+        if not sum_map_get(&s.gmap, ev.g, &gi):
+            return SUM_OK
+        if sum_map_put(&s.ranges_p, sum_proc_range(sid, key), ev.g):
+            return SUM_NOMEM
+    else:
+        return SUM_OK
+    g = &s.gs[gi]
+    if ev.kind == SUM_K_RANGE_ACTIVE:
+        # Already active at the last Sync: counted from the Sync.
+        ts = sum_kv_get(&g.last_range, key)
+        if ts != 0:
+            if sum_kv_add(&g.st.ranges, key, s.sync_ts - ts):
+                return SUM_NOMEM
+        return sum_kv_set(&g.last_range, key, s.sync_ts)
+    return sum_kv_set(&g.last_range, key, ev.time)
+
+
+cdef int sum_range_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef uint32_t key = 0
+    cdef int scope
+    cdef int64_t sid = 0, gi, ts, goid, rp
+    cdef bint found = False
+    cdef SumG* g
+    if sum_range_of(s, ev, &key, &scope, &sid):
+        return SUM_NOMEM
+    if scope == SUM_SCOPE_GOROUTINE:
+        found = sum_map_get(&s.gmap, sid, &gi)
+    elif scope == SUM_SCOPE_PROC:
+        rp = sum_proc_range(sid, key)
+        if sum_map_get(&s.ranges_p, rp, &goid):
+            if goid == ev.g:
+                found = sum_map_get(&s.gmap, goid, &gi)
+            sum_map_del(&s.ranges_p, rp)
+    if not found:
+        return SUM_OK
+    g = &s.gs[gi]
+    ts = sum_kv_get(&g.last_range, key)
+    if ts == 0:
+        return SUM_OK
+    if sum_kv_add(&g.st.ranges, key, ev.time - ts):
+        return SUM_NOMEM
+    sum_kv_del(&g.last_range, key)
+    return SUM_OK
+
+
+cdef int sum_region_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef int64_t gi, ri, ti
+    cdef SumRegion* r
+    if not sum_map_get(&s.gmap, ev.g, &gi):
+        return sum_no_goroutine(s, ev, ev.g, "region begin")
+    if sum_new_region(s, &ri):
+        return SUM_NOMEM
+    r = &s.regions[ri]
+    r.goroutine = ev.g
+    r.gidx = gi
+    r.task = ev.a[0]
+    r.name = <uint32_t>ev.a[1]
+    r.start = ev.time
+    r.start_kind = SUM_EDGE_REGION
+    r.in_task = 1
+    if sum_snapshot(&r.st, &s.gs[gi], ev.time) or sum_push_active(&s.gs[gi], ri):
+        return SUM_NOMEM
+    if sum_task(s, ev.a[0], &ti):
+        return SUM_NOMEM
+    s.tasks[ti].regions += 1
+    return sum_task_goroutine(s, ti, ev.g)
+
+
+cdef int sum_region_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef int64_t gi, ri, ti
+    cdef SumG* g
+    cdef SumRegion* r
+    cdef SumStats now
+    if not sum_map_get(&s.gmap, ev.g, &gi):
+        return sum_no_goroutine(s, ev, ev.g, "region end")
+    g = &s.gs[gi]
+    if g.nactive > 0:
+        # Go ends the innermost open region, whatever its type.
+        g.nactive -= 1
+        ri = g.active[g.nactive]
+    else:
+        # An end without a start: the region began before the trace.
+        if sum_new_region(s, &ri):
+            return SUM_NOMEM
+        r = &s.regions[ri]
+        r.goroutine = ev.g
+        r.gidx = gi
+        r.task = ev.a[0]
+        r.name = <uint32_t>ev.a[1]
+        r.in_task = 1
+        if sum_task(s, ev.a[0], &ti) or sum_task_goroutine(s, ti, ev.g):
+            return SUM_NOMEM
+        s.tasks[ti].regions += 1
+    r = &s.regions[ri]
+    if sum_snapshot(&now, g, ev.time):
+        sum_stats_free(&now)
+        return SUM_NOMEM
+    sum_stats_sub(&now, &r.st)
+    sum_stats_free(&r.st)
+    r.st = now
+    r.end = ev.time
+    r.end_kind = SUM_EDGE_REGION
+    r.listed = 1
+    g.nregions += 1
+    return SUM_OK
+
+
+cdef int sum_task_event(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef int64_t ti, pi
+    if sum_task(s, ev.a[0], &ti):
+        return SUM_NOMEM
+    s.tasks[ti].name = <uint32_t>ev.a[2]
+    if sum_task_goroutine(s, ti, ev.g):
+        return SUM_NOMEM
+    if ev.kind == SUM_K_TASK_BEGIN:
+        s.tasks[ti].start = ev.time
+    else:
+        s.tasks[ti].end = ev.time
+    if ev.a[1] != SUM_NO_TASK and not s.tasks[ti].has_parent:
+        if sum_task(s, ev.a[1], &pi):
+            return SUM_NOMEM
+        s.tasks[ti].parent = ev.a[1]
+        s.tasks[ti].has_parent = 1
+    return SUM_OK
+
+
+cdef int sum_log(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    cdef int64_t ti
+    if sum_task(s, ev.a[0], &ti):
+        return SUM_NOMEM
+    s.tasks[ti].logs += 1
+    return sum_task_goroutine(s, ti, ev.g)
+
+
+cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
+                  size_t* bad_row) noexcept nogil:
+    """Feed events to the summarizer, in order (Go's Summarizer.Event)."""
+    cdef size_t i
+    cdef const TraceEventRec* ev
+    cdef int st = SUM_OK
+    cdef uint8_t k
+    for i in range(n):
+        ev = &events[i]
+        if s.sync_ts == 0:
+            s.sync_ts = ev.time
+        s.last_ts = ev.time
+        k = ev.kind
+        if k == SUM_K_STATE_TRANSITION:
+            if ev.type >= SUM_EV_PROC_START and ev.type <= SUM_EV_PROC_STATUS:
+                st = sum_proc_transition(s, ev)
+            else:
+                st = sum_go_transition(s, ev)
+        elif k == SUM_K_SYNC:
+            s.sync_ts = ev.time
+        elif k == SUM_K_RANGE_BEGIN or k == SUM_K_RANGE_ACTIVE:
+            st = sum_range_begin(s, ev)
+        elif k == SUM_K_RANGE_END:
+            st = sum_range_end(s, ev)
+        elif k == SUM_K_REGION_BEGIN:
+            st = sum_region_begin(s, ev)
+        elif k == SUM_K_REGION_END:
+            st = sum_region_end(s, ev)
+        elif k == SUM_K_TASK_BEGIN or k == SUM_K_TASK_END:
+            st = sum_task_event(s, ev)
+        elif k == SUM_K_LOG:
+            st = sum_log(s, ev)
+        if st:
+            bad_row[0] = i
+            return st
+    return SUM_OK
+
+
+cdef int sum_end(SumState* s) noexcept nogil:
+    """Finalize every goroutine at the last event (Go's Summarizer.Finalize)."""
+    cdef size_t i
+    cdef int st
+    for i in range(s.ngs):
+        if s.gs[i].current:
+            st = sum_finalize(s, <int64_t>i, s.last_ts, False)
+            if st:
+                return st
+    return SUM_OK
+
+
+cdef void sum_free(SumState* s) noexcept nogil:
+    cdef size_t i
+    for i in range(s.ngs):
+        sum_stats_free(&s.gs[i].st)
+        sum_kv_free(&s.gs[i].last_range)
+        PyMem_RawFree(s.gs[i].active)
+    for i in range(s.nregions):
+        sum_stats_free(&s.regions[i].st)
+    PyMem_RawFree(s.gs)
+    PyMem_RawFree(s.regions)
+    PyMem_RawFree(s.tasks)
+    PyMem_RawFree(s.pairs)
+    PyMem_RawFree(s.range_reason)
+    sum_map_free(&s.gmap)
+    sum_map_free(&s.tmap)
+    sum_map_free(&s.sys_p)
+    sum_map_free(&s.sys_g)
+    sum_map_free(&s.ranges_p)
+    sum_map_free(&s.stw_keys)
+
+
+# ---------------------------------------------------------------------------
+# Output rows.
+
+cdef void sum_fill_stats(SumStats* st, int64_t* exec_time, int64_t* sched, int64_t* block,
+                         int64_t* syscall, int64_t* syscall_block, int64_t* total,
+                         int64_t* unknown) noexcept nogil:
+    exec_time[0] = st.exec
+    sched[0] = st.sched
+    block[0] = sum_stats_block(st)
+    syscall[0] = st.syscall
+    syscall_block[0] = st.syscall_block
+    total[0] = st.total
+    unknown[0] = sum_stats_unknown(st)
+
+
+cdef size_t sum_count_nonzero(SumKVVec* v) noexcept nogil:
+    cdef size_t n = 0
+    cdef uint32_t i
+    for i in range(v.n):
+        if v.items[i].val != 0:
+            n += 1
+    return n
+
+
+cdef size_t sum_put_times(SummaryTimeRec* out, size_t at, int64_t owner,
+                          SumKVVec* v) noexcept nogil:
+    cdef uint32_t i
+    for i in range(v.n):
+        if v.items[i].val != 0:
+            out[at].owner = owner
+            out[at].ns = v.items[i].val
+            out[at].key = v.items[i].key
+            out[at].pad0 = 0
+            at += 1
+    return at
+
+
+cdef inline bint sum_region_kept(SumState* s, SumRegion* r) noexcept nogil:
+    # The regions Go's summary can reach: on a task's list, or on the list
+    # of a goroutine summary it still holds.
+    return r.in_task or (r.listed and s.gs[r.gidx].current)
+
+
+cdef class Summarizer:
+    """Go's Summarizer, fed the ordered event table in pieces.
+
+    ``feed`` takes the tables of each :class:`fastrace.Trace` piece in order
+    (those of :func:`fastrace.iter_generations`, or a whole trace at once);
+    ``finish`` ends the trace and returns the tables (see
+    :func:`summarize`).  Only the summary's state is kept between pieces.
+    """
+
+    cdef SumState s
+    cdef size_t scanned       # string rows already searched for "forever"
+    cdef int64_t rows         # events fed so far
+    cdef bint done
+
+    def __cinit__(self):
+        cdef int i
+        memset(&self.s, 0, sizeof(SumState))
+        self.s.forever = SUM_NO_STRING
+        if sum_grow(<void**>&self.s.range_reason, &self.s.cap_keys, SUM_RANGE_STW0,
+                    sizeof(int64_t)):
+            raise MemoryError()
+        for i in range(<int>SUM_RANGE_STW0):
+            self.s.range_reason[i] = -1
+        self.s.nkeys = SUM_RANGE_STW0
+
+    def __dealloc__(self):
+        sum_free(&self.s)
+
+    def feed(self, events, stacks, frames, const uint8_t[::1] string_data, string_offsets):
+        """Feed the next rows of the event table, with the trace's stack,
+        frame and string tables as they are at these rows (a piece's tables
+        hold everything seen up to it)."""
+        from fastrace._order import EVENT_DTYPE, STACK_DTYPE, FRAME_DTYPE
+
+        cdef cnp.ndarray ev_arr = _sum_checked(events, EVENT_DTYPE, "events")
+        cdef cnp.ndarray st_arr = _sum_checked(stacks, STACK_DTYPE, "stacks")
+        cdef cnp.ndarray fr_arr = _sum_checked(frames, FRAME_DTYPE, "frames")
+        cdef cnp.ndarray off_arr = np.ascontiguousarray(string_offsets, dtype=np.uint64)
+        cdef SumState* s = &self.s
+        cdef size_t n = <size_t>ev_arr.shape[0], bad_row = 0, i
+        cdef int st
+        cdef const TraceEventRec* evp = <const TraceEventRec*>cnp.PyArray_DATA(ev_arr)
+        cdef const uint64_t* offp = <const uint64_t*>cnp.PyArray_DATA(off_arr)
+        if self.done:
+            raise ValueError("this Summarizer has finished")
+        if off_arr.ndim != 1 or off_arr.shape[0] < 1:
+            raise ValueError("string_offsets must be a 1-d array with at least one entry")
+        if offp[off_arr.shape[0] - 1] > <uint64_t>string_data.shape[0]:
+            raise ValueError("string_offsets point past the end of string_data")
+        for i in range(1, <size_t>off_arr.shape[0]):
+            if offp[i] < offp[i - 1]:
+                raise ValueError("string_offsets must not decrease")
+        # The tables are only borrowed for this call.
+        s.stacks = <const StackRowRec*>cnp.PyArray_DATA(st_arr)
+        s.nstacks = <size_t>st_arr.shape[0]
+        s.frames = <const FrameRowRec*>cnp.PyArray_DATA(fr_arr)
+        s.nframes = <size_t>fr_arr.shape[0]
+        s.sdata = <const char*>&string_data[0] if string_data.shape[0] else <const char*>b""
+        s.soff = offp
+        s.nstrings = <size_t>off_arr.shape[0] - 1
+        with nogil:
+            if s.forever == SUM_NO_STRING:
+                for i in range(self.scanned, s.nstrings):
+                    if sum_str_eq(s, <uint32_t>i, b"forever", 7):
+                        s.forever = <uint32_t>i
+                        break
+                self.scanned = s.nstrings
+            st = sum_feed(s, evp, n, &bad_row)
+        s.stacks, s.frames, s.sdata, s.soff = NULL, NULL, NULL, NULL
+        s.nstacks = s.nframes = s.nstrings = 0
+        if st == SUM_NOMEM:
+            self.done = True
+            raise MemoryError("out of memory summarizing the trace")
+        if st:
+            self.done = True
+            raise _SumOrderError(
+                f"cannot summarize the trace at event row {self.rows + <int64_t>bad_row}: "
+                f"{s.err.decode('utf-8', 'replace')}")
+        self.rows += <int64_t>n
+
+    def finish(self):
+        """End the trace and return the tables (a dict, see :func:`summarize`)."""
+        cdef SumState* s = &self.s
+        cdef size_t i, ng, nr, nb, nrt, rb, rr
+        cdef int st
+        cdef SumG* g
+        cdef SumRegion* r
+        if self.done:
+            raise ValueError("this Summarizer has finished")
+        self.done = True
+        with nogil:
+            st = sum_end(s)
+        if st:
+            raise MemoryError("out of memory summarizing the trace")
+        ng = nb = nrt = 0
+        for i in range(s.ngs):
+            g = &s.gs[i]
+            if g.current:
+                ng += 1
+                nb += sum_count_nonzero(&g.st.block)
+                nrt += sum_count_nonzero(&g.st.ranges)
+        nr = rb = rr = 0
+        for i in range(s.nregions):
+            r = &s.regions[i]
+            if sum_region_kept(s, r):
+                nr += 1
+                rb += sum_count_nonzero(&r.st.block)
+                rr += sum_count_nonzero(&r.st.ranges)
+        gout = np.zeros(ng, dtype=GOROUTINE_SUMMARY_DTYPE)
+        bout = np.zeros(nb, dtype=SUMMARY_TIME_DTYPE)
+        rtout = np.zeros(nrt, dtype=SUMMARY_TIME_DTYPE)
+        rout = np.zeros(nr, dtype=REGION_SUMMARY_DTYPE)
+        rbout = np.zeros(rb, dtype=SUMMARY_TIME_DTYPE)
+        rrout = np.zeros(rr, dtype=SUMMARY_TIME_DTYPE)
+        tout = np.zeros(s.ntasks, dtype=TASK_SUMMARY_DTYPE)
+        pout = np.zeros(s.npairs, dtype=TASK_GOROUTINE_DTYPE)
+        kout = np.zeros(s.nkeys, dtype=np.int64)
+        _sum_fill(s, gout, bout, rtout, rout, rbout, rrout, tout, pout, kout)
+        sum_free(s)
+        memset(s, 0, sizeof(SumState))
+        return {"goroutines": gout, "block_times": bout, "range_times": rtout,
+                "regions": rout, "region_block_times": rbout, "region_range_times": rrout,
+                "tasks": tout, "task_goroutines": pout, "range_reasons": kout}
+
+
+def summarize(events, stacks, frames, string_data, string_offsets):
+    """Go's Summarizer over a whole ordered event table.
+
+    Arguments are the tables of a :class:`fastrace.Trace` (``events``,
+    ``stacks``, ``frames``, ``strings.data``, ``strings.offsets``).
+    Returns a dict of numpy arrays (dtypes from the structs in
+    ``_analysis.pxd``):
+
+    - ``goroutines``: GOROUTINE_SUMMARY_DTYPE, one row per goroutine id (the
+      summary Go's map ends with), in order of first appearance;
+    - ``block_times``, ``range_times``: SUMMARY_TIME_DTYPE, ``owner`` a
+      goroutine id; ``key`` a reason string row / a range key;
+    - ``regions``: REGION_SUMMARY_DTYPE, in order of creation;
+    - ``region_block_times``, ``region_range_times``: ``owner`` a row of
+      ``regions``;
+    - ``tasks``: TASK_SUMMARY_DTYPE, in order of first mention;
+    - ``task_goroutines``: TASK_GOROUTINE_DTYPE (repeats possible);
+    - ``range_reasons``: int64, per range key the STW reason string row
+      (-1 for keys 0-2, named by SUMMARY_RANGE_FIXED).
+    """
+    cdef Summarizer z = Summarizer()
+    z.feed(events, stacks, frames, string_data, string_offsets)
+    return z.finish()
+
+
+cdef _sum_fill(SumState* s, cnp.ndarray gout, cnp.ndarray bout, cnp.ndarray rtout,
+               cnp.ndarray rout, cnp.ndarray rbout, cnp.ndarray rrout, cnp.ndarray tout,
+               cnp.ndarray pout, cnp.ndarray kout):
+    cdef GoroutineSummaryRec* go = <GoroutineSummaryRec*>cnp.PyArray_DATA(gout)
+    cdef SummaryTimeRec* bo = <SummaryTimeRec*>cnp.PyArray_DATA(bout)
+    cdef SummaryTimeRec* rto = <SummaryTimeRec*>cnp.PyArray_DATA(rtout)
+    cdef RegionSummaryRec* ro = <RegionSummaryRec*>cnp.PyArray_DATA(rout)
+    cdef SummaryTimeRec* rbo = <SummaryTimeRec*>cnp.PyArray_DATA(rbout)
+    cdef SummaryTimeRec* rro = <SummaryTimeRec*>cnp.PyArray_DATA(rrout)
+    cdef TaskSummaryRec* to = <TaskSummaryRec*>cnp.PyArray_DATA(tout)
+    cdef size_t i, k = 0, b = 0, q = 0, rb = 0, rr = 0
+    cdef SumG* g
+    cdef SumRegion* r
+    cdef SumTask* t
+    with nogil:
+        for i in range(s.ngs):
+            g = &s.gs[i]
+            if not g.current:
+                continue
+            go[k].id = g.id
+            go[k].pc = g.pc
+            go[k].creation_time = g.creation
+            go[k].start_time = g.start if g.start != 0 else -1
+            go[k].end_time = g.end if g.end != 0 else -1
+            sum_fill_stats(&g.st, &go[k].exec_time, &go[k].sched_wait_time, &go[k].block_time,
+                           &go[k].syscall_time, &go[k].syscall_block_time, &go[k].total_time,
+                           &go[k].unknown_time)
+            go[k].regions = g.nregions
+            go[k].name = g.name
+            b = sum_put_times(bo, b, g.id, &g.st.block)
+            q = sum_put_times(rto, q, g.id, &g.st.ranges)
+            k += 1
+        k = 0
+        for i in range(s.nregions):
+            r = &s.regions[i]
+            if not sum_region_kept(s, r):
+                continue
+            ro[k].goroutine = r.goroutine
+            ro[k].task = r.task
+            ro[k].start = r.start if r.start_kind else -1
+            ro[k].end = r.end if r.end_kind else -1
+            sum_fill_stats(&r.st, &ro[k].exec_time, &ro[k].sched_wait_time, &ro[k].block_time,
+                           &ro[k].syscall_time, &ro[k].syscall_block_time, &ro[k].total_time,
+                           &ro[k].unknown_time)
+            ro[k].name = r.name
+            ro[k].start_kind = r.start_kind
+            ro[k].end_kind = r.end_kind
+            ro[k].listed = r.listed and s.gs[r.gidx].current
+            ro[k].in_task = r.in_task
+            rb = sum_put_times(rbo, rb, <int64_t>k, &r.st.block)
+            rr = sum_put_times(rro, rr, <int64_t>k, &r.st.ranges)
+            k += 1
+        for i in range(s.ntasks):
+            t = &s.tasks[i]
+            to[i].id = t.id
+            to[i].parent = t.parent
+            to[i].start = t.start
+            to[i].end = t.end
+            to[i].logs = t.logs
+            to[i].regions = t.regions
+            to[i].name = t.name
+        if s.npairs:
+            memcpy(cnp.PyArray_DATA(pout), s.pairs, s.npairs * sizeof(TaskGoroutineRec))
+        if s.nkeys:
+            memcpy(cnp.PyArray_DATA(kout), s.range_reason, s.nkeys * sizeof(int64_t))
+
+
+def _sum_checked(arr, dtype, what):
+    if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.ndim != 1 \
+            or not arr.flags.c_contiguous:
+        raise TypeError(f"{what} must be a 1-d C-contiguous array of dtype {dtype}")
+    return arr

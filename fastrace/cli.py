@@ -84,6 +84,40 @@ def _cmd_info(args) -> int:
     return 0
 
 
+# --- Summaries (fastrace.analysis.summary): `fastrace goroutines`, `fastrace tasks`.
+
+SUMMARY_FORMATS = ("text", "csv", "json")
+
+
+def _cmd_summary(args) -> int:
+    from fastrace.analysis import summary
+
+    s = summary.summarize_file(_load(args.trace))   # streamed: the events are never all held
+    kind = "goroutines" if args.command == "goroutines" else "tasks"
+    if args.format == "text":
+        chunks = [getattr(summary, f"{kind}_text")(s)]
+    else:
+        chunks = getattr(summary, f"{kind}_{args.format}_chunks")(s)
+    out = sys.stdout.buffer
+    for text in chunks:
+        out.write(text.encode("utf-8"))
+    out.flush()
+    return 0
+
+
+def _add_summary_parsers(sub) -> None:
+    g = sub.add_parser("goroutines", help="per-goroutine times, as Go's trace summarizer computes "
+                                          "them (go tool trace's goroutine pages)")
+    t = sub.add_parser("tasks", help="user tasks (runtime/trace.NewTask): names, parents, times, "
+                                     "logs, regions, goroutines, as Go's summarizer has them")
+    for p in (g, t):
+        p.add_argument("trace", help="trace file (binary, or Go's text format)")
+        p.add_argument("--format", choices=SUMMARY_FORMATS, default="text",
+                       help="text: a table for the terminal; csv: one row per item; "
+                            "json: an array of objects, one per item (times in ns)")
+        p.set_defaults(func=_cmd_summary)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fastrace", description="Decode Go execution traces (runtime/trace, go test -trace).")
@@ -101,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="summarize a trace (default: the shipped example)")
     i.add_argument("trace", nargs="?", help="trace file; omit to use the shipped example")
     i.set_defaults(func=_cmd_info)
+    _add_summary_parsers(sub)
     return p
 
 

@@ -149,6 +149,102 @@ class Trace:
         """A readable view of row ``i`` of the event table."""
         return EventView(self, i)
 
+    # Summaries (fastrace.analysis.summary)
+
+    def summary(self):
+        """Go's goroutine and user-task summary of this trace
+        (:class:`fastrace.analysis.summary.Summary`, computed once): every
+        table of the methods below, and the region ones."""
+        from fastrace.analysis import summary
+
+        return summary.summarize(self)
+
+    def goroutines(self) -> np.ndarray:
+        """One row per goroutine, by id: Go's ``GoroutineSummary`` and
+        ``GoroutineExecStats`` (``internal/trace/summary.go``), exactly.
+
+        Columns (times ns on the trace clock, durations ns):
+
+        - ``id``: goroutine id.
+        - ``name``: its start function (Go's rule: the outermost frame of
+          the first transition stack it has); "" if it never had one.
+        - ``pc``: PC of that frame (0 = none).
+        - ``creation_time``: when it was created; for goroutines already
+          there, the Sync before its first event.
+        - ``start_time``: first time it ran; -1 = never ran.
+        - ``end_time``: when it exited or blocked "forever"; -1 = did not.
+        - ``exec_time``: running.  ``sched_wait_time``: runnable, waiting
+          for a P.  ``block_time``: waiting, all reasons (per reason:
+          :meth:`goroutine_block_times`).  ``syscall_time``: in syscalls
+          holding a P.  ``syscall_block_time``: in syscalls after losing it.
+        - ``total_time``: from creation to its end, or to the last event.
+        - ``unknown_time``: the part of total_time in none of the five
+          above (Go's ``UnknownTime``).
+        - ``regions``: user regions in its list (``Regions`` in Go).
+
+        Ranges (GC mark assist, sweep, stop-the-world) overlap these:
+        :meth:`goroutine_range_times`.  See :mod:`fastrace.analysis.summary`
+        for Go's rules on open intervals and syscalls.
+        """
+        return self.summary().goroutines
+
+    def goroutine_block_times(self) -> np.ndarray:
+        """Go's ``BlockTimeByReason``: one row per goroutine and reason with
+        a non-zero time: ``goroutine`` (id), ``reason`` (str, as the runtime
+        wrote it, e.g. "chan receive"; "" for time blocked before the
+        trace's first record of the goroutine), ``time`` (ns)."""
+        return self.summary().block_times
+
+    def goroutine_range_times(self) -> np.ndarray:
+        """Go's ``RangeTime``: time each goroutine spent in ranges, one row
+        per goroutine and range with a non-zero time: ``goroutine`` (id),
+        ``range`` (Go's name: "GC mark assist", "GC incremental sweep",
+        "stop-the-world (REASON)"), ``time`` (ns)."""
+        return self.summary().range_times
+
+    def tasks(self) -> np.ndarray:
+        """One row per user task (``runtime/trace.NewTask``), by id: Go's
+        ``UserTaskSummary``.
+
+        Columns: ``id`` (0 is the background task of regions and logs
+        outside any task), ``name`` (the task's type; "" if the trace has
+        neither its begin nor its end), ``parent`` (task id; -1 = none or
+        unknown), ``start``/``end`` (ns of its TaskBegin/TaskEnd; -1 = not
+        in the trace), ``logs`` and ``regions`` (counts), ``goroutines``
+        (sorted int64 array of the goroutines that began, ended or logged
+        in it or ran its regions).
+        """
+        return self.summary().tasks
+
+    def regions(self) -> np.ndarray:
+        """One row per user region (``runtime/trace.WithRegion`` /
+        ``StartRegion``) in Go's summary, with the goroutine's times while
+        in it (Go's ``UserRegionSummary``), in the order the trace opens
+        them (a region without a start event where it ends).
+
+        Columns: ``goroutine``, ``task`` (id; 0 = background), ``name``
+        (region type; "" for an inherited region), ``start``/``end`` (ns;
+        -1 = began before the trace / still open at its end),
+        ``exec_time`` .. ``unknown_time`` as in :meth:`goroutines` (per
+        reason and range: ``summary().region_block_times`` /
+        ``region_range_times``, by row of this table); ``opened_by``:
+        "region" (RegionBegin), "creation" (inherited: its goroutine was
+        created inside a region of another, whose task it takes) or
+        "none"; ``closed_by``: "region" (RegionEnd), "goroutine end" or
+        "none"; ``listed``: on its goroutine's list (Go leaves off open
+        regions of runtime goroutines); ``in_task``: on its task's list
+        (inherited regions are not).
+        """
+        return self.summary().regions
+
+    def logs(self) -> np.ndarray:
+        """One row per Log event (``runtime/trace.Log``), in trace order:
+        ``time`` (ns), ``goroutine``, ``task`` (id; 0 = background),
+        ``category``, ``message`` (str)."""
+        from fastrace.analysis import summary
+
+        return summary.logs(self)
+
 
 def read(source, *, workers: int = 1) -> Trace:
     """Decode and order a whole trace (path, bytes, bytearray, memoryview, mmap).

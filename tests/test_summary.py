@@ -1,0 +1,435 @@
+"""Goroutine and task summaries against Go's own Summarizer.
+
+The reference is ``tests/gostd/summary/main.go``: Go 1.27.3's
+``internal/trace`` reader and Summarizer run over the same file, printing
+the goroutines and tasks documents of ``fastrace goroutines|tasks --format
+json`` and a regions document.  It is built once per session and given
+every trace of a test group in one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastrace
+from fastrace import cli, rawtext
+from fastrace.analysis import summary as S
+
+import gotool
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+FIXTURE_TRACES = sorted(FIXTURES.glob("go1.*/*.trace"))
+REF_SRC = Path(__file__).resolve().parent / "gostd" / "summary" / "main.go"
+LIVE_PROGRAMS = ("sched", "annotations", "syscalls", "cgo", "coro", "procs", "gcalloc")
+
+
+@pytest.fixture(scope="session")
+def go_summary():
+    """``go_summary(paths)``: {path: (goroutines, tasks, regions)} as Go's
+    Summarizer gives them (parsed JSON), or {path: "ERR ..."}."""
+    binary = gotool.build_std_prog(REF_SRC, "internal/trace/fastracesummary", "fastrace-summary")
+    import subprocess
+
+    def run(paths):
+        paths = [str(p) for p in paths]
+        if not paths:
+            return {}
+        out = subprocess.run([str(binary), *paths], stdout=subprocess.PIPE, check=True,
+                             timeout=600).stdout.decode("utf-8")
+        lines = out.split("\n")
+        got, i = {}, 0
+        while i < len(lines) and lines[i]:
+            assert lines[i].startswith("== "), lines[i]
+            path = lines[i][3:]
+            if lines[i + 1].startswith("ERR "):
+                got[path] = lines[i + 1]
+                i += 2
+            else:
+                got[path] = tuple(json.loads(x) for x in lines[i + 1:i + 4])
+                i += 4
+        assert sorted(got) == sorted(paths)
+        return got
+
+    return run
+
+
+def cli_json(command: str, path) -> list:
+    buf = io.BytesIO()
+    out = io.TextIOWrapper(buf, encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        rc = cli.main([command, str(path), "--format", "json"])
+    out.flush()
+    assert rc == 0
+    return json.loads(buf.getvalue().decode("utf-8"))
+
+
+def regions_doc(s: S.Summary) -> list:
+    """Our regions in the reference's document form and order."""
+    blocks, ranges = {}, {}
+    for row, reason, ns in s.region_block_times.tolist():
+        blocks.setdefault(row, {})[reason] = ns
+    for row, name, ns in s.region_range_times.tolist():
+        ranges.setdefault(row, {})[name] = ns
+    kinds = {"none": "none", "region": "region", "creation": "goroutine creation",
+             "goroutine end": "goroutine end"}
+    out = []
+    for i, r in enumerate(s.regions.tolist()):
+        d = dict(zip(s.regions.dtype.names, r))
+        out.append({
+            "goroutine": d["goroutine"], "task": d["task"] & S.NO_TASK, "name": d["name"],
+            "start": max(d["start"], 0), "start_kind": kinds[d["opened_by"]],
+            "end": max(d["end"], 0), "end_kind": kinds[d["closed_by"]],
+            "exec_time": d["exec_time"], "sched_wait_time": d["sched_wait_time"],
+            "syscall_time": d["syscall_time"], "syscall_block_time": d["syscall_block_time"],
+            "block_time_by_reason": blocks.get(i, {}), "range_time": ranges.get(i, {}),
+            "total_time": d["total_time"], "unknown_time": d["unknown_time"],
+            "listed": d["listed"], "in_task": d["in_task"],
+        })
+    out.sort(key=lambda r: (r["goroutine"], r["start"], r["end"], r["task"],
+                            r["name"].encode("utf-8")))
+    return out
+
+
+def first_diff(got: list, want: list) -> str:
+    for i, (a, b) in enumerate(zip(got, want)):
+        if a != b:
+            keys = [k for k in set(a) | set(b) if a.get(k) != b.get(k)]
+            return f"item {i}: " + "; ".join(
+                f"{k}: fastrace {a.get(k)!r} go {b.get(k)!r}" for k in sorted(keys))
+    return f"lengths: fastrace {len(got)}, go {len(want)}"
+
+
+def check_against_go(path, ref, via_cli: bool = True) -> None:
+    assert not isinstance(ref, str), ref
+    want_g, want_t, want_r = ref
+    s = S.summarize(fastrace.read(path))
+    got_g, got_t = S.goroutines_json(s), S.tasks_json(s)
+    if via_cli:
+        got_g, got_t = cli_json("goroutines", path), cli_json("tasks", path)
+        assert [list(o) for o in got_g] == [list(S.GOROUTINE_COLUMNS)] * len(got_g)
+        assert [list(o) for o in got_t] == [list(S.TASK_COLUMNS)] * len(got_t)
+    assert got_g == want_g, first_diff(got_g, want_g)
+    assert got_t == want_t, first_diff(got_t, want_t)
+    got_r = regions_doc(s)
+    assert got_r == want_r, first_diff(got_r, want_r)
+
+
+# --- committed fixtures
+
+@pytest.fixture(scope="session")
+def fixture_refs(go_summary):
+    return go_summary(FIXTURE_TRACES)
+
+
+def test_fixtures_present():
+    assert len(FIXTURE_TRACES) >= 50
+
+
+@pytest.mark.parametrize("path", FIXTURE_TRACES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_fixture_matches_go(path, fixture_refs):
+    check_against_go(path, fixture_refs[str(path)])
+
+
+# --- traces made during the run
+
+@pytest.fixture(scope="session")
+def live_refs(live_trace, go_summary):
+    paths = {}
+    for v in gotool.VERSIONS:
+        for prog in LIVE_PROGRAMS:
+            p = live_trace(v, prog)
+            if p is not None:
+                paths[(v, prog)] = p
+    refs = go_summary(paths.values())
+    return {k: (p, refs[str(p)]) for k, p in paths.items()}
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("version", gotool.VERSIONS)
+def test_live_matches_go(version, live_refs):
+    done = [prog for (v, prog) in live_refs if v == version]
+    assert "sched" in done and "annotations" in done
+    for prog in done:
+        path, ref = live_refs[(version, prog)]
+        check_against_go(path, ref, via_cli=(prog == "annotations"))
+
+
+# --- Go's own conformance traces (read from the toolchain at test time)
+
+@pytest.fixture(scope="session")
+def conformance_traces(tmp_path_factory):
+    from test_conformance import TESTDATA, load_test
+
+    out = tmp_path_factory.mktemp("conformance")
+    paths = []
+    for test in sorted((TESTDATA / "tests").glob("*.test")):
+        expect, text = load_test(test)
+        if expect.failure:
+            continue
+        p = out / (test.stem + ".trace")
+        p.write_bytes(rawtext.text_to_wire(text))
+        paths.append(p)
+    return paths
+
+
+def test_conformance_traces_match_go(conformance_traces, go_summary):
+    """Go's reader test traces that read successfully (syscalls losing
+    their P in every way, tasks across generations, GC ranges active at a
+    generation start, ...)."""
+    assert len(conformance_traces) >= 15
+    refs = go_summary(conformance_traces)
+    for p in conformance_traces:
+        check_against_go(p, refs[str(p)], via_cli=False)
+
+
+# --- Hand-made traces for the corner cases the programs do not reach.
+
+NO_M = (1 << 64) - 1
+
+
+def text_trace(version: int, batches, strings=(), stacks=()) -> bytes:
+    """Wire bytes of a text trace.  ``batches``: (gen, m, time, [event
+    lines]); strings: [(id, text)]; stacks: [(id, [(pc, func string id,
+    file string id, line)])].  Batch sizes are computed; every generation
+    gets the frequency 1e9 (1 tick = 1 ns) and the strings and stacks."""
+    header = f"Trace Go1.{version}\n"
+
+    def batch(gen, m, time, lines):
+        body = "".join(line + "\n" for line in lines)
+        size = len(rawtext.text_to_wire(header + body)) - len(f"go 1.{version} trace\0\0\0")
+        return f"EventBatch gen={gen} m={m} time={time} size={size}\n" + body
+
+    out = [header]
+    for gen in sorted({b[0] for b in batches}):
+        for g, m, time, lines in batches:
+            if g == gen:
+                out.append(batch(gen, m, time, lines))
+        out.append(batch(gen, NO_M, 0, ["Frequency freq=1000000000"]))
+        out.append(batch(gen, NO_M, 0, ["Stacks"] + [
+            f"Stack id={sid} nframes={len(frames)}" + "".join(
+                f"\n\tpc={pc} func={fn} file={fl} line={ln}" for pc, fn, fl, ln in frames)
+            for sid, frames in stacks]))
+        out.append(batch(gen, NO_M, 0, ["Strings"] + [
+            f"String id={sid}\n\tdata={json.dumps(s)}" for sid, s in strings]))
+    return rawtext.text_to_wire("".join(out))
+
+
+STRINGS = [(1, "forever"), (2, "main.main"), (3, "main.go"), (4, "main.worker"), (5, "reg"),
+           (6, "job"), (7, "sleep"), (8, "GC mark termination")]
+STACKS = [(1, [(0x1000, 2, 3, 10)]), (2, [(0x2000, 7, 3, 1), (0x2100, 4, 3, 20)])]
+
+# g1 runs on P0/M0; g3 runs on P1/M1 and is never named (no stacks).
+CORNERS = text_trace(22, [
+    (1, 0, 1000, [
+        "ProcStatus dt=1 p=0 pstatus=1",                            # 1001
+        "GoStatus dt=1 g=1 m=0 gstatus=2",                          # 1002: g1 running since the Sync
+        "UserTaskBegin dt=8 task=5 parent_task=0 name_string=6 stack=0",   # 1010
+        "UserRegionBegin dt=10 task=5 name_string=5 stack=0",       # 1020
+        "GoCreate dt=10 new_g=2 new_stack=2 stack=0",               # 1030: g2 inherits task 5
+        "UserRegionEnd dt=10 task=5 name_string=5 stack=0",         # 1040
+        "UserRegionEnd dt=10 task=9 name_string=5 stack=0",         # 1050: an end without begin
+        "STWBegin dt=2 kind_string=8 stack=0",                      # 1052
+        "STWEnd dt=3",                                              # 1055
+        "GoBlock dt=5 reason_string=1 stack=1",                     # 1060: blocks forever = ends
+        "GoStart dt=10 g=2 g_seq=1",                                # 1070
+        "UserRegionBegin dt=10 task=5 name_string=5 stack=0",       # 1080: open at the end
+        "GoSyscallBegin dt=10 p_seq=1 stack=2",                     # 1090
+    ]),
+    (1, 1, 1000, [
+        "ProcStatus dt=3 p=1 pstatus=1",                            # 1003
+        "GoStatus dt=2 g=3 m=1 gstatus=2",                          # 1005
+        "UserRegionBegin dt=2 task=0 name_string=5 stack=0",        # 1007: open, unnamed goroutine
+        "ProcSteal dt=93 p=0 p_seq=2 m=0",                          # 1100: g2's syscall loses P0
+    ]),
+    (1, 7, 1200, [
+        "GoCreateSyscall dt=1 new_g=10",                            # 1201: a C thread calls Go
+        "GoDestroySyscall dt=9",                                    # 1210
+        "GoCreateSyscall dt=10 new_g=10",                           # 1220: same id again
+        "GoDestroySyscall dt=30",                                   # 1250
+    ]),
+], STRINGS, STACKS)
+
+
+@pytest.fixture(scope="session")
+def corners(tmp_path_factory, go_summary):
+    p = tmp_path_factory.mktemp("corners") / "corners.trace"
+    p.write_bytes(CORNERS)
+    return p, go_summary([p])[str(p)]
+
+
+def test_corners_match_go(corners):
+    check_against_go(*corners)
+
+
+def test_corners_by_hand(corners):
+    """Go's rules worked out by hand on CORNERS.  The last event is the
+    final Sync, which Go's reader puts 1 ns after the last one written."""
+    end = 1251
+    path, _ = corners
+    t = fastrace.read(path)
+    s = S.summarize(t)
+    g = {row["id"]: row for row in s.goroutines}
+    assert sorted(g) == [1, 2, 3, 10]
+    # g1 blocked "forever" at 1060: that is its end.
+    assert g[1]["name"] == "main.main" and g[1]["end_time"] == 1060
+    assert g[1]["total_time"] == 1060 - g[1]["creation_time"]
+    assert g[1]["regions"] == 2                       # the region it ended + the fabricated one
+    # g2: created 1030 (named by its creation stack's outermost frame),
+    # runnable to 1070, ran to 1090, in a syscall that lost its P at 1100,
+    # still in it at the end: Go counts the whole syscall as syscall time
+    # and the part without P also as scheduling wait.
+    assert (g[2]["name"], g[2]["pc"]) == ("main.worker", 0x2100)
+    assert (g[2]["creation_time"], g[2]["start_time"], g[2]["end_time"]) == (1030, 1070, -1)
+    assert g[2]["exec_time"] == 20
+    assert g[2]["sched_wait_time"] == 40 + (end - 1100)
+    assert g[2]["syscall_time"] == end - 1090 and g[2]["syscall_block_time"] == 0
+    assert g[2]["total_time"] == end - 1030 and g[2]["unknown_time"] == 0
+    assert g[2]["regions"] == 2                       # inherited + the open one
+    # g3 never had a stack: no name, so Go treats it as a system goroutine
+    # and leaves its open region off its list.
+    assert g[3]["name"] == "" and g[3]["regions"] == 0
+    # Goroutine 10 existed twice: the summary is the second one.
+    assert (g[10]["creation_time"], g[10]["end_time"], g[10]["syscall_time"]) == (1220, 1250, 30)
+    assert g[10]["syscall_block_time"] == 0           # no P: Go has no P to lose
+
+    stw = s.range_times[s.range_times["goroutine"] == 1]
+    assert stw.tolist() == [(1, "stop-the-world (GC mark termination)", 3)]
+
+    tasks = {row["id"]: row for row in s.tasks}
+    assert sorted(tasks) == [0, 5, 9]
+    assert (tasks[5]["name"], tasks[5]["parent"], tasks[5]["start"], tasks[5]["end"]) \
+        == ("job", -1, 1010, -1)
+    assert tasks[5]["regions"] == 2 and tasks[5]["goroutines"].tolist() == [1, 2]
+    assert (tasks[9]["name"], tasks[9]["start"], tasks[9]["regions"]) == ("", -1, 1)
+    assert tasks[0]["goroutines"].tolist() == [3]
+
+    r = s.regions
+    by = {(row["goroutine"], row["opened_by"], row["closed_by"]): row for row in r}
+    assert set(by) == {(1, "region", "region"), (1, "none", "region"),
+                       (2, "creation", "none"), (2, "region", "none"), (3, "region", "none")}
+    assert by[(1, "region", "region")]["exec_time"] == 20
+    fab = by[(1, "none", "region")]
+    # No start: the region holds everything of g1 up to its end.
+    assert (fab["task"], fab["start"], fab["end"]) == (9, -1, 1050)
+    assert fab["exec_time"] == fab["total_time"] == 1050 - g[1]["creation_time"]
+    inh = by[(2, "creation", "none")]
+    assert (inh["task"], inh["name"], inh["start"], inh["end"], inh["listed"], inh["in_task"]) \
+        == (5, "", 1030, -1, True, False)
+    unnamed = by[(3, "region", "none")]
+    assert (unnamed["listed"], unnamed["in_task"], unnamed["start"]) == (False, True, 1007)
+    # Never closed on a system goroutine: Go leaves the stats of its start.
+    assert unnamed["total_time"] == 1007 - g[3]["creation_time"]
+
+    logs = t.logs()
+    assert len(logs) == 0 and logs.dtype.names == ("time", "goroutine", "task", "category",
+                                                   "message")
+
+
+# A GC mark assist and a sweep that began in generation 1 and end in
+# generation 2, where Go's reader re-announces them as active.
+RANGES = text_trace(22, [
+    (1, 0, 100, [
+        "ProcStatus dt=1 p=0 pstatus=1",                            # 101
+        "GoStatus dt=1 g=1 m=0 gstatus=2",                          # 102
+        "GCMarkAssistBegin dt=8 stack=0",                           # 110
+        "GCSweepBegin dt=10 stack=0",                               # 120
+    ]),
+    (2, 0, 200, [
+        "ProcStatus dt=1 p=0 pstatus=1",                            # 201
+        "GoStatus dt=1 g=1 m=0 gstatus=2",                          # 202
+        "GCMarkAssistActive dt=1 g=1",                              # 203
+        "GCSweepActive dt=1 p=0",                                   # 204
+        "GCMarkAssistEnd dt=26",                                    # 230
+        "GCSweepEnd dt=10 swept_value=0 reclaimed_value=0",         # 240
+        "GoStop dt=10 reason_string=7 stack=1",                     # 250
+    ]),
+], STRINGS, STACKS)
+
+
+def test_ranges_across_generations(tmp_path, go_summary):
+    p = tmp_path / "ranges.trace"
+    p.write_bytes(RANGES)
+    check_against_go(p, go_summary([p])[str(p)])
+    t = fastrace.read(p)
+    ranges = dict((r, ns) for _, r, ns in t.goroutine_range_times().tolist())
+    # Counted in pieces (to the second Sync, then from it), adding up to the
+    # whole range.
+    assert ranges == {"GC mark assist": 230 - 110, "GC incremental sweep": 240 - 120}
+    g = t.goroutines()
+    assert g["name"].tolist() == ["main.main"] and g["sched_wait_time"].tolist() == [
+        t.events["time"][-1] - 250]
+
+
+@pytest.mark.parametrize("name", ["go1.27/annotations", "go1.25/long", "go1.23/cgo",
+                                  "go1.26/flight", "go1.22/syscalls"])
+def test_streamed_in_small_pieces(name):
+    """Fed 16 rows at a time (iter_generations pieces), the summarizer gives
+    the tables of the whole table at once."""
+    path = FIXTURES / f"{name}.trace"
+    whole = S.summarize(fastrace.read(path))
+    pieces = S.summarize_file(path, max_events=16)
+    for attr in ("goroutines", "block_times", "range_times", "tasks", "regions",
+                 "region_block_times", "region_range_times"):
+        a, b = getattr(whole, attr), getattr(pieces, attr)
+        assert a.dtype == b.dtype and len(a) == len(b), attr
+        for col in a.dtype.names:
+            assert [np.asarray(x).tolist() for x in a[col]] == \
+                [np.asarray(x).tolist() for x in b[col]], (attr, col)
+    assert len(fastrace.read(path).events) > 16 * 10
+
+
+def test_pieces_are_refused():
+    piece = next(fastrace.iter_generations(FIXTURES / "go1.27/long.trace", max_events=16))
+    with pytest.raises(ValueError, match="whole trace"):
+        piece.goroutines()
+
+
+def cli_text(*argv) -> str:
+    buf = io.BytesIO()
+    out = io.TextIOWrapper(buf, encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(list(map(str, argv)))
+    out.flush()
+    assert rc == 0
+    return buf.getvalue().decode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["go1.27/annotations", "go1.23/syscalls"])
+def test_csv_and_text(name, monkeypatch):
+    """CSV: one row per item with the JSON document's values (maps as JSON
+    objects, goroutine lists space-separated); text: one line per item.
+    Small chunks, so that the chunked writers join pieces."""
+    import csv
+
+    monkeypatch.setattr(S, "_CHUNK", 3)
+    path = FIXTURES / f"{name}.trace"
+    doc = cli_json("goroutines", path)
+    rows = list(csv.DictReader(io.StringIO(cli_text("goroutines", path, "--format", "csv"))))
+    assert len(rows) == len(doc) > 3
+    for row, obj in zip(rows, doc):
+        assert list(row) == list(S.GOROUTINE_COLUMNS)
+        for k, v in obj.items():
+            assert (json.loads(row[k]) if isinstance(v, dict) else type(v)(row[k])) == v, k
+    tasks = cli_json("tasks", path)
+    rows = list(csv.DictReader(io.StringIO(cli_text("tasks", path, "--format", "csv"))))
+    assert [r["goroutines"] for r in rows] == [" ".join(map(str, t["goroutines"])) for t in tasks]
+    assert [int(r["parent"]) for r in rows] == [t["parent"] for t in tasks]
+
+    text = cli_text("goroutines", path).splitlines()
+    assert text[0].split()[:3] == ["id", "name", "total"] and len(text) == len(doc) + 1
+    assert [int(line.split()[0]) for line in text[1:]] == [o["id"] for o in doc]
+    assert len(cli_text("tasks", path).splitlines()) == len(tasks) + 1
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    p = tmp_path / "bad.trace"
+    p.write_bytes(b"go 1.22 trace\0\0\0\x01\x05")
+    assert cli.main(["goroutines", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastrace: ") and err.count("\n") == 1
