@@ -26,3 +26,7 @@ cdef struct RangeRec:           # one range (GC phase, STW, sweep, assist); 64 b
 cdef struct MutatorUtilRec:     # one change of a mutator utilisation function (Go's MutatorUtil)
     int64_t time              # ns on the trace clock
     double util               # mean mutator utilisation from time on, in [0, 1]
+
+cdef struct MetricRec:          # one metric event (heap, heap goal)
+    int64_t time              # ns on the trace clock
+    uint64_t value            # the metric's value (bytes)

@@ -74,6 +74,8 @@ cdef int64_t GCU_MAX_PROCS = 1 << 20
 cdef uint8_t GCU_RKIND[256]           # wire type -> RangeKind (0: not a range event)
 cdef uint8_t GCU_PROC_TYPE[256]       # wire type -> 1 if its transition is about a P
 cdef uint8_t GCU_T_PROCS_CHANGE = 0   # wire type of the GOMAXPROCS metric
+cdef uint8_t GCU_T_HEAP_ALLOC = 0     # wire type of the heap metric
+cdef uint8_t GCU_T_HEAP_GOAL = 0      # wire type of the heap goal metric
 
 RANGE_KINDS = {"GC_MARK": GCU_R_GC_MARK, "SWEEP": GCU_R_SWEEP,
                "MARK_ASSIST": GCU_R_MARK_ASSIST, "STW": GCU_R_STW}
@@ -82,7 +84,7 @@ its enum against this)."""
 
 
 def _gcu_init_tables():
-    global GCU_T_PROCS_CHANGE
+    global GCU_T_PROCS_CHANGE, GCU_T_HEAP_ALLOC, GCU_T_HEAP_GOAL
     memset(GCU_RKIND, 0, sizeof(GCU_RKIND))
     memset(GCU_PROC_TYPE, 0, sizeof(GCU_PROC_TYPE))
     by_prefix = {"STW": GCU_R_STW, "GCSweep": GCU_R_SWEEP,
@@ -94,6 +96,8 @@ def _gcu_init_tables():
     for code in _gcu_kinds.PROC_TYPES:
         GCU_PROC_TYPE[code] = 1
     GCU_T_PROCS_CHANGE = _gcu_spec.BY_NAME["ProcsChange"].code
+    GCU_T_HEAP_ALLOC = _gcu_spec.BY_NAME["HeapAlloc"].code
+    GCU_T_HEAP_GOAL = _gcu_spec.BY_NAME["HeapGoal"].code
     K = _gcu_kinds.EventKind
     R = _gcu_kinds.ResourceKind
     G = _gcu_kinds.GoState
@@ -104,7 +108,9 @@ def _gcu_init_tables():
             GCU_RES_NONE, GCU_RES_GOROUTINE, GCU_RES_PROC):
         raise RuntimeError("fastrace._analysis (_gcutil): constants disagree with fastrace.kinds")
     if sum(1 for c in range(256) if GCU_RKIND[c]) != 11 or \
-            _gcu_kinds.METRIC_NAMES.get(GCU_T_PROCS_CHANGE) != "/sched/gomaxprocs:threads":
+            _gcu_kinds.METRIC_NAMES.get(GCU_T_PROCS_CHANGE) != "/sched/gomaxprocs:threads" or \
+            _gcu_kinds.METRIC_NAMES.get(GCU_T_HEAP_ALLOC) != "/memory/classes/heap/objects:bytes" or \
+            _gcu_kinds.METRIC_NAMES.get(GCU_T_HEAP_GOAL) != "/gc/heap/goal:bytes":
         raise RuntimeError("fastrace._analysis (_gcutil): range or metric types disagree "
                            "with fastrace.spec")
 
@@ -113,8 +119,10 @@ _gcu_init_tables()
 
 cdef RangeRec _gcu_range_proto
 cdef MutatorUtilRec _gcu_util_proto
+cdef MetricRec _gcu_metric_proto
 RANGE_DTYPE = _gcu_dtype_of(<RangeRec[:1]>&_gcu_range_proto)
 MUTATOR_UTIL_DTYPE = _gcu_dtype_of(<MutatorUtilRec[:1]>&_gcu_util_proto)
+METRIC_DTYPE = _gcu_dtype_of(<MetricRec[:1]>&_gcu_metric_proto)
 
 
 # ---------------------------------------------------------------------------
@@ -347,7 +355,48 @@ cdef inline void gcu_range_id(const TraceEventRec* e, uint8_t* rkind, uint32_t* 
             stw_kind[0] = <uint32_t>e.a[1]
 
 
-cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out) noexcept nogil:
+cdef inline RangeRec* gcu_range_at(GcuVec* out, GcuVec* early, int64_t ref) noexcept nogil:
+    # Open ranges refer to their row as i >= 0 (row i of out) or -1 - i
+    # (row i of early).
+    if ref >= 0:
+        return <RangeRec*>(out.data + ref * out.size)
+    return <RangeRec*>(early.data + (-1 - ref) * early.size)
+
+
+cdef RangeRec* gcu_new_range(GcuVec* v, const TraceEventRec* e, uint8_t rkind, uint32_t stw_kind,
+                             uint8_t scope_kind, int64_t scope) noexcept nogil:
+    cdef RangeRec* r = <RangeRec*>gcu_vec_push(v)
+    if r == NULL:
+        return NULL
+    r.range_kind = rkind
+    r.stw_kind = stw_kind
+    r.scope_kind = scope_kind
+    r.scope = scope
+    r.swept = r.reclaimed = -1
+    r.begin_row = r.end_row = -1
+    r.end = INT64_MAX        # not ended yet
+    return r
+
+
+cdef int gcu_push_metric(GcuVec* v, const TraceEventRec* e) noexcept nogil:
+    cdef MetricRec* m
+    if v == NULL:
+        return GCU_OK
+    m = <MetricRec*>gcu_vec_push(v)
+    if m == NULL:
+        return GCU_NOMEM
+    m.time = e.time
+    m.value = e.a[0]
+    return GCU_OK
+
+
+cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, GcuVec* early,
+                         GcuVec* heap, GcuVec* goal) noexcept nogil:
+    # Ranges that begin with their RangeBegin event go to ``out``, in event
+    # order and so in start order; ranges already in flight where the events
+    # begin (they start with the generation) to ``early``, also in start
+    # order.  The caller merges the two.  Heap and heap goal metrics go to
+    # ``heap`` and ``goal`` where given.
     cdef GcuMap open_
     cdef Py_ssize_t i, slot
     cdef const TraceEventRec* e
@@ -366,6 +415,14 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out) noe
         if e.kind == GCU_K_SYNC:
             sync_time = e.time
             continue
+        if e.kind == GCU_K_METRIC:
+            if e.type == GCU_T_HEAP_ALLOC:
+                st = gcu_push_metric(heap, e)
+            elif e.type == GCU_T_HEAP_GOAL:
+                st = gcu_push_metric(goal, e)
+            if st:
+                break
+            continue
         if e.kind < GCU_K_RANGE_BEGIN or e.kind > GCU_K_RANGE_END or GCU_RKIND[e.type] == 0:
             continue
         gcu_range_id(e, &rkind, &stw_kind, &scope_kind, &scope)
@@ -379,48 +436,39 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out) noe
                     continue
                 # A second begin without an end (Go's reader refuses these):
                 # end the first one here rather than leave it without an end.
-                r = <RangeRec*>(out.data + open_.slots[slot].val * out.size)
-                r.end = e.time
-            r = <RangeRec*>gcu_vec_push(out)
-            if r == NULL:
-                st = GCU_NOMEM
-                break
-            r.range_kind = rkind
-            r.stw_kind = stw_kind
-            r.scope_kind = scope_kind
-            r.scope = scope
-            r.swept = r.reclaimed = -1
-            r.begin_row = i
-            r.end_row = -1
-            r.end = INT64_MAX       # not ended yet
+                gcu_range_at(out, early, open_.slots[slot].val).end = e.time
             if e.kind == GCU_K_RANGE_ACTIVE:
                 # In progress before the events we have: it starts with the
                 # generation (the trace, in the first one), as go tool trace
                 # draws it and as Go's summarizer counts it.
+                r = gcu_new_range(early, e, rkind, stw_kind, scope_kind, scope)
+                if r == NULL:
+                    st = GCU_NOMEM
+                    break
                 r.start = sync_time
                 r.clipped_start = 1
+                st = gcu_map_put(&open_, k1, <uint64_t>scope, -<int64_t>early.n)
             else:
+                r = gcu_new_range(out, e, rkind, stw_kind, scope_kind, scope)
+                if r == NULL:
+                    st = GCU_NOMEM
+                    break
                 r.start = e.time
-            st = gcu_map_put(&open_, k1, <uint64_t>scope, <int64_t>(out.n - 1))
+                st = gcu_map_put(&open_, k1, <uint64_t>scope, <int64_t>(out.n - 1))
+            r.begin_row = i
             if st:
                 break
         else:
             if slot >= 0:
-                r = <RangeRec*>(out.data + open_.slots[slot].val * out.size)
+                r = gcu_range_at(out, early, open_.slots[slot].val)
                 gcu_map_delete_slot(&open_, <size_t>slot)
             else:
                 # An end whose beginning is before these events (a piece of
                 # a trace from iter_generations): it starts with them.
-                r = <RangeRec*>gcu_vec_push(out)
+                r = gcu_new_range(early, e, rkind, stw_kind, scope_kind, scope)
                 if r == NULL:
                     st = GCU_NOMEM
                     break
-                r.range_kind = rkind
-                r.stw_kind = stw_kind
-                r.scope_kind = scope_kind
-                r.scope = scope
-                r.swept = r.reclaimed = -1
-                r.begin_row = -1
                 r.start = sync_time
                 r.clipped_start = 1
             r.end = e.time
@@ -438,32 +486,122 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out) noe
         if r.end == INT64_MAX:
             r.end = last_time
             r.clipped_end = 1
+    for i in range(<Py_ssize_t>early.n):
+        r = <RangeRec*>(early.data + i * early.size)
+        if r.end == INT64_MAX:
+            r.end = last_time
+            r.clipped_end = 1
     return GCU_OK
 
 
+cdef int gcu_merge_early(GcuVec* out, GcuVec* early) noexcept nogil:
+    # Merge the ranges in flight at the start into out by start time, in
+    # place from the back.  Both lists are in start order; no range of out
+    # starts at a Sync event's time (only the Sync itself has it), so the
+    # order is that of a stable sort by start.
+    cdef size_t a = out.n, b = early.n, k
+    cdef char* p
+    cdef RangeRec* o
+    cdef RangeRec* x
+    if b == 0:
+        return GCU_OK
+    if a + b > out.cap:
+        p = <char*>realloc(out.data, (a + b) * out.size)
+        if p == NULL:
+            return GCU_NOMEM
+        out.data = p
+        out.cap = a + b
+    o = <RangeRec*>out.data
+    x = <RangeRec*>early.data
+    k = a + b
+    while b > 0:
+        k -= 1
+        if a > 0 and o[a - 1].start > x[b - 1].start:
+            o[k] = o[a - 1]
+            a -= 1
+        else:
+            o[k] = x[b - 1]
+            b -= 1
+    out.n += early.n
+    gcu_vec_free(early)
+    return GCU_OK
+
+
+cdef class _GcuBlock:
+    """C memory handed to numpy without a copy (through the buffer
+    protocol): freed when the last array viewing it goes."""
+
+    cdef char* data
+    cdef Py_ssize_t nbytes
+
+    def __dealloc__(self):
+        free(self.data)
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        view.buf = self.data
+        view.obj = self
+        view.len = self.nbytes
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        view.ndim = 1
+        view.shape = &self.nbytes
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+
 cdef object gcu_vec_to_array(GcuVec* v, dtype):
-    """Copy a growable array into a new numpy array of ``dtype`` and free it."""
-    cdef cnp.ndarray out = np.empty(v.n, dtype=dtype)
-    if v.n:
-        memcpy(cnp.PyArray_DATA(out), v.data, v.n * v.size)
-    gcu_vec_free(v)
-    return out
+    """A numpy array of ``dtype`` over a growable array's items, which it
+    takes over (no copy: large tables are slow to write twice on fresh
+    memory)."""
+    cdef _GcuBlock block
+    cdef char* p
+    if v.n == 0:
+        gcu_vec_free(v)
+        return np.empty(0, dtype=dtype)
+    p = <char*>realloc(v.data, v.n * v.size)   # give back the unused tail
+    if p != NULL:
+        v.data = p
+    block = _GcuBlock.__new__(_GcuBlock)
+    block.data = v.data
+    block.nbytes = <Py_ssize_t>(v.n * v.size)
+    v.data = NULL
+    v.n = v.cap = 0
+    return np.frombuffer(block, dtype=dtype)
 
 
-def range_table(events):
-    """The ranges of an event table (``Trace.events``), as RANGE_DTYPE rows in
-    the order of the events that began them.  See fastrace.analysis.gc.ranges."""
+def range_table(events, bint metrics=False):
+    """The ranges of an event table (``Trace.events``): RANGE_DTYPE rows in
+    order of start (then of the events that began them).  With ``metrics``,
+    ``(ranges, heap, heap_goal)``: also the HeapAlloc and HeapGoal metric
+    events as METRIC_DTYPE rows (one pass).  See fastrace.analysis.gc."""
     cdef Py_ssize_t n
     cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
-    cdef GcuVec out
+    cdef GcuVec out, early, heap, goal
     cdef int st
     gcu_vec_init(&out, sizeof(RangeRec))
+    gcu_vec_init(&early, sizeof(RangeRec))
+    gcu_vec_init(&heap, sizeof(MetricRec))
+    gcu_vec_init(&goal, sizeof(MetricRec))
     with nogil:
-        st = gcu_ranges_pass(ev, n, &out)
+        st = gcu_ranges_pass(ev, n, &out, &early, &heap if metrics else NULL,
+                             &goal if metrics else NULL)
+        if st == GCU_OK:
+            st = gcu_merge_early(&out, &early)
     if st:
         gcu_vec_free(&out)
+        gcu_vec_free(&early)
+        gcu_vec_free(&heap)
+        gcu_vec_free(&goal)
         raise MemoryError("out of memory while collecting ranges")
-    return gcu_vec_to_array(&out, RANGE_DTYPE)
+    ranges = gcu_vec_to_array(&out, RANGE_DTYPE)
+    if not metrics:
+        return ranges
+    return ranges, gcu_vec_to_array(&heap, METRIC_DTYPE), gcu_vec_to_array(&goal, METRIC_DTYPE)
 
 
 # ---------------------------------------------------------------------------
@@ -485,14 +623,26 @@ cdef struct GcuUtil:          # the state of one utilisation pass
     size_t gc_ps              # Ps with p_gc > 0
     int64_t stw               # GC stop-the-world ranges in progress
     GcuVec procs              # GcuProcsCount items: GOMAXPROCS over time
-    GcuMap gs                 # goroutine id -> GoState | GCU_IN_ASSIST | GCU_BG_MARK
+    uint8_t* gdense           # goroutine id (< gdense_n) -> GoState | GCU_IN_ASSIST | GCU_BG_MARK
+    size_t gdense_n
+    GcuMap gs                 # the same for other ids
     int64_t nsync             # N of the latest Sync event
-    Py_ssize_t bad_row        # row of the event an error is about
+    int64_t last_time         # time of the last event fed (valid if nevents)
+    int64_t nevents           # events fed so far
+    int64_t bad_row           # row of the event an error is about (in the events fed)
+    int64_t bad_value         # its P (GCU_BAD_PROC) or GOMAXPROCS (GCU_BAD_PROCS)
 
 
 cdef enum:
-    GCU_IN_ASSIST = 1 << 8    # goroutine is in a mark assist (Go's inGC)
-    GCU_BG_MARK = 1 << 9      # goroutine is a background mark worker (Go's bgMark)
+    GCU_G_STATE = 0x0F        # goroutine info: its GoState
+    GCU_IN_ASSIST = 0x10      # goroutine is in a mark assist (Go's inGC)
+    GCU_BG_MARK = 0x20        # goroutine is a background mark worker (Go's bgMark)
+
+# Goroutine ids are handed out in sequence, so most fit a dense table (one
+# byte each; 200,000 goroutines take 200 KB and the pass stays in cache,
+# where a hash map made it 100 ns an event on the 12 M-event sched trace).
+# Ids beyond this go to a hash map.
+cdef int64_t GCU_G_DENSE_MAX = 1 << 24
 
 
 cdef int gcu_add_util(GcuVec* v, int64_t time, double util) noexcept nogil:
@@ -538,7 +688,8 @@ cdef inline int gcu_proc(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
     cdef int64_t p = e.p
     cdef bint was
     if p < 0 or <size_t>p >= u.nps:
-        u.bad_row = row
+        u.bad_row = u.nevents + row
+        u.bad_value = p
         return GCU_BAD_PROC
     was = u.p_gc[p] > 0
     u.p_gc[p] += delta
@@ -551,8 +702,32 @@ cdef inline int gcu_proc(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
 
 
 cdef inline int64_t gcu_g_info(const GcuUtil* u, int64_t g) noexcept nogil:
-    cdef Py_ssize_t slot = gcu_map_find(&u.gs, 0, <uint64_t>g)
+    cdef Py_ssize_t slot
+    if 0 <= g < <int64_t>u.gdense_n:
+        return u.gdense[g]
+    if 0 <= g < GCU_G_DENSE_MAX:
+        return 0
+    slot = gcu_map_find(&u.gs, 0, <uint64_t>g)
     return u.gs.slots[slot].val if slot >= 0 else 0
+
+
+cdef int gcu_set_g_info(GcuUtil* u, int64_t g, int64_t info) noexcept nogil:
+    cdef size_t n
+    cdef uint8_t* p
+    if 0 <= g < GCU_G_DENSE_MAX:
+        if g >= <int64_t>u.gdense_n:
+            n = u.gdense_n * 2 if u.gdense_n else 4096
+            while <int64_t>n <= g:
+                n *= 2
+            p = <uint8_t*>realloc(u.gdense, n)
+            if p == NULL:
+                return GCU_NOMEM
+            memset(p + u.gdense_n, 0, n - u.gdense_n)
+            u.gdense = p
+            u.gdense_n = n
+        u.gdense[g] = <uint8_t>info
+        return GCU_OK
+    return gcu_map_put(&u.gs, 0, <uint64_t>g, info)
 
 
 cdef inline bint gcu_executing(int64_t state) noexcept nogil:
@@ -570,7 +745,8 @@ cdef int gcu_set_procs(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
     cdef int64_t* p
     cdef GcuProcsCount* pc
     if gomaxprocs < 0 or gomaxprocs > GCU_MAX_PROCS:
-        u.bad_row = row
+        u.bad_row = u.nevents + row
+        u.bad_value = gomaxprocs
         return GCU_BAD_PROCS
     want = <size_t>gomaxprocs
     if u.nps > want:
@@ -652,7 +828,7 @@ cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
         # the time recorded so far (a mark assist only if its goroutine is
         # running), then takes the event as a begin.
         if not per_proc and (is_sweep or (is_assist and gcu_executing(
-                gcu_g_info(u, e.g) & 0xFF))):
+                gcu_g_info(u, e.g) & GCU_G_STATE))):
             gcu_active_fixup(u)
     if e.kind != GCU_K_RANGE_END:
         if is_stw:
@@ -665,7 +841,7 @@ cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
                 return st
             g = <int64_t>e.a[0]
             if g != -1:
-                return gcu_map_put(&u.gs, 0, <uint64_t>g, gcu_g_info(u, g) | GCU_IN_ASSIST)
+                return gcu_set_g_info(u, g, gcu_g_info(u, g) | GCU_IN_ASSIST)
     else:
         if is_stw:
             u.stw -= 1
@@ -679,12 +855,13 @@ cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
             if g != -1:
                 info = gcu_g_info(u, g)
                 if info & GCU_IN_ASSIST:
-                    return gcu_map_put(&u.gs, 0, <uint64_t>g, info & ~GCU_IN_ASSIST)
+                    return gcu_set_g_info(u, g, info & ~GCU_IN_ASSIST)
     return GCU_OK
 
 
-cdef int gcu_util_pass(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* strs,
+cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* strs,
                        int flags, GcuUtil* u) noexcept nogil:
+    # The next n events, in order (a whole table, or one piece after another).
     cdef Py_ssize_t i
     cdef size_t j
     cdef const TraceEventRec* e
@@ -722,7 +899,7 @@ cdef int gcu_util_pass(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
                         st = GCU_OK
                     if st:
                         return st
-                st = gcu_map_put(&u.gs, 0, <uint64_t>g, (info & ~0xFF) | e.to_state)
+                st = gcu_set_g_info(u, g, (info & ~GCU_G_STATE) | e.to_state)
                 if st:
                     return st
         elif e.kind == GCU_K_LABEL and (flags & GCU_UTIL_BACKGROUND):
@@ -730,7 +907,7 @@ cdef int gcu_util_pass(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
             # Per P, dedicated workers do not count: they take the whole P,
             # so they delay no goroutine directly.
             if cls == 1 or (cls == 2 and not per_proc):
-                st = gcu_map_put(&u.gs, 0, <uint64_t>e.g, gcu_g_info(u, e.g) | GCU_BG_MARK)
+                st = gcu_set_g_info(u, e.g, gcu_g_info(u, e.g) | GCU_BG_MARK)
                 if st:
                     return st
                 st = gcu_proc(u, e, i, 1)
@@ -751,12 +928,22 @@ cdef int gcu_util_pass(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
                 if st:
                     return st
 
-    # Every series ends with utilisation 0 at the last event.
     if n > 0:
-        for j in range(u.nps):
-            st = gcu_add_util(&u.series[u.p_series[j]], ev[n - 1].time, 0.0)
-            if st:
-                return st
+        u.last_time = ev[n - 1].time
+        u.nevents += n
+    return GCU_OK
+
+
+cdef int gcu_util_end(GcuUtil* u) noexcept nogil:
+    # Every series ends with utilisation 0 at the last event.
+    cdef size_t j
+    cdef int st
+    if u.nevents == 0:
+        return GCU_OK
+    for j in range(u.nps):
+        st = gcu_add_util(&u.series[u.p_series[j]], u.last_time, 0.0)
+        if st:
+            return st
     return GCU_OK
 
 
@@ -769,67 +956,108 @@ cdef void gcu_util_free(GcuUtil* u) noexcept nogil:
     free(u.p_series)
     gcu_vec_free(&u.procs)
     gcu_map_free(&u.gs)
+    free(u.gdense)
     memset(u, 0, sizeof(GcuUtil))
 
 
-def mutator_utilization(events, string_data, string_offsets, int flags):
-    """Go's ``MutatorUtilizationV2(events, flags)`` over an event table.
+cdef class UtilPass:
+    """Go's ``MutatorUtilizationV2`` fed with events in order: a whole
+    table, or the pieces of :func:`fastrace.iter_generations` one after the
+    other (same result, bounded memory).
 
-    ``string_data``/``string_offsets`` are the trace's string table
-    (``Trace.strings.data``/``.offsets``); ``flags`` are Go's UtilFlags bits
-    (1 stw, 2 background, 4 assist, 8 sweep, 16 per-P).  Returns
-    ``(util, bounds)``: every series' MUTATOR_UTIL_DTYPE rows concatenated,
-    series ``i`` being ``util[bounds[i]:bounds[i + 1]]``.
+    ``flags`` are Go's UtilFlags bits (1 stw, 2 background, 4 assist,
+    8 sweep, 16 per-P).  ``feed(events, string_data, string_offsets)`` takes
+    the next rows of the event table with the trace's string table
+    (``strings.data``/``.offsets``, which must hold every string the rows
+    use); ``finish()`` returns ``(util, bounds)``: every series'
+    MUTATOR_UTIL_DTYPE rows concatenated, series ``i`` being
+    ``util[bounds[i]:bounds[i + 1]]``.
 
-    Raises ValueError with ``.row`` (the event row) where Go's function
-    would stop with an index error: an event charged to a P it does not
-    have (e.g. a mark assist on no P), or an impossible GOMAXPROCS.
+    ``feed`` raises ValueError with ``.row`` (the event's row counted from
+    the first event fed) where Go's function stops with an index error: GC
+    work charged to a P it does not have (e.g. a goroutine doing GC work
+    that stops on a P beyond a reduced GOMAXPROCS), or an impossible
+    GOMAXPROCS.  The pass cannot go on after an error.
     """
-    cdef Py_ssize_t n
-    cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
-    cdef list keep = []
-    cdef GcuStrings strs = gcu_strings_of(string_data, string_offsets, keep)
+
     cdef GcuUtil u
-    cdef int st
-    cdef size_t j, total = 0
-    cdef cnp.ndarray out, bounds
-    cdef char* dst
-    memset(&u, 0, sizeof(u))
-    gcu_vec_init(&u.procs, sizeof(GcuProcsCount))
-    u.bad_row = -1
-    with nogil:
-        st = gcu_util_pass(ev, n, &strs, flags, &u)
-    try:
+    cdef int flags
+    cdef int status
+
+    def __cinit__(self, int flags):
+        memset(&self.u, 0, sizeof(GcuUtil))
+        gcu_vec_init(&self.u.procs, sizeof(GcuProcsCount))
+        self.u.bad_row = -1
+        self.flags = flags
+        self.status = GCU_OK
+
+    def __dealloc__(self):
+        gcu_util_free(&self.u)
+
+    def feed(self, events, string_data, string_offsets):
+        cdef Py_ssize_t n
+        cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
+        cdef list keep = []
+        cdef GcuStrings strs = gcu_strings_of(string_data, string_offsets, keep)
+        cdef int st
+        if self.status:
+            raise ValueError("this utilisation pass stopped at an error")
+        with nogil:
+            st = gcu_util_feed(ev, n, &strs, self.flags, &self.u)
+        self._check(st)
+
+    def finish(self):
+        cdef int st
+        cdef size_t j, total = 0
+        cdef cnp.ndarray out, bounds
+        cdef char* dst
+        cdef int64_t* b
+        if self.status:
+            raise ValueError("this utilisation pass stopped at an error")
+        st = gcu_util_end(&self.u)
+        self._check(st)
+        self.status = GCU_NOMEM     # finished: no more feeding
+        for j in range(self.u.nseries):
+            total += self.u.series[j].n
+        out = np.empty(total, dtype=MUTATOR_UTIL_DTYPE)
+        bounds = np.empty(self.u.nseries + 1, dtype=np.int64)
+        dst = <char*>cnp.PyArray_DATA(out)
+        b = <int64_t*>cnp.PyArray_DATA(bounds)
+        total = 0
+        for j in range(self.u.nseries):
+            b[j] = <int64_t>total
+            if self.u.series[j].n:
+                memcpy(dst + total * sizeof(MutatorUtilRec), self.u.series[j].data,
+                       self.u.series[j].n * sizeof(MutatorUtilRec))
+            total += self.u.series[j].n
+        b[self.u.nseries] = <int64_t>total
+        gcu_util_free(&self.u)
+        return out, bounds
+
+    cdef int _check(self, int st) except -1:
+        self.status = st
+        if st == GCU_OK:
+            return 0
         if st == GCU_NOMEM:
             raise MemoryError("out of memory while computing mutator utilisation")
         if st == GCU_BAD_PROC:
             err = ValueError(
-                f"event {u.bad_row} charges GC work to P {ev[u.bad_row].p}, which is not one "
-                f"of the trace's {u.nps} Ps at that point; Go's MutatorUtilizationV2 fails "
-                f"there too (index out of range)")
-            err.row = u.bad_row
-            raise err
-        if st == GCU_BAD_PROCS:
-            err = ValueError(f"event {u.bad_row} sets GOMAXPROCS to "
-                             f"{<int64_t>ev[u.bad_row].a[0]}: not a real value")
-            err.row = u.bad_row
-            raise err
-        for j in range(u.nseries):
-            total += u.series[j].n
-        out = np.empty(total, dtype=MUTATOR_UTIL_DTYPE)
-        bounds = np.empty(u.nseries + 1, dtype=np.int64)
-        dst = <char*>cnp.PyArray_DATA(out)
-        total = 0
-        for j in range(u.nseries):
-            (<int64_t*>cnp.PyArray_DATA(bounds))[j] = <int64_t>total
-            if u.series[j].n:
-                memcpy(dst + total * sizeof(MutatorUtilRec), u.series[j].data,
-                       u.series[j].n * sizeof(MutatorUtilRec))
-            total += u.series[j].n
-        (<int64_t*>cnp.PyArray_DATA(bounds))[u.nseries] = <int64_t>total
-        return out, bounds
-    finally:
-        gcu_util_free(&u)
+                f"event {self.u.bad_row} charges GC work to P {self.u.bad_value}, which is not "
+                f"one of the trace's {self.u.nps} Ps (GOMAXPROCS) at that point; Go's "
+                f"MutatorUtilizationV2 fails there too (index out of range)")
+        else:
+            err = ValueError(f"event {self.u.bad_row} sets GOMAXPROCS to "
+                             f"{self.u.bad_value}: not a real value")
+        err.row = self.u.bad_row
+        raise err
+
+
+def mutator_utilization(events, string_data, string_offsets, int flags):
+    """Go's ``MutatorUtilizationV2(events, flags)`` over a whole event table:
+    ``UtilPass(flags)`` fed with it once; returns ``(util, bounds)``."""
+    p = UtilPass(flags)
+    p.feed(events, string_data, string_offsets)
+    return p.finish()
 
 
 # ---------------------------------------------------------------------------

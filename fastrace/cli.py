@@ -88,10 +88,10 @@ def _cmd_info(args) -> int:
 
 def _cmd_mmu(args) -> int:
     from fastrace.analysis import gc
-    from fastrace.trace import read
 
     windows = args.window or list(gc.DEFAULT_WINDOWS)
-    values = read(_load(args.trace)).mmu(windows, per_proc=args.per_proc)
+    # Piece by piece: the utilisation pass needs the events only in order.
+    values = gc.stream_mmu_curve(_load(args.trace), per_proc=args.per_proc).mmu(windows)
     sys.stdout.write(gc.format_mmu(windows, values, args.format))
     sys.stdout.flush()
     return 0

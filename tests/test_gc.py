@@ -316,3 +316,27 @@ def test_wall_time_needs_go125(version, writers):
         t.wall_time(0)
     msg = str(e.value)
     assert f"go 1.{version[-2:]}" in msg and writers in msg and "Go 1.25" in msg
+
+
+def test_pieces_give_the_same_utilisation(conformance_traces):
+    # fastrace mmu feeds the pass piece by piece; tiny pieces split every
+    # generation many times.
+    from fastrace import _analysis
+
+    paths = [TESTS / "fixtures" / "traces" / "go1.27" / "gcalloc.trace",
+             TESTS / "fixtures" / "traces" / "go1.22" / "long.trace",
+             next(p for p in conformance_traces if p.stem == "go122-gc-stress")]
+    for path in paths:
+        t = fastrace.read(path)
+        for flags in (15, 31):
+            whole = t.mmu_curve(**_kwargs(flags))
+            p = _analysis.UtilPass(flags)
+            n = 0
+            for piece in fastrace.iter_generations(path, max_events=16):
+                p.feed(piece.events, piece.strings.data, piece.strings.offsets)
+                n += 1
+            util, bounds = p.finish()
+            assert n > 10
+            assert util.tobytes() == whole.util.tobytes() and bounds.tolist() == whole.bounds.tolist()
+            streamed = gc.stream_mmu_curve(path, per_proc=bool(flags & 16))
+            assert streamed.util.tobytes() == whole.util.tobytes()

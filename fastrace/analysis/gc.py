@@ -28,8 +28,6 @@ import numpy as np
 
 from fastrace import _analysis
 from fastrace.errors import TraceError, UnsupportedVersionError
-from fastrace.kinds import EventKind, ResourceKind
-from fastrace import spec as _spec
 
 __all__ = [
     "RangeKind",
@@ -40,6 +38,7 @@ __all__ = [
     "gc_summary",
     "MMUCurve",
     "mmu_curve",
+    "stream_mmu_curve",
     "mmu",
     "DEFAULT_WINDOWS",
     "wall_time",
@@ -87,15 +86,12 @@ def _range_names(trace, raw: np.ndarray) -> np.ndarray:
     stw = kind == RangeKind.STW
     if stw.any():
         rows, inverse = np.unique(raw["stw_kind"][stw], return_inverse=True)
-        labels = np.array([f"stop-the-world ({trace.strings.text(int(r))})" for r in rows]
-                          + [None], dtype=object)[:-1]
+        labels = np.array([f"stop-the-world ({trace.strings.text(int(r))})" for r in rows],
+                          dtype=object)
         names[stw] = labels[inverse.reshape(-1)]
     return names
 
 
-def _raw_ranges(trace) -> np.ndarray:
-    raw = _analysis.range_table(trace.events)
-    return raw[np.argsort(raw["start"], kind="stable")]
 
 
 def ranges(trace) -> np.ndarray:
@@ -134,8 +130,11 @@ def ranges(trace) -> np.ndarray:
     are used: ranges in flight at its start begin at its first Sync (or first
     event).
     """
-    raw = _raw_ranges(trace)
-    out = np.empty(len(raw), dtype=RANGES_DTYPE)
+    raw = _analysis.range_table(trace.events)
+    # np.zeros, not np.empty: numpy initialises the object column of an
+    # empty structured array field by field, 10x slower (1.2 s against
+    # 0.13 s for 876,000 rows).
+    out = np.zeros(len(raw), dtype=RANGES_DTYPE)
     for f in RANGES_DTYPE.names[1:]:
         out[f] = raw[f]
     out["name"] = _range_names(trace, raw)
@@ -150,7 +149,6 @@ CYCLES_DTYPE = np.dtype([("start", np.int64), ("end", np.int64), ("duration", np
 PAUSES_DTYPE = np.dtype([("kind", object), ("start", np.int64), ("end", np.int64),
                          ("duration", np.int64), ("gc", np.bool_), ("goroutine", np.int64),
                          ("clipped_start", np.uint8), ("clipped_end", np.uint8)])
-METRIC_DTYPE = np.dtype([("time", np.int64), ("value", np.uint64)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,35 +188,27 @@ class GCSummary:
 
     def __str__(self) -> str:
         p = self.pauses
+        longest = int(p["duration"].max()) if len(p) else 0
         lines = [
-            f"GC cycles: {len(self.cycles)}, mark phases {_fmt_ns(int(self.cycles['duration'].sum()))} in all",
+            f"GC cycles: {len(self.cycles)}, mark phases "
+            f"{_fmt_ns(int(self.cycles['duration'].sum()))} in all",
             f"stop-the-world pauses: {len(p)} ({int(p['gc'].sum())} for GC), "
-            f"{_fmt_ns(int(p['duration'].sum()))} in all, longest "
-            f"{_fmt_ns(int(p['duration'].max()) if len(p) else 0)}",
+            f"{_fmt_ns(int(p['duration'].sum()))} in all, longest {_fmt_ns(longest)}",
             f"mark assists: {self.mark_assists}, {_fmt_ns(self.mark_assist_time)}",
             f"sweeps: {self.sweeps}, {_fmt_ns(self.sweep_time)}",
         ]
         if len(self.heap):
-            lines.append(f"heap: {len(self.heap)} samples, peak {int(self.heap['value'].max())} bytes")
+            lines.append(f"heap: {len(self.heap)} samples, "
+                         f"peak {int(self.heap['value'].max())} bytes")
         if len(self.heap_goal):
             lines.append(f"heap goal: last {int(self.heap_goal['value'][-1])} bytes")
         return "\n".join(lines)
 
 
-def _metric(trace, name: str) -> np.ndarray:
-    ev = trace.events
-    code = _spec.BY_NAME[name].code
-    rows = np.flatnonzero((ev["type"] == code) & (ev["kind"] == EventKind.METRIC))
-    out = np.empty(len(rows), dtype=METRIC_DTYPE)
-    out["time"] = ev["time"][rows]
-    out["value"] = ev["a"][rows, 0]
-    return out
-
-
 def gc_summary(trace) -> GCSummary:
     """Cycles, pauses, assist and sweep time, heap and heap goal: see
     :class:`GCSummary`."""
-    raw = _raw_ranges(trace)
+    raw, heap, heap_goal = _analysis.range_table(trace.events, metrics=True)
     kind = raw["range_kind"]
     dur = raw["end"] - raw["start"]
 
@@ -229,7 +219,7 @@ def gc_summary(trace) -> GCSummary:
     cycles["duration"] = m["end"] - m["start"]
 
     s = raw[kind == RangeKind.STW]
-    pauses = np.empty(len(s), dtype=PAUSES_DTYPE)
+    pauses = np.zeros(len(s), dtype=PAUSES_DTYPE)
     for f in ("start", "end", "clipped_start", "clipped_end"):
         pauses[f] = s[f]
     pauses["duration"] = s["end"] - s["start"]
@@ -237,8 +227,9 @@ def gc_summary(trace) -> GCSummary:
     if len(s):
         rows, inverse = np.unique(s["stw_kind"], return_inverse=True)
         texts = [trace.strings.text(int(r)) for r in rows]
-        pauses["kind"] = np.array(texts + [None], dtype=object)[:-1][inverse.reshape(-1)]
-        pauses["gc"] = np.array(["GC" in x for x in texts], dtype=bool)[inverse.reshape(-1)]
+        inverse = inverse.reshape(-1)
+        pauses["kind"] = np.array(texts, dtype=object)[inverse]
+        pauses["gc"] = np.array(["GC" in x for x in texts], dtype=bool)[inverse]
 
     assist = kind == RangeKind.MARK_ASSIST
     sweep = kind == RangeKind.SWEEP
@@ -246,7 +237,7 @@ def gc_summary(trace) -> GCSummary:
         cycles=cycles, pauses=pauses,
         mark_assist_time=int(dur[assist].sum()), mark_assists=int(assist.sum()),
         sweep_time=int(dur[sweep].sum()), sweeps=int(sweep.sum()),
-        heap=_metric(trace, "HeapAlloc"), heap_goal=_metric(trace, "HeapGoal"))
+        heap=heap, heap_goal=heap_goal)
 
 
 # ---------------------------------------------------------------------------
@@ -329,6 +320,28 @@ def mmu_curve(trace, *, stw: bool = True, background: bool = True, assist: bool 
         util, bounds = _analysis.mutator_utilization(
             trace.events, trace.strings.data, trace.strings.offsets, flags)
     except ValueError as e:
+        raise TraceError(str(e)) from None
+    return MMUCurve(util, bounds, flags)
+
+
+def stream_mmu_curve(source, *, stw: bool = True, background: bool = True,
+                     assist: bool = True, sweep: bool = True,
+                     per_proc: bool = False) -> MMUCurve:
+    """:func:`mmu_curve` of a trace file (or bytes) read piece by piece with
+    :func:`fastrace.iter_generations`: the same result without holding the
+    whole event table (``fastrace mmu`` uses it)."""
+    from fastrace.trace import iter_generations
+
+    flags = util_flags(stw=stw, background=background, assist=assist, sweep=sweep,
+                       per_proc=per_proc)
+    p = _analysis.UtilPass(flags)
+    try:
+        for piece in iter_generations(source):
+            p.feed(piece.events, piece.strings.data, piece.strings.offsets)
+        util, bounds = p.finish()
+    except ValueError as e:
+        if isinstance(e, TraceError):
+            raise
         raise TraceError(str(e)) from None
     return MMUCurve(util, bounds, flags)
 
