@@ -1,1 +1,1389 @@
 # Included by fastrace/_analysis.pyx.
+#
+# Ranges, GC and mutator utilisation: the C passes behind
+# fastrace.analysis.gc.  What they compute is defined by Go 1.27.3's
+# internal/trace: event.go (Event.Range, Event.RangeAttributes: range names,
+# scopes and attributes), gc.go (MutatorUtilizationV2, MMUCurve) and
+# cmd/trace/gen.go (a range reported active at the start of the trace starts
+# there, ranges still open at the end end with the trace).
+#
+# Every C-level name here starts with gcu_ / GCU_ (or is RangeRec /
+# MutatorUtilRec from _analysis.pxd): this file shares one module with the
+# other included files.
+
+from libc.stdint cimport INT64_MAX
+from libc.stdlib cimport malloc, realloc, free, calloc
+from libc.string cimport memcpy, memset, memcmp
+
+import numpy as np
+
+from fastrace import kinds as _gcu_kinds
+from fastrace import spec as _gcu_spec
+from fastrace import spec as _gcu_spec
+from fastrace._order cimport TraceEventRec
+from fastrace._varint import _dtype_of as _gcu_dtype_of
+
+
+# ---------------------------------------------------------------------------
+# Constants mirrored from fastrace.kinds / fastrace.spec (checked at import).
+
+cdef enum:
+    GCU_K_SYNC = 1
+    GCU_K_METRIC = 2
+    GCU_K_LABEL = 3
+    GCU_K_RANGE_BEGIN = 5
+    GCU_K_RANGE_ACTIVE = 6
+    GCU_K_RANGE_END = 7
+    GCU_K_STATE_TRANSITION = 13
+
+    GCU_G_RUNNING = 3         # GoState values whose Executing() is true in Go
+    GCU_G_SYSCALL = 5
+
+    GCU_RES_NONE = 0          # ResourceKind
+    GCU_RES_GOROUTINE = 1
+    GCU_RES_PROC = 2
+
+    # RangeKind (fastrace.analysis.gc.RangeKind): which range a row is.
+    GCU_R_NONE = 0
+    GCU_R_GC_MARK = 1         # "GC concurrent mark phase", global
+    GCU_R_SWEEP = 2           # "GC incremental sweep", per P
+    GCU_R_MARK_ASSIST = 3     # "GC mark assist", per goroutine
+    GCU_R_STW = 4             # "stop-the-world (<kind>)", per goroutine
+
+    # Go's UtilFlags bits.
+    GCU_UTIL_STW = 1
+    GCU_UTIL_BACKGROUND = 2
+    GCU_UTIL_ASSIST = 4
+    GCU_UTIL_SWEEP = 8
+    GCU_UTIL_PER_PROC = 16
+
+    # Status codes of the passes.
+    GCU_OK = 0
+    GCU_NOMEM = 1
+    GCU_BAD_PROC = 2          # an event Go's analysis charges to a P it does not have
+    GCU_BAD_PROCS = 3         # an impossible GOMAXPROCS value
+    GCU_FLAT_SERIES = 4       # a utilisation series of zero duration
+
+# Go's gc.go divides every utilisation series into this many bands (at most
+# one per point of the series); the band bounds decide which windows are
+# examined, so it must be Go's number for the same answers.
+cdef Py_ssize_t GCU_BANDS_PER_SERIES = 1000
+# A GOMAXPROCS metric above this is not a real trace (the runtime caps it at
+# 2^31 - 1, but every P costs the runtime a few KB): refuse it.
+cdef int64_t GCU_MAX_PROCS = 1 << 20
+
+cdef uint8_t GCU_RKIND[256]           # wire type -> RangeKind (0: not a range event)
+cdef uint8_t GCU_PROC_TYPE[256]       # wire type -> 1 if its transition is about a P
+cdef uint8_t GCU_T_PROCS_CHANGE = 0   # wire type of the GOMAXPROCS metric
+cdef uint8_t GCU_T_HEAP_ALLOC = 0     # wire type of the heap metric
+cdef uint8_t GCU_T_HEAP_GOAL = 0      # wire type of the heap goal metric
+
+RANGE_KINDS = {"GC_MARK": GCU_R_GC_MARK, "SWEEP": GCU_R_SWEEP,
+               "MARK_ASSIST": GCU_R_MARK_ASSIST, "STW": GCU_R_STW}
+"""RangeKind values used in RangeRec.range_kind (fastrace.analysis.gc checks
+its enum against this)."""
+
+
+def _gcu_init_tables():
+    global GCU_T_PROCS_CHANGE, GCU_T_HEAP_ALLOC, GCU_T_HEAP_GOAL
+    memset(GCU_RKIND, 0, sizeof(GCU_RKIND))
+    memset(GCU_PROC_TYPE, 0, sizeof(GCU_PROC_TYPE))
+    by_prefix = {"STW": GCU_R_STW, "GCSweep": GCU_R_SWEEP,
+                 "GCMarkAssist": GCU_R_MARK_ASSIST, "GC": GCU_R_GC_MARK}
+    for s in _gcu_spec.SPECS:
+        for suffix in ("Begin", "Active", "End"):
+            if s.name.endswith(suffix) and s.name[:-len(suffix)] in by_prefix:
+                GCU_RKIND[s.code] = by_prefix[s.name[:-len(suffix)]]
+    for code in _gcu_spec.PROC_TYPES:
+        GCU_PROC_TYPE[code] = 1
+    GCU_T_PROCS_CHANGE = _gcu_spec.BY_NAME["ProcsChange"].code
+    GCU_T_HEAP_ALLOC = _gcu_spec.BY_NAME["HeapAlloc"].code
+    GCU_T_HEAP_GOAL = _gcu_spec.BY_NAME["HeapGoal"].code
+    K = _gcu_kinds.EventKind
+    R = _gcu_kinds.ResourceKind
+    G = _gcu_kinds.GoState
+    if (K.SYNC, K.METRIC, K.LABEL, K.RANGE_BEGIN, K.RANGE_ACTIVE, K.RANGE_END,
+            K.STATE_TRANSITION, G.RUNNING, G.SYSCALL, R.NONE, R.GOROUTINE, R.PROC) != (
+            GCU_K_SYNC, GCU_K_METRIC, GCU_K_LABEL, GCU_K_RANGE_BEGIN, GCU_K_RANGE_ACTIVE,
+            GCU_K_RANGE_END, GCU_K_STATE_TRANSITION, GCU_G_RUNNING, GCU_G_SYSCALL,
+            GCU_RES_NONE, GCU_RES_GOROUTINE, GCU_RES_PROC):
+        raise RuntimeError("fastrace._analysis (_gcutil): constants disagree with fastrace.kinds")
+    if sum(1 for c in range(256) if GCU_RKIND[c]) != 11 or \
+            _gcu_spec.METRIC_NAMES.get(GCU_T_PROCS_CHANGE) != "/sched/gomaxprocs:threads" or \
+            _gcu_spec.METRIC_NAMES.get(GCU_T_HEAP_ALLOC) != "/memory/classes/heap/objects:bytes" or \
+            _gcu_spec.METRIC_NAMES.get(GCU_T_HEAP_GOAL) != "/gc/heap/goal:bytes":
+        raise RuntimeError("fastrace._analysis (_gcutil): range or metric types disagree "
+                           "with fastrace.spec")
+
+
+_gcu_init_tables()
+
+cdef RangeRec _gcu_range_proto
+cdef MutatorUtilRec _gcu_util_proto
+cdef MetricRec _gcu_metric_proto
+RANGE_DTYPE = _gcu_dtype_of(<RangeRec[:1]>&_gcu_range_proto)
+MUTATOR_UTIL_DTYPE = _gcu_dtype_of(<MutatorUtilRec[:1]>&_gcu_util_proto)
+METRIC_DTYPE = _gcu_dtype_of(<MetricRec[:1]>&_gcu_metric_proto)
+
+
+# ---------------------------------------------------------------------------
+# Small C containers: a growable array and a hash map with 128-bit keys.
+
+cdef struct GcuVec:
+    char* data
+    size_t n                  # items in use
+    size_t cap                # items allocated
+    size_t size               # bytes per item
+
+
+cdef inline void gcu_vec_init(GcuVec* v, size_t size) noexcept nogil:
+    v.data = NULL
+    v.n = v.cap = 0
+    v.size = size
+
+
+cdef void* gcu_vec_push(GcuVec* v) noexcept nogil:
+    """Room for one more item, zeroed; NULL when out of memory."""
+    cdef size_t cap
+    cdef char* p
+    if v.n == v.cap:
+        cap = v.cap * 2 if v.cap else 16
+        p = <char*>realloc(v.data, cap * v.size)
+        if p == NULL:
+            return NULL
+        v.data = p
+        v.cap = cap
+    p = v.data + v.n * v.size
+    memset(p, 0, v.size)
+    v.n += 1
+    return p
+
+
+cdef inline void gcu_vec_free(GcuVec* v) noexcept nogil:
+    free(v.data)
+    v.data = NULL
+    v.n = v.cap = 0
+
+
+cdef struct GcuSlot:
+    uint64_t k1
+    uint64_t k2
+    int64_t val
+    uint8_t used
+
+
+cdef struct GcuMap:           # open addressing, linear probing, at most half full
+    GcuSlot* slots
+    size_t cap                # a power of two (0 before the first insertion)
+    size_t n
+
+
+cdef inline size_t gcu_hash(uint64_t k1, uint64_t k2) noexcept nogil:
+    # splitmix64's finaliser over a combination of both halves
+    cdef uint64_t h = k2 ^ (k1 * <uint64_t>0x9E3779B97F4A7C15ULL)
+    h ^= h >> 30
+    h *= <uint64_t>0xBF58476D1CE4E5B9ULL
+    h ^= h >> 27
+    h *= <uint64_t>0x94D049BB133111EBULL
+    h ^= h >> 31
+    return <size_t>h
+
+
+cdef Py_ssize_t gcu_map_find(const GcuMap* m, uint64_t k1, uint64_t k2) noexcept nogil:
+    """Slot of key (k1, k2), or -1."""
+    cdef size_t mask, i
+    if m.cap == 0:
+        return -1
+    mask = m.cap - 1
+    i = gcu_hash(k1, k2) & mask
+    while m.slots[i].used:
+        if m.slots[i].k1 == k1 and m.slots[i].k2 == k2:
+            return <Py_ssize_t>i
+        i = (i + 1) & mask
+    return -1
+
+
+cdef int gcu_map_put(GcuMap* m, uint64_t k1, uint64_t k2, int64_t val) noexcept nogil:
+    cdef size_t mask, i, j, oldcap
+    cdef GcuSlot* old
+    if (m.n + 1) * 2 > m.cap:
+        old = m.slots
+        oldcap = m.cap
+        m.cap = oldcap * 2 if oldcap else 64
+        m.slots = <GcuSlot*>calloc(m.cap, sizeof(GcuSlot))
+        if m.slots == NULL:
+            m.slots = old
+            m.cap = oldcap
+            return GCU_NOMEM
+        m.n = 0
+        for j in range(oldcap):
+            if old[j].used:
+                gcu_map_put(m, old[j].k1, old[j].k2, old[j].val)   # cannot grow again
+        free(old)
+    mask = m.cap - 1
+    i = gcu_hash(k1, k2) & mask
+    while m.slots[i].used:
+        if m.slots[i].k1 == k1 and m.slots[i].k2 == k2:
+            m.slots[i].val = val
+            return GCU_OK
+        i = (i + 1) & mask
+    m.slots[i].used = 1
+    m.slots[i].k1 = k1
+    m.slots[i].k2 = k2
+    m.slots[i].val = val
+    m.n += 1
+    return GCU_OK
+
+
+cdef void gcu_map_delete_slot(GcuMap* m, size_t i) noexcept nogil:
+    """Empty slot i, shifting back later entries of its probe run."""
+    cdef size_t mask = m.cap - 1, j = i, k
+    m.n -= 1
+    while True:
+        m.slots[i].used = 0
+        while True:
+            j = (j + 1) & mask
+            if not m.slots[j].used:
+                return
+            k = gcu_hash(m.slots[j].k1, m.slots[j].k2) & mask
+            # The entry at j may move to i unless its home k lies
+            # cyclically in (i, j].
+            if (i <= j and (i < k and k <= j)) or (i > j and (i < k or k <= j)):
+                continue
+            m.slots[i] = m.slots[j]
+            i = j
+            break
+
+
+cdef inline void gcu_map_free(GcuMap* m) noexcept nogil:
+    free(m.slots)
+    m.slots = NULL
+    m.cap = m.n = 0
+
+
+# ---------------------------------------------------------------------------
+# Input checks at the Python boundary.
+
+cdef const TraceEventRec* gcu_events_ptr(events, Py_ssize_t* n) except? NULL:
+    cdef cnp.ndarray arr = events
+    if arr.ndim != 1 or not arr.flags.c_contiguous or arr.dtype.itemsize != sizeof(TraceEventRec) \
+            or arr.dtype.names is None or "time" not in arr.dtype.names:
+        raise TypeError("expected a Trace.events table (1-d, contiguous, EVENT_DTYPE)")
+    n[0] = arr.shape[0]
+    return <const TraceEventRec*>cnp.PyArray_DATA(arr)
+
+
+cdef struct GcuStrings:       # a Trace.strings table seen from C
+    const uint8_t* data       # every string, concatenated
+    const uint64_t* offsets   # n + 1 byte offsets
+    size_t n                  # strings
+
+
+cdef inline bint gcu_str(const GcuStrings* s, uint64_t row, const uint8_t** p,
+                         size_t* length) noexcept nogil:
+    """Bytes of string ``row``; False (and "") for a row out of range."""
+    if row >= s.n:
+        p[0] = NULL
+        length[0] = 0
+        return False
+    p[0] = s.data + s.offsets[row]
+    length[0] = <size_t>(s.offsets[row + 1] - s.offsets[row])
+    return True
+
+
+cdef bint gcu_str_contains_gc(const GcuStrings* s, uint64_t row) noexcept nogil:
+    """Whether string ``row`` contains "GC" (Go's test of a GC stop-the-world:
+    its range name contains "GC", and only the kind can hold it)."""
+    cdef const uint8_t* p
+    cdef size_t n, i
+    gcu_str(s, row, &p, &n)
+    for i in range(1, n):
+        if p[i - 1] == b'G' and p[i] == b'C':
+            return True
+    return False
+
+
+cdef int gcu_label_class(const GcuStrings* s, uint64_t row) noexcept nogil:
+    """Labels of GC workers: 0 = not one ("GC (idle)" is not either),
+    1 = a background mark worker, 2 = a dedicated one ("GC (dedicated)")."""
+    cdef const uint8_t* p
+    cdef size_t n
+    gcu_str(s, row, &p, &n)
+    if n < 3 or memcmp(p, b"GC ", 3) != 0:
+        return 0
+    if n == 9 and memcmp(p, b"GC (idle)", 9) == 0:
+        return 0
+    if n == 14 and memcmp(p, b"GC (dedicated)", 14) == 0:
+        return 2
+    return 1
+
+
+cdef GcuStrings gcu_strings_of(data, offsets, object keep) except *:
+    cdef GcuStrings s
+    cdef const uint8_t[::1] d
+    cdef const uint64_t[::1] o = offsets
+    if o.shape[0] < 1:
+        raise ValueError("string offsets must have at least one entry")
+    d = data if len(data) else b"\0"
+    if o[o.shape[0] - 1] > <uint64_t>len(data):
+        raise ValueError("string offsets run past the string data")
+    keep.append(d)
+    keep.append(o)
+    s.data = &d[0]
+    s.offsets = &o[0]
+    s.n = o.shape[0] - 1
+    return s
+
+
+# ---------------------------------------------------------------------------
+# Ranges: one row per range, begin paired with end per (name, scope).
+
+cdef inline void gcu_range_id(const TraceEventRec* e, uint8_t* rkind, uint32_t* stw_kind,
+                              uint8_t* scope_kind, int64_t* scope) noexcept nogil:
+    # Go's Event.Range: which range, and the resource it is scoped to.
+    rkind[0] = GCU_RKIND[e.type]
+    stw_kind[0] = 0
+    if rkind[0] == GCU_R_GC_MARK:
+        scope_kind[0] = GCU_RES_NONE
+        scope[0] = -1
+        return
+    scope[0] = <int64_t>e.a[0]
+    if rkind[0] == GCU_R_SWEEP:
+        scope_kind[0] = GCU_RES_PROC
+    else:
+        scope_kind[0] = GCU_RES_GOROUTINE
+        if rkind[0] == GCU_R_STW:
+            stw_kind[0] = <uint32_t>e.a[1]
+
+
+cdef inline RangeRec* gcu_range_at(GcuVec* out, GcuVec* early, int64_t ref) noexcept nogil:
+    # Open ranges refer to their row as i >= 0 (row i of out) or -1 - i
+    # (row i of early).
+    if ref >= 0:
+        return <RangeRec*>(out.data + ref * out.size)
+    return <RangeRec*>(early.data + (-1 - ref) * early.size)
+
+
+cdef RangeRec* gcu_new_range(GcuVec* v, const TraceEventRec* e, uint8_t rkind, uint32_t stw_kind,
+                             uint8_t scope_kind, int64_t scope) noexcept nogil:
+    cdef RangeRec* r = <RangeRec*>gcu_vec_push(v)
+    if r == NULL:
+        return NULL
+    r.range_kind = rkind
+    r.stw_kind = stw_kind
+    r.scope_kind = scope_kind
+    r.scope = scope
+    r.swept = r.reclaimed = -1
+    r.begin_row = r.end_row = -1
+    r.end = INT64_MAX        # not ended yet
+    return r
+
+
+cdef int gcu_push_metric(GcuVec* v, const TraceEventRec* e) noexcept nogil:
+    cdef MetricRec* m
+    if v == NULL:
+        return GCU_OK
+    m = <MetricRec*>gcu_vec_push(v)
+    if m == NULL:
+        return GCU_NOMEM
+    m.time = e.time
+    m.value = e.a[0]
+    return GCU_OK
+
+
+cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, GcuVec* early,
+                         GcuVec* heap, GcuVec* goal) noexcept nogil:
+    # Ranges that begin with their RangeBegin event go to ``out``, in event
+    # order and so in start order; ranges already in flight where the events
+    # begin (they start with the generation) to ``early``, also in start
+    # order.  The caller merges the two.  Heap and heap goal metrics go to
+    # ``heap`` and ``goal`` where given.
+    cdef GcuMap open_
+    cdef Py_ssize_t i, slot
+    cdef const TraceEventRec* e
+    cdef RangeRec* r
+    cdef uint8_t rkind, scope_kind
+    cdef uint32_t stw_kind
+    cdef int64_t scope, sync_time, last_time
+    cdef uint64_t k1
+    cdef int st = GCU_OK
+    memset(&open_, 0, sizeof(open_))
+    if n == 0:
+        return GCU_OK
+    sync_time = ev[0].time
+    for i in range(n):
+        e = &ev[i]
+        if e.kind == GCU_K_SYNC:
+            sync_time = e.time
+            continue
+        if e.kind == GCU_K_METRIC:
+            if e.type == GCU_T_HEAP_ALLOC:
+                st = gcu_push_metric(heap, e)
+            elif e.type == GCU_T_HEAP_GOAL:
+                st = gcu_push_metric(goal, e)
+            if st:
+                break
+            continue
+        if e.kind < GCU_K_RANGE_BEGIN or e.kind > GCU_K_RANGE_END or GCU_RKIND[e.type] == 0:
+            continue
+        gcu_range_id(e, &rkind, &stw_kind, &scope_kind, &scope)
+        k1 = <uint64_t>rkind | (<uint64_t>stw_kind << 8)
+        slot = gcu_map_find(&open_, k1, <uint64_t>scope)
+        if e.kind != GCU_K_RANGE_END:
+            if slot >= 0:
+                if e.kind == GCU_K_RANGE_ACTIVE:
+                    # Every generation re-reports the ranges in flight: the
+                    # range is open already, and goes on.
+                    continue
+                # A second begin without an end (Go's reader refuses these):
+                # end the first one here rather than leave it without an end.
+                gcu_range_at(out, early, open_.slots[slot].val).end = e.time
+            if e.kind == GCU_K_RANGE_ACTIVE:
+                # In progress before the events we have: it starts with the
+                # generation (the trace, in the first one), as go tool trace
+                # draws it and as Go's summarizer counts it.
+                r = gcu_new_range(early, e, rkind, stw_kind, scope_kind, scope)
+                if r == NULL:
+                    st = GCU_NOMEM
+                    break
+                r.start = sync_time
+                r.clipped_start = 1
+                st = gcu_map_put(&open_, k1, <uint64_t>scope, -<int64_t>early.n)
+            else:
+                r = gcu_new_range(out, e, rkind, stw_kind, scope_kind, scope)
+                if r == NULL:
+                    st = GCU_NOMEM
+                    break
+                r.start = e.time
+                st = gcu_map_put(&open_, k1, <uint64_t>scope, <int64_t>(out.n - 1))
+            r.begin_row = i
+            if st:
+                break
+        else:
+            if slot >= 0:
+                r = gcu_range_at(out, early, open_.slots[slot].val)
+                gcu_map_delete_slot(&open_, <size_t>slot)
+            else:
+                # An end whose beginning is before these events (a piece of
+                # a trace from iter_generations): it starts with them.
+                r = gcu_new_range(early, e, rkind, stw_kind, scope_kind, scope)
+                if r == NULL:
+                    st = GCU_NOMEM
+                    break
+                r.start = sync_time
+                r.clipped_start = 1
+            r.end = e.time
+            r.end_row = i
+            if rkind == GCU_R_SWEEP:
+                # Go's RangeAttributes of a sweep end: bytes swept, reclaimed.
+                r.swept = <int64_t>e.a[1]
+                r.reclaimed = <int64_t>e.a[2]
+    gcu_map_free(&open_)
+    if st:
+        return st
+    last_time = ev[n - 1].time
+    for i in range(<Py_ssize_t>out.n):
+        r = <RangeRec*>(out.data + i * out.size)
+        if r.end == INT64_MAX:
+            r.end = last_time
+            r.clipped_end = 1
+    for i in range(<Py_ssize_t>early.n):
+        r = <RangeRec*>(early.data + i * early.size)
+        if r.end == INT64_MAX:
+            r.end = last_time
+            r.clipped_end = 1
+    return GCU_OK
+
+
+cdef int gcu_merge_early(GcuVec* out, GcuVec* early) noexcept nogil:
+    # Merge the ranges in flight at the start into out by start time, in
+    # place from the back.  Both lists are in start order; no range of out
+    # starts at a Sync event's time (only the Sync itself has it), so the
+    # order is that of a stable sort by start.
+    cdef size_t a = out.n, b = early.n, k
+    cdef char* p
+    cdef RangeRec* o
+    cdef RangeRec* x
+    if b == 0:
+        return GCU_OK
+    if a + b > out.cap:
+        p = <char*>realloc(out.data, (a + b) * out.size)
+        if p == NULL:
+            return GCU_NOMEM
+        out.data = p
+        out.cap = a + b
+    o = <RangeRec*>out.data
+    x = <RangeRec*>early.data
+    k = a + b
+    while b > 0:
+        k -= 1
+        if a > 0 and o[a - 1].start > x[b - 1].start:
+            o[k] = o[a - 1]
+            a -= 1
+        else:
+            o[k] = x[b - 1]
+            b -= 1
+    out.n += early.n
+    gcu_vec_free(early)
+    return GCU_OK
+
+
+cdef class _GcuBlock:
+    """C memory handed to numpy without a copy (through the buffer
+    protocol): freed when the last array viewing it goes."""
+
+    cdef char* data
+    cdef Py_ssize_t nbytes
+
+    def __dealloc__(self):
+        free(self.data)
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        view.buf = self.data
+        view.obj = self
+        view.len = self.nbytes
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        view.ndim = 1
+        view.shape = &self.nbytes
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+
+cdef object gcu_vec_to_array(GcuVec* v, dtype):
+    """A numpy array of ``dtype`` over a growable array's items, which it
+    takes over (no copy: large tables are slow to write twice on fresh
+    memory)."""
+    cdef _GcuBlock block
+    cdef char* p
+    if v.n == 0:
+        gcu_vec_free(v)
+        return np.empty(0, dtype=dtype)
+    p = <char*>realloc(v.data, v.n * v.size)   # give back the unused tail
+    if p != NULL:
+        v.data = p
+    block = _GcuBlock.__new__(_GcuBlock)
+    block.data = v.data
+    block.nbytes = <Py_ssize_t>(v.n * v.size)
+    v.data = NULL
+    v.n = v.cap = 0
+    return np.frombuffer(block, dtype=dtype)
+
+
+def range_table(events, bint metrics=False):
+    """The ranges of an event table (``Trace.events``): RANGE_DTYPE rows in
+    order of start (then of the events that began them).  With ``metrics``,
+    ``(ranges, heap, heap_goal)``: also the HeapAlloc and HeapGoal metric
+    events as METRIC_DTYPE rows (one pass).  See fastrace.analysis.gc."""
+    cdef Py_ssize_t n
+    cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
+    cdef GcuVec out, early, heap, goal
+    cdef int st
+    gcu_vec_init(&out, sizeof(RangeRec))
+    gcu_vec_init(&early, sizeof(RangeRec))
+    gcu_vec_init(&heap, sizeof(MetricRec))
+    gcu_vec_init(&goal, sizeof(MetricRec))
+    with nogil:
+        st = gcu_ranges_pass(ev, n, &out, &early, &heap if metrics else NULL,
+                             &goal if metrics else NULL)
+        if st == GCU_OK:
+            st = gcu_merge_early(&out, &early)
+    if st:
+        gcu_vec_free(&out)
+        gcu_vec_free(&early)
+        gcu_vec_free(&heap)
+        gcu_vec_free(&goal)
+        raise MemoryError("out of memory while collecting ranges")
+    ranges = gcu_vec_to_array(&out, RANGE_DTYPE)
+    if not metrics:
+        return ranges
+    return ranges, gcu_vec_to_array(&heap, METRIC_DTYPE), gcu_vec_to_array(&goal, METRIC_DTYPE)
+
+
+# ---------------------------------------------------------------------------
+# Mutator utilisation: Go's MutatorUtilizationV2, event by event.
+
+cdef struct GcuProcsCount:
+    int64_t time              # ns: when GOMAXPROCS changed
+    int64_t n                 # GOMAXPROCS from then on
+
+
+cdef struct GcuUtil:          # the state of one utilisation pass
+    GcuVec* series            # the utilisation functions (MutatorUtilRec items)
+    size_t nseries
+    size_t cap_series
+    int64_t* p_gc             # per P: > 0 while GC work runs on it
+    int64_t* p_series         # per P: its series
+    size_t nps                # Ps (GOMAXPROCS)
+    size_t cap_ps
+    size_t gc_ps              # Ps with p_gc > 0
+    int64_t stw               # GC stop-the-world ranges in progress
+    GcuVec procs              # GcuProcsCount items: GOMAXPROCS over time
+    uint8_t* gdense           # goroutine id (< gdense_n) -> GoState | GCU_IN_ASSIST | GCU_BG_MARK
+    size_t gdense_n
+    GcuMap gs                 # the same for other ids
+    int64_t nsync             # N of the latest Sync event
+    int64_t last_time         # time of the last event fed (valid if nevents)
+    int64_t nevents           # events fed so far
+    int64_t bad_row           # row of the event an error is about (in the events fed)
+    int64_t bad_value         # its P (GCU_BAD_PROC) or GOMAXPROCS (GCU_BAD_PROCS)
+
+
+cdef enum:
+    GCU_G_STATE = 0x0F        # goroutine info: its GoState
+    GCU_IN_ASSIST = 0x10      # goroutine is in a mark assist (Go's inGC)
+    GCU_BG_MARK = 0x20        # goroutine is a background mark worker (Go's bgMark)
+
+# Goroutine ids are handed out in sequence, so most fit a dense table (one
+# byte each; 200,000 goroutines take 200 KB and the pass stays in cache,
+# where a hash map made it 100 ns an event on the 12 M-event sched trace).
+# Ids beyond this go to a hash map.
+cdef int64_t GCU_G_DENSE_MAX = 1 << 24
+
+
+cdef int gcu_add_util(GcuVec* v, int64_t time, double util) noexcept nogil:
+    # Go's addUtil: record a change; at one time stamp keep the lowest value.
+    cdef MutatorUtilRec* last
+    cdef MutatorUtilRec* r
+    if v.n > 0:
+        last = <MutatorUtilRec*>(v.data + (v.n - 1) * v.size)
+        if util == last.util:
+            return GCU_OK
+        if time == last.time:
+            if util < last.util:
+                last.time = time
+                last.util = util
+            return GCU_OK
+    r = <MutatorUtilRec*>gcu_vec_push(v)
+    if r == NULL:
+        return GCU_NOMEM
+    r.time = time
+    r.util = util
+    return GCU_OK
+
+
+cdef int gcu_new_series(GcuUtil* u, int64_t time) noexcept nogil:
+    cdef GcuVec* p
+    cdef size_t cap
+    if u.nseries == u.cap_series:
+        cap = u.cap_series * 2 if u.cap_series else 8
+        p = <GcuVec*>realloc(u.series, cap * sizeof(GcuVec))
+        if p == NULL:
+            return GCU_NOMEM
+        u.series = p
+        u.cap_series = cap
+    gcu_vec_init(&u.series[u.nseries], sizeof(MutatorUtilRec))
+    u.nseries += 1
+    return gcu_add_util(&u.series[u.nseries - 1], time, 1.0)
+
+
+cdef inline int gcu_proc(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
+                         int64_t delta) noexcept nogil:
+    # Go's ps[ev.Proc()].gc += delta; Go stops with an index error where the
+    # event's P is not one of its GOMAXPROCS Ps.
+    cdef int64_t p = e.p
+    cdef bint was
+    if p < 0 or <size_t>p >= u.nps:
+        u.bad_row = u.nevents + row
+        u.bad_value = p
+        return GCU_BAD_PROC
+    was = u.p_gc[p] > 0
+    u.p_gc[p] += delta
+    if was != (u.p_gc[p] > 0):
+        if was:
+            u.gc_ps -= 1
+        else:
+            u.gc_ps += 1
+    return GCU_OK
+
+
+cdef inline int64_t gcu_g_info(const GcuUtil* u, int64_t g) noexcept nogil:
+    cdef Py_ssize_t slot
+    if 0 <= g < <int64_t>u.gdense_n:
+        return u.gdense[g]
+    if 0 <= g < GCU_G_DENSE_MAX:
+        return 0
+    slot = gcu_map_find(&u.gs, 0, <uint64_t>g)
+    return u.gs.slots[slot].val if slot >= 0 else 0
+
+
+cdef int gcu_set_g_info(GcuUtil* u, int64_t g, int64_t info) noexcept nogil:
+    cdef size_t n
+    cdef uint8_t* p
+    if 0 <= g < GCU_G_DENSE_MAX:
+        if g >= <int64_t>u.gdense_n:
+            n = u.gdense_n * 2 if u.gdense_n else 4096
+            while <int64_t>n <= g:
+                n *= 2
+            p = <uint8_t*>realloc(u.gdense, n)
+            if p == NULL:
+                return GCU_NOMEM
+            memset(p + u.gdense_n, 0, n - u.gdense_n)
+            u.gdense = p
+            u.gdense_n = n
+        u.gdense[g] = <uint8_t>info
+        return GCU_OK
+    return gcu_map_put(&u.gs, 0, <uint64_t>g, info)
+
+
+cdef inline bint gcu_executing(int64_t state) noexcept nogil:
+    return state == GCU_G_RUNNING or state == GCU_G_SYSCALL
+
+
+cdef int gcu_set_procs(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
+                       bint per_proc) noexcept nogil:
+    # A GOMAXPROCS metric: Ps beyond the new count go (ending their series
+    # in per-P mode), new ones come with a series starting at 1.
+    cdef int64_t gomaxprocs = <int64_t>e.a[0]
+    cdef size_t j, want, cap
+    cdef int st
+    cdef int64_t series
+    cdef int64_t* p
+    cdef GcuProcsCount* pc
+    if gomaxprocs < 0 or gomaxprocs > GCU_MAX_PROCS:
+        u.bad_row = u.nevents + row
+        u.bad_value = gomaxprocs
+        return GCU_BAD_PROCS
+    want = <size_t>gomaxprocs
+    if u.nps > want:
+        for j in range(want, u.nps):
+            if per_proc:
+                st = gcu_add_util(&u.series[u.p_series[j]], e.time, 0.0)
+                if st:
+                    return st
+            if u.p_gc[j] > 0:
+                u.gc_ps -= 1
+        u.nps = want
+    if want > u.cap_ps:
+        cap = want if want > 2 * u.cap_ps else 2 * u.cap_ps
+        p = <int64_t*>realloc(u.p_gc, cap * sizeof(int64_t))
+        if p == NULL:
+            return GCU_NOMEM
+        u.p_gc = p
+        p = <int64_t*>realloc(u.p_series, cap * sizeof(int64_t))
+        if p == NULL:
+            return GCU_NOMEM
+        u.p_series = p
+        u.cap_ps = cap
+    while u.nps < want:
+        series = 0
+        if per_proc or u.nseries == 0:
+            series = <int64_t>u.nseries
+            st = gcu_new_series(u, e.time)
+            if st:
+                return st
+        u.p_gc[u.nps] = 0
+        u.p_series[u.nps] = series
+        u.nps += 1
+    pc = <GcuProcsCount*>(u.procs.data + (u.procs.n - 1) * u.procs.size) if u.procs.n else NULL
+    if pc == NULL or gomaxprocs != pc.n:
+        pc = <GcuProcsCount*>gcu_vec_push(&u.procs)
+        if pc == NULL:
+            return GCU_NOMEM
+        pc.time = e.time
+        pc.n = gomaxprocs
+    return GCU_OK
+
+
+cdef void gcu_active_fixup(GcuUtil* u) noexcept nogil:
+    # A sweep (or a running goroutine's mark assist) in progress since before
+    # the trace: Go takes one P's share off everything recorded so far, with
+    # the GOMAXPROCS of each moment.
+    cdef GcuVec* s0 = &u.series[0]
+    cdef MutatorUtilRec* m
+    cdef const GcuProcsCount* procs = <const GcuProcsCount*>u.procs.data
+    cdef size_t mi = 0, pi = 0
+    while mi < s0.n:
+        m = <MutatorUtilRec*>(s0.data + mi * s0.size)
+        if pi + 1 < u.procs.n and procs[pi + 1].time < m.time:
+            pi += 1
+            continue
+        m.util -= 1.0 / <double>procs[pi].n
+        if m.util < 0:
+            m.util = 0
+        mi += 1
+
+
+cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
+                        const GcuStrings* strs, int flags) noexcept nogil:
+    # A range event in Go's MutatorUtilizationV2.
+    cdef bint per_proc = (flags & GCU_UTIL_PER_PROC) != 0
+    cdef uint8_t rk = GCU_RKIND[e.type]
+    cdef bint is_stw = (flags & GCU_UTIL_STW) != 0 and rk == GCU_R_STW and \
+        gcu_str_contains_gc(strs, e.a[1])
+    cdef bint is_sweep = (flags & GCU_UTIL_SWEEP) != 0 and rk == GCU_R_SWEEP
+    cdef bint is_assist = (flags & GCU_UTIL_ASSIST) != 0 and rk == GCU_R_MARK_ASSIST
+    cdef int64_t g, info
+    cdef int st
+    if e.kind == GCU_K_RANGE_ACTIVE:
+        if u.nsync > 1:
+            # After a whole generation these only repeat what the begin
+            # events said.
+            return GCU_OK
+        # In progress since before the trace: Go charges what it missed to
+        # the time recorded so far (a mark assist only if its goroutine is
+        # running), then takes the event as a begin.
+        if not per_proc and (is_sweep or (is_assist and gcu_executing(
+                gcu_g_info(u, e.g) & GCU_G_STATE))):
+            gcu_active_fixup(u)
+    if e.kind != GCU_K_RANGE_END:
+        if is_stw:
+            u.stw += 1
+        elif is_sweep:
+            return gcu_proc(u, e, row, 1)
+        elif is_assist:
+            st = gcu_proc(u, e, row, 1)
+            if st:
+                return st
+            g = <int64_t>e.a[0]
+            if g != -1:
+                return gcu_set_g_info(u, g, gcu_g_info(u, g) | GCU_IN_ASSIST)
+    else:
+        if is_stw:
+            u.stw -= 1
+        elif is_sweep:
+            return gcu_proc(u, e, row, -1)
+        elif is_assist:
+            st = gcu_proc(u, e, row, -1)
+            if st:
+                return st
+            g = <int64_t>e.a[0]
+            if g != -1:
+                info = gcu_g_info(u, g)
+                if info & GCU_IN_ASSIST:
+                    return gcu_set_g_info(u, g, info & ~GCU_IN_ASSIST)
+    return GCU_OK
+
+
+cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* strs,
+                       int flags, GcuUtil* u) noexcept nogil:
+    # The next n events, in order (a whole table, or one piece after another).
+    cdef Py_ssize_t i
+    cdef size_t j
+    cdef const TraceEventRec* e
+    cdef bint per_proc = (flags & GCU_UTIL_PER_PROC) != 0
+    cdef int st, cls
+    cdef int64_t g, info, gc_ps
+    cdef double util
+    for i in range(n):
+        e = &ev[i]
+        if e.kind == GCU_K_SYNC:
+            u.nsync = <int64_t>e.a[0]
+        elif e.kind == GCU_K_METRIC and e.type == GCU_T_PROCS_CHANGE:
+            st = gcu_set_procs(u, e, i, per_proc)
+            if st:
+                return st
+        if u.nps == 0:
+            # Nothing to charge to before the first GOMAXPROCS metric.
+            continue
+
+        if e.kind == GCU_K_RANGE_BEGIN or e.kind == GCU_K_RANGE_ACTIVE or \
+                e.kind == GCU_K_RANGE_END:
+            st = gcu_util_range(u, e, i, strs, flags)
+            if st:
+                return st
+        elif e.kind == GCU_K_STATE_TRANSITION:
+            if not GCU_PROC_TYPE[e.type]:
+                g = <int64_t>e.a[0]
+                info = gcu_g_info(u, g)
+                if info & (GCU_IN_ASSIST | GCU_BG_MARK):
+                    if not gcu_executing(e.from_state) and gcu_executing(e.to_state):
+                        st = gcu_proc(u, e, i, 1)      # started running while doing GC work
+                    elif gcu_executing(e.from_state) and not gcu_executing(e.to_state):
+                        st = gcu_proc(u, e, i, -1)     # stopped running while doing GC work
+                    else:
+                        st = GCU_OK
+                    if st:
+                        return st
+                st = gcu_set_g_info(u, g, (info & ~GCU_G_STATE) | e.to_state)
+                if st:
+                    return st
+        elif e.kind == GCU_K_LABEL and (flags & GCU_UTIL_BACKGROUND):
+            cls = gcu_label_class(strs, e.a[0])
+            # Per P, dedicated workers do not count: they take the whole P,
+            # so they delay no goroutine directly.
+            if cls == 1 or (cls == 2 and not per_proc):
+                st = gcu_set_g_info(u, e.g, gcu_g_info(u, e.g) | GCU_BG_MARK)
+                if st:
+                    return st
+                st = gcu_proc(u, e, i, 1)
+                if st:
+                    return st
+
+        # The utilisation after the event.
+        if not per_proc:
+            gc_ps = <int64_t>u.nps if u.stw > 0 else <int64_t>u.gc_ps
+            st = gcu_add_util(&u.series[0], e.time,
+                              1 - <double>gc_ps / <double>(<int64_t>u.nps))
+            if st:
+                return st
+        else:
+            for j in range(u.nps):
+                util = 0.0 if (u.stw > 0 or u.p_gc[j] > 0) else 1.0
+                st = gcu_add_util(&u.series[u.p_series[j]], e.time, util)
+                if st:
+                    return st
+
+    if n > 0:
+        u.last_time = ev[n - 1].time
+        u.nevents += n
+    return GCU_OK
+
+
+cdef int gcu_util_end(GcuUtil* u) noexcept nogil:
+    # Every series ends with utilisation 0 at the last event.
+    cdef size_t j
+    cdef int st
+    if u.nevents == 0:
+        return GCU_OK
+    for j in range(u.nps):
+        st = gcu_add_util(&u.series[u.p_series[j]], u.last_time, 0.0)
+        if st:
+            return st
+    return GCU_OK
+
+
+cdef void gcu_util_free(GcuUtil* u) noexcept nogil:
+    cdef size_t j
+    for j in range(u.nseries):
+        gcu_vec_free(&u.series[j])
+    free(u.series)
+    free(u.p_gc)
+    free(u.p_series)
+    gcu_vec_free(&u.procs)
+    gcu_map_free(&u.gs)
+    free(u.gdense)
+    memset(u, 0, sizeof(GcuUtil))
+
+
+cdef class UtilPass:
+    """Go's ``MutatorUtilizationV2`` fed with events in order: a whole
+    table, or the pieces of :func:`fastrace.iter_generations` one after the
+    other (same result, bounded memory).
+
+    ``flags`` are Go's UtilFlags bits (1 stw, 2 background, 4 assist,
+    8 sweep, 16 per-P).  ``feed(events, string_data, string_offsets)`` takes
+    the next rows of the event table with the trace's string table
+    (``strings.data``/``.offsets``, which must hold every string the rows
+    use); ``finish()`` returns ``(util, bounds)``: every series'
+    MUTATOR_UTIL_DTYPE rows concatenated, series ``i`` being
+    ``util[bounds[i]:bounds[i + 1]]``.
+
+    ``feed`` raises ValueError with ``.row`` (the event's row counted from
+    the first event fed) where Go's function stops with an index error: GC
+    work charged to a P it does not have (e.g. a goroutine doing GC work
+    that stops on a P beyond a reduced GOMAXPROCS), or an impossible
+    GOMAXPROCS.  The pass cannot go on after an error.
+    """
+
+    cdef GcuUtil u
+    cdef int flags
+    cdef int status
+
+    def __cinit__(self, int flags):
+        memset(&self.u, 0, sizeof(GcuUtil))
+        gcu_vec_init(&self.u.procs, sizeof(GcuProcsCount))
+        self.u.bad_row = -1
+        self.flags = flags
+        self.status = GCU_OK
+
+    def __dealloc__(self):
+        gcu_util_free(&self.u)
+
+    def feed(self, events, string_data, string_offsets):
+        cdef Py_ssize_t n
+        cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
+        cdef list keep = []
+        cdef GcuStrings strs = gcu_strings_of(string_data, string_offsets, keep)
+        cdef int st
+        if self.status:
+            raise ValueError("this utilisation pass stopped at an error")
+        with nogil:
+            st = gcu_util_feed(ev, n, &strs, self.flags, &self.u)
+        self._check(st)
+
+    def finish(self):
+        cdef int st
+        cdef size_t j, total = 0
+        cdef cnp.ndarray out, bounds
+        cdef char* dst
+        cdef int64_t* b
+        if self.status:
+            raise ValueError("this utilisation pass stopped at an error")
+        st = gcu_util_end(&self.u)
+        self._check(st)
+        self.status = GCU_NOMEM     # finished: no more feeding
+        for j in range(self.u.nseries):
+            total += self.u.series[j].n
+        out = np.empty(total, dtype=MUTATOR_UTIL_DTYPE)
+        bounds = np.empty(self.u.nseries + 1, dtype=np.int64)
+        dst = <char*>cnp.PyArray_DATA(out)
+        b = <int64_t*>cnp.PyArray_DATA(bounds)
+        total = 0
+        for j in range(self.u.nseries):
+            b[j] = <int64_t>total
+            if self.u.series[j].n:
+                memcpy(dst + total * sizeof(MutatorUtilRec), self.u.series[j].data,
+                       self.u.series[j].n * sizeof(MutatorUtilRec))
+            total += self.u.series[j].n
+        b[self.u.nseries] = <int64_t>total
+        gcu_util_free(&self.u)
+        return out, bounds
+
+    cdef int _check(self, int st) except -1:
+        self.status = st
+        if st == GCU_OK:
+            return 0
+        if st == GCU_NOMEM:
+            raise MemoryError("out of memory while computing mutator utilisation")
+        if st == GCU_BAD_PROC:
+            err = ValueError(
+                f"event {self.u.bad_row} charges GC work to P {self.u.bad_value}, which is not "
+                f"one of the trace's {self.u.nps} Ps (GOMAXPROCS) at that point; Go's "
+                f"MutatorUtilizationV2 fails there too (index out of range)")
+        else:
+            err = ValueError(f"event {self.u.bad_row} sets GOMAXPROCS to "
+                             f"{self.u.bad_value}: not a real value")
+        err.row = self.u.bad_row
+        raise err
+
+
+def mutator_utilization(events, string_data, string_offsets, int flags):
+    """Go's ``MutatorUtilizationV2(events, flags)`` over a whole event table:
+    ``UtilPass(flags)`` fed with it once; returns ``(util, bounds)``."""
+    p = UtilPass(flags)
+    p.feed(events, string_data, string_offsets)
+    return p.finish()
+
+
+# ---------------------------------------------------------------------------
+# Go's MMUCurve: minimum mutator utilisation over windows, exactly as gc.go
+# computes it (same bands, same order of refinement, same arithmetic), so
+# that the floating-point results agree.
+
+cdef struct GcuIntegrator:    # a position in a series, and the integral up to it
+    Py_ssize_t pos            # index of the current time's non-strict predecessor
+
+
+cdef struct GcuBand:          # summary of one band of a series
+    double min_util           # lowest utilisation that starts inside the band
+    double cum_util           # integral of the utilisation (ns) up to the band's left edge
+    Py_ssize_t pos            # integrator position at the left edge
+
+
+cdef struct GcuSeries:
+    const MutatorUtilRec* util
+    Py_ssize_t n              # points (>= 1)
+    double* sums              # sums[j]: integral of the utilisation up to util[j].time
+    GcuBand* bands            # nbands = min(n, 1000) + 1
+    Py_ssize_t nbands
+    int64_t band_dur          # ns per band
+
+
+cdef struct GcuBandUtil:      # a heap entry: a bound for windows starting in one band
+    Py_ssize_t series
+    Py_ssize_t band
+    double bound              # no window starting in the band has a lower mean utilisation
+
+
+cdef struct GcuAcc:           # Go's accumulator, for the minimum only
+    double mmu
+    double bound
+
+
+cdef double gcu_advance(const GcuSeries* s, GcuIntegrator* it, int64_t time) noexcept nogil:
+    # The integral of the utilisation up to ``time``.  Go scans up to 8 points
+    # ahead and otherwise binary-searches; the two only differ when time goes
+    # backwards (which Go's band refinement can do at a band's end), so both
+    # are kept.
+    cdef const MutatorUtilRec* util = s.util
+    cdef Py_ssize_t pos = it.pos, l, r, h
+    cdef double partial = 0.0
+    if pos + 8 < s.n and util[pos + 8].time > time:
+        while pos + 1 < s.n and util[pos + 1].time <= time:
+            pos += 1
+    else:
+        l = pos
+        r = s.n
+        while l < r:
+            h = <Py_ssize_t>((<size_t>(l + r)) >> 1)
+            if util[h].time <= time:
+                l = h + 1
+            else:
+                r = h
+        pos = l - 1
+        if pos < 0:
+            pos = 0     # only before the series' start, where Go would fail
+    it.pos = pos
+    if time != util[pos].time:
+        partial = util[pos].util * <double>(time - util[pos].time)
+    return s.sums[pos] + partial
+
+
+cdef int64_t gcu_next(const GcuSeries* s, const GcuIntegrator* it, int64_t time) noexcept nogil:
+    # The first change of the utilisation after ``time``.
+    cdef Py_ssize_t k
+    for k in range(it.pos, s.n):
+        if s.util[k].time > time:
+            return s.util[k].time
+    return INT64_MAX
+
+
+cdef inline double gcu_min(double x, double y) noexcept nogil:
+    return x if x < y else y
+
+
+cdef int gcu_series_init(GcuSeries* s, const MutatorUtilRec* util, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j, k, nb, i
+    cdef double total = 0.0, min_util, cum
+    cdef int64_t prev_time = 0, dur, start, end
+    cdef double prev_util = 0.0
+    cdef GcuIntegrator left
+    s.util = util
+    s.n = n
+    s.sums = <double*>malloc(n * sizeof(double))
+    nb = GCU_BANDS_PER_SERIES if GCU_BANDS_PER_SERIES < n else n
+    s.nbands = nb + 1
+    s.bands = <GcuBand*>malloc(s.nbands * sizeof(GcuBand))
+    if s.sums == NULL or s.bands == NULL:
+        return GCU_NOMEM
+    for j in range(n):
+        total += prev_util * <double>(util[j].time - prev_time)
+        s.sums[j] = total
+        prev_time = util[j].time
+        prev_util = util[j].util
+    dur = util[n - 1].time - util[0].time
+    s.band_dur = (dur + nb - 1) // nb
+    if s.band_dur < 1:
+        s.band_dur = 1
+    left.pos = 0
+    for i in range(s.nbands):
+        start = i * s.band_dur + util[0].time
+        end = start + s.band_dur
+        cum = gcu_advance(s, &left, start)
+        min_util = 1.0
+        k = left.pos
+        while k < n and util[k].time < end:
+            min_util = gcu_min(min_util, util[k].util)
+            k += 1
+        s.bands[i].min_util = min_util
+        s.bands[i].cum_util = cum
+        s.bands[i].pos = left.pos
+    return GCU_OK
+
+
+cdef int gcu_band_utils(const GcuSeries* s, Py_ssize_t series, int64_t window,
+                        GcuVec* heap) noexcept nogil:
+    # For each band, a lower bound of the mean utilisation of every window
+    # that starts in it: the band's minimum over the partly covered bands,
+    # exact integrals over the bands every such window covers.
+    cdef int64_t min_bands = (window + s.band_dur - 1) // s.band_dur
+    cdef int64_t max_bands = (window + 2 * (s.band_dur - 1)) // s.band_dur
+    cdef int64_t tail_dur = window % s.band_dur
+    cdef Py_ssize_t n_util = s.nbands - max_bands + 1, i
+    cdef double util, l, r1, r2, min_band, mid_band
+    cdef GcuBandUtil* b
+    if min_bands < 1:
+        return GCU_FLAT_SERIES
+    for i in range(n_util):
+        util = 0.0
+        l = s.bands[i].min_util
+        r1 = s.bands[i + min_bands - 1].min_util
+        r2 = s.bands[i + max_bands - 1].min_util
+        min_band = gcu_min(l, gcu_min(r1, r2))
+        if min_bands == 1:
+            util += min_band * <double>window
+        else:
+            util += min_band * <double>s.band_dur
+            mid_band = 0.0
+            if min_band == l:
+                mid_band = gcu_min(r1, r2)
+            elif min_band == r1:
+                mid_band = gcu_min(l, r2)
+            elif min_band == r2:
+                mid_band = gcu_min(l, r1)
+            util += mid_band * <double>tail_dur
+        if min_bands > 2:
+            util += s.bands[i + min_bands - 1].cum_util - s.bands[i + 1].cum_util
+        b = <GcuBandUtil*>gcu_vec_push(heap)
+        if b == NULL:
+            return GCU_NOMEM
+        b.series = series
+        b.band = i
+        b.bound = util / <double>window
+    return GCU_OK
+
+
+cdef void gcu_heap_down(GcuBandUtil* h, Py_ssize_t i0, Py_ssize_t n) noexcept nogil:
+    # container/heap's down(), with Less = lower bound first: the same
+    # sequence of swaps, hence the same order among equal bounds.
+    cdef Py_ssize_t i = i0, j, j1, j2
+    cdef GcuBandUtil t
+    while True:
+        j1 = 2 * i + 1
+        if j1 >= n or j1 < 0:
+            break
+        j = j1
+        j2 = j1 + 1
+        if j2 < n and h[j2].bound < h[j1].bound:
+            j = j2
+        if not (h[j].bound < h[i].bound):
+            break
+        t = h[i]
+        h[i] = h[j]
+        h[j] = t
+        i = j
+
+
+cdef void gcu_band_mmu(const GcuSeries* s, Py_ssize_t band, int64_t window,
+                       GcuAcc* acc) noexcept nogil:
+    # The exact minimum over windows whose left edge lies in the band: the
+    # windowed utilisation is piecewise linear, so only windows with an edge
+    # on a change of the utilisation need looking at, and the slope bound
+    # (1/window) lets the scan skip ahead where it cannot reach the minimum.
+    cdef GcuIntegrator left, right
+    cdef int64_t time, end_time, util_end, min_time, t1, t2
+    cdef double mu
+    left.pos = s.bands[band].pos
+    right.pos = left.pos
+    time = band * s.band_dur + s.util[0].time
+    end_time = time + s.band_dur
+    util_end = s.util[s.n - 1].time - window
+    if util_end < end_time:
+        end_time = util_end
+    while True:
+        mu = (gcu_advance(s, &right, time + window) - gcu_advance(s, &left, time)) \
+            / <double>window
+        if mu < acc.mmu:
+            acc.mmu = mu
+        acc.bound = acc.mmu
+        if mu == 0:
+            break
+        if time == end_time:
+            break
+        min_time = time + <int64_t>((mu - acc.bound) * <double>window)
+        t1 = gcu_next(s, &left, time)
+        t2 = gcu_next(s, &right, time + window) - window
+        time = t1 if t1 < t2 else t2
+        if time < min_time:
+            time = min_time
+        if time >= end_time:
+            time = end_time
+
+
+cdef int gcu_mmu(const GcuSeries* series, Py_ssize_t nseries, int64_t window,
+                 double* result) noexcept nogil:
+    cdef GcuVec heap
+    cdef GcuAcc acc
+    cdef GcuBandUtil* h
+    cdef GcuBandUtil top
+    cdef Py_ssize_t i, n
+    cdef int64_t longest
+    cdef int64_t* windows
+    cdef int st = GCU_OK
+    if window <= 0:
+        result[0] = 0.0
+        return GCU_OK
+    acc.mmu = 1.0
+    acc.bound = 1.0
+    gcu_vec_init(&heap, sizeof(GcuBandUtil))
+    windows = <int64_t*>malloc((nseries + 1) * sizeof(int64_t))
+    if windows == NULL:
+        return GCU_NOMEM
+    for i in range(nseries):
+        # A window longer than the series is cut to the series.
+        longest = series[i].util[series[i].n - 1].time - series[i].util[0].time
+        windows[i] = window if window <= longest else longest
+        st = gcu_band_utils(&series[i], i, windows[i], &heap)
+        if st:
+            break
+    if st == GCU_OK:
+        h = <GcuBandUtil*>heap.data
+        n = <Py_ssize_t>heap.n
+        i = n // 2 - 1
+        while i >= 0:
+            gcu_heap_down(h, i, n)
+            i -= 1
+        # Refine bands from the lowest bound up, while a band could still
+        # hold a window below the minimum found so far.
+        while n > 0 and h[0].bound < acc.bound:
+            gcu_band_mmu(&series[h[0].series], h[0].band, windows[h[0].series], &acc)
+            n -= 1
+            top = h[0]
+            h[0] = h[n]
+            h[n] = top
+            gcu_heap_down(h, 0, n)
+        result[0] = acc.mmu
+    free(windows)
+    gcu_vec_free(&heap)
+    return st
+
+
+cdef class MMUCurve:
+    """Go's ``MMUCurve`` over utilisation series (``mutator_utilization``'s
+    ``(util, bounds)``).  ``mmu(windows)``: Go's ``MMU(window)`` for each
+    window (ns), as a float64 array."""
+
+    cdef GcuSeries* _series
+    cdef Py_ssize_t _nseries
+    cdef object _util
+
+    def __cinit__(self, util, bounds):
+        cdef cnp.ndarray u = np.ascontiguousarray(util, dtype=MUTATOR_UTIL_DTYPE)
+        cdef const int64_t[::1] b = np.ascontiguousarray(bounds, dtype=np.int64)
+        cdef Py_ssize_t i, k = b.shape[0] - 1
+        cdef const MutatorUtilRec* base = <const MutatorUtilRec*>cnp.PyArray_DATA(u)
+        cdef int st = GCU_OK
+        self._util = u
+        if k < 0 or (k > 0 and (b[0] != 0 or b[k] != u.shape[0])):
+            raise ValueError("bounds do not describe the series in util")
+        for i in range(k):
+            if b[i + 1] <= b[i]:
+                raise ValueError(f"utilisation series {i} is empty")
+        self._series = <GcuSeries*>calloc(k + 1, sizeof(GcuSeries))
+        if self._series == NULL:
+            raise MemoryError()
+        self._nseries = k
+        with nogil:
+            for i in range(k):
+                st = gcu_series_init(&self._series[i], base + b[i], b[i + 1] - b[i])
+                if st:
+                    break
+        if st:
+            raise MemoryError("out of memory while building the MMU curve")
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self._series != NULL:
+            for i in range(self._nseries):
+                free(self._series[i].sums)
+                free(self._series[i].bands)
+            free(self._series)
+
+    def mmu(self, windows):
+        cdef const int64_t[::1] w = np.ascontiguousarray(windows, dtype=np.int64).reshape(-1)
+        cdef cnp.ndarray out = np.empty(w.shape[0], dtype=np.float64)
+        cdef double* res = <double*>cnp.PyArray_DATA(out)
+        cdef Py_ssize_t i, flat = -1
+        cdef int st = GCU_OK
+        with nogil:
+            for i in range(w.shape[0]):
+                st = gcu_mmu(self._series, self._nseries, w[i], &res[i])
+                if st:
+                    break
+        if st == GCU_NOMEM:
+            raise MemoryError("out of memory while computing the MMU")
+        if st == GCU_FLAT_SERIES:
+            for i in range(self._nseries):
+                if self._series[i].util[self._series[i].n - 1].time == self._series[i].util[0].time:
+                    flat = i
+                    break
+            raise ValueError(
+                f"utilisation series {flat} spans no time (one instant); Go's MMUCurve "
+                f"fails on it (index out of range)")
+        return out

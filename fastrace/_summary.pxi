@@ -23,6 +23,7 @@ import numpy as np
 
 from fastrace import kinds as _sum_kinds
 from fastrace import spec as _sum_spec
+from fastrace import spec as _sum_spec
 from fastrace._varint import _dtype_of as _sum_dtype_of
 from fastrace.errors import TraceOrderError as _SumOrderError
 
@@ -121,7 +122,7 @@ def _sum_check_tables():
         "GCSweepEnd", "GCMarkAssistActive", "GCMarkAssistBegin", "GCMarkAssistEnd")}
     if sorted(ranges.values()) != list(range(SUM_EV_STW_BEGIN, SUM_EV_ASSIST_END + 1)):
         raise ImportError("fastrace._analysis: range event types are not 26..36")
-    if set(_sum_kinds.PROC_TYPES) != set(range(SUM_EV_PROC_START, SUM_EV_PROC_STATUS + 1)):
+    if set(_sum_spec.PROC_TYPES) != set(range(SUM_EV_PROC_START, SUM_EV_PROC_STATUS + 1)):
         raise ImportError("fastrace._analysis: P transition types are not 10..13")
 
 

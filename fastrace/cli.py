@@ -117,6 +117,46 @@ def _add_summary_parsers(sub) -> None:
                             "json: an array of objects, one per item (times in ns)")
         p.set_defaults(func=_cmd_summary)
 
+# Ranges, GC, MMU and wall clock (fastrace.analysis.gc): fastrace mmu
+
+def _cmd_mmu(args) -> int:
+    from fastrace.analysis import gc
+
+    windows = args.window or list(gc.DEFAULT_WINDOWS)
+    # Piece by piece: the utilisation pass needs the events only in order.
+    values = gc.stream_mmu_curve(_load(args.trace), per_proc=args.per_proc).mmu(windows)
+    sys.stdout.write(gc.format_mmu(windows, values, args.format))
+    sys.stdout.flush()
+    return 0
+
+
+def _window_ns(text: str) -> int:
+    try:
+        w = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of ns: {text!r}") from None
+    if w <= 0:
+        raise argparse.ArgumentTypeError(f"a window must be positive, not {w}")
+    return w
+
+
+def _add_mmu_parser(sub) -> None:
+    m = sub.add_parser(
+        "mmu", help="Go's minimum mutator utilisation per window (go tool trace's MMU)",
+        description="Minimum mutator utilisation of the trace for each window, exactly as "
+                    "Go's internal/trace computes it (MutatorUtilizationV2 with stop-the-world, "
+                    "background workers, mark assists and sweeping counted, then MMUCurve.MMU).")
+    m.add_argument("trace", help="trace file (binary, or Go's text format)")
+    m.add_argument("--window", type=_window_ns, action="append", metavar="NS",
+                   help="window length in ns (repeat for several; default: 1000, 10000, ..., "
+                        "1000000000, i.e. 1 µs to 1 s)")
+    m.add_argument("--per-proc", action="store_true",
+                   help="one utilisation function per P (Go's UtilPerProc)")
+    m.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                   help="text: a table; csv: window_ns,mmu; json: an object mapping each "
+                        "window in ns (a string) to the MMU")
+    m.set_defaults(func=_cmd_mmu)
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -136,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("trace", nargs="?", help="trace file; omit to use the shipped example")
     i.set_defaults(func=_cmd_info)
     _add_summary_parsers(sub)
+    _add_mmu_parser(sub)
     return p
 
 

@@ -149,6 +149,53 @@ class Trace:
         """A readable view of row ``i`` of the event table."""
         return EventView(self, i)
 
+    # Ranges, GC, MMU and wall clock (fastrace.analysis.gc)
+
+    def ranges(self) -> np.ndarray:
+        """Every range (GC mark phase, stop-the-world, sweep, mark assist),
+        one row each with Go's name, scope, start and end: see
+        :func:`fastrace.analysis.gc.ranges` for the columns."""
+        from fastrace.analysis import gc
+
+        return gc.ranges(self)
+
+    def gc(self):
+        """GC cycles, stop-the-world pauses, mark assist and sweep time, heap
+        and heap goal over time: a :class:`fastrace.analysis.gc.GCSummary`."""
+        from fastrace.analysis import gc
+
+        return gc.gc_summary(self)
+
+    def mmu(self, windows=None, *, stw: bool = True, background: bool = True,
+            assist: bool = True, sweep: bool = True, per_proc: bool = False) -> np.ndarray:
+        """Go's minimum mutator utilisation (``MutatorUtilizationV2`` +
+        ``MMUCurve.MMU``) for each window in ns (default: 1 µs, 10 µs, ...,
+        1 s): float64 array in [0, 1].  The flags choose what counts against
+        the mutator (Go's UtilFlags); see :meth:`mmu_curve`."""
+        from fastrace.analysis import gc
+
+        return gc.mmu(self, gc.DEFAULT_WINDOWS if windows is None else windows, stw=stw,
+                      background=background, assist=assist, sweep=sweep, per_proc=per_proc)
+
+    def mmu_curve(self, *, stw: bool = True, background: bool = True, assist: bool = True,
+                  sweep: bool = True, per_proc: bool = False):
+        """Go's mutator utilisation functions (``.series``: time, util) and
+        MMU curve (``.mmu(windows)``) for these flags: a
+        :class:`fastrace.analysis.gc.MMUCurve`, to reuse for many windows."""
+        from fastrace.analysis import gc
+
+        return gc.mmu_curve(self, stw=stw, background=background, assist=assist,
+                            sweep=sweep, per_proc=per_proc)
+
+    def wall_time(self, times):
+        """Wall-clock time (numpy datetime64[ns], UTC) of trace-clock times
+        (ns; scalar or array), from the clock snapshots of Go 1.25+ traces;
+        :class:`fastrace.UnsupportedVersionError` for older traces.  See
+        :func:`fastrace.analysis.gc.wall_time`."""
+        from fastrace.analysis import gc
+
+        return gc.wall_time(self, times)
+
     # Summaries (fastrace.analysis.summary)
 
     def summary(self):
