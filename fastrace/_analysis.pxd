@@ -5,3 +5,36 @@
 # derived table; the numpy dtypes in _analysis.pyx are derived from them.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+
+
+# Goroutine state intervals and latency profiles
+# (_states.pxi; Python layer: fastrace.analysis.states and .pprof)
+
+from fastrace._order cimport TraceEventRec
+
+
+cdef struct GoStateIntervalRec:     # 72 bytes: one row of Trace.states()
+    int64_t g                 # goroutine id
+    int64_t start             # ns, trace clock: time of the transition into the state
+    int64_t end               # ns: time of the transition out; the trace's last timestamp if none
+    int64_t m                 # thread (M) id the goroutine ran or made its syscall on (Running, Syscall); -1 otherwise
+    int64_t start_row         # row in Trace.events of the transition that began the interval
+    int64_t end_row           # row in Trace.events of the transition that ended it; -1 = open at the trace's end
+    uint32_t reason           # row in Trace.strings: reason given by that transition (0 = "")
+    uint32_t stack            # row in Trace.stacks: stack of that transition event (what Go's profiles use); 0 = none
+    uint32_t transition_stack # row in Trace.stacks: the goroutine's own stack given by the transition (a[2]); 0 = none
+    int32_t p                 # P the goroutine ran on (Running); -1 otherwise
+    uint8_t state             # fastrace.kinds.GoState: Runnable 2, Running 3, Waiting 4, Syscall 5
+    uint8_t prev_state        # GoState before the transition (Undetermined 0: first seen in the trace)
+    uint16_t pad0
+    uint32_t pad1
+
+
+cdef struct StGoroutine:            # per-goroutine state of the profile passes (internal)
+    int64_t lo                # start of the goroutine's window: first GoRunning time, 0 if it never ran
+    int64_t hi                # end of the window: its end time, 0 = still alive at the trace's end
+    int64_t track_start       # ns: when the tracked interval began
+    uint32_t track_stack      # row in Trace.stacks of the event that began it
+    uint8_t tracking          # 1 while the goroutine is in the profiled state
+    uint8_t pad0
+    uint16_t pad1

@@ -1,1 +1,560 @@
-# Included by fastrace/_analysis.pyx.
+# Goroutine state intervals and the latency profiles of ``go tool trace
+# -pprof=net|sync|syscall|sched`` (Go's cmd/trace/pprof.go), computed from
+# the ordered event table in C.  Included by _analysis.pyx; record layouts in
+# _analysis.pxd ("Goroutine state intervals and latency profiles"); the
+# Python layer is fastrace.analysis.states and fastrace.analysis.pprof.
+#
+# Every C name here starts with ``st_``/``St`` and every Python name with
+# ``states_``/``_st_``: the other concerns are compiled into the same module.
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int32_t, int64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp
+
+from fastrace._varint cimport Growable, adopt, grow_slot, release
+
+import numpy as np
+
+from fastrace._order import EVENT_DTYPE as _ST_EVENT_DTYPE
+from fastrace._varint import _dtype_of as _st_dtype_of
+from fastrace import kinds as _st_kinds
+
+
+cdef GoStateIntervalRec _st_interval_proto
+
+STATE_INTERVAL_DTYPE = _st_dtype_of(<GoStateIntervalRec[:1]>&_st_interval_proto)
+
+# Event kind and goroutine states, as numbered in fastrace.kinds (Go's).
+cdef enum:
+    ST_KIND_STACK_SAMPLE = 4
+    ST_KIND_STATE_TRANSITION = 13
+    ST_GO_UNDETERMINED = 0
+    ST_GO_NOT_EXIST = 1
+    ST_GO_RUNNABLE = 2
+    ST_GO_RUNNING = 3
+    ST_GO_WAITING = 4
+    ST_GO_SYSCALL = 5
+
+# Which state-transition reasons a latency profile counts (cmd/trace's
+# computePprofIO / Block / Syscall / Sched).
+cpdef enum StReasonFilter:
+    ST_REASON_ANY = 0         # syscall and sched: every transition into the state
+    ST_REASON_NETWORK = 1     # net: reason == "network"
+    ST_REASON_SYNC = 2        # sync: reason contains "chan", "sync" or "select"
+
+# Status codes of the passes, turned into exceptions by _st_raise.
+cdef enum StStatus:
+    ST_OK = 0
+    ST_NOMEM = 1
+    ST_BAD_THREAD = 2         # an event's M row is outside Trace.threads
+    ST_BAD_STACK = 3          # an event's stack row is outside Trace.stacks
+    ST_BAD_STRING = 4         # a reason's string row is outside Trace.strings
+
+
+def _st_check_tables():
+    # The enum above mirrors fastrace.kinds: check it once at import.
+    K, G = _st_kinds.EventKind, _st_kinds.GoState
+    pairs = ((ST_KIND_STACK_SAMPLE, K.STACK_SAMPLE), (ST_KIND_STATE_TRANSITION, K.STATE_TRANSITION),
+             (ST_GO_UNDETERMINED, G.UNDETERMINED), (ST_GO_NOT_EXIST, G.NOT_EXIST),
+             (ST_GO_RUNNABLE, G.RUNNABLE), (ST_GO_RUNNING, G.RUNNING),
+             (ST_GO_WAITING, G.WAITING), (ST_GO_SYSCALL, G.SYSCALL))
+    for mine, theirs in pairs:
+        if mine != int(theirs):
+            raise ImportError(f"_states.pxi: {theirs!r} is {int(theirs)} in fastrace.kinds, {mine} here")
+
+
+_st_check_tables()
+
+
+# Goroutine transitions are the StateTransition rows whose wire type is not
+# one of the P transitions (fastrace.kinds.PROC_TYPES).
+cdef uint8_t st_go_type[256]
+
+
+def _st_init_go_types():
+    cdef int t
+    for t in range(256):
+        st_go_type[t] = 0 if t in _st_kinds.PROC_TYPES else 1
+
+
+_st_init_go_types()
+
+
+# ---------------------------------------------------------------------------
+# A map from goroutine id (any uint64) to an int64, open addressing with
+# linear probing.  Goroutine ids are mostly small and dense, but nothing in
+# the format promises it, so no direct-indexed table.
+
+cdef struct StMap:
+    uint64_t* keys
+    int64_t* vals
+    uint8_t* used
+    Py_ssize_t cap            # slots, a power of two
+    Py_ssize_t n              # slots in use
+
+
+cdef inline Py_ssize_t st_hash(uint64_t key, Py_ssize_t cap) noexcept nogil:
+    return <Py_ssize_t>((key * <uint64_t>0x9E3779B97F4A7C15) >> 17) & (cap - 1)
+
+
+cdef int st_map_init(StMap* m, Py_ssize_t cap) noexcept nogil:
+    m.cap = cap
+    m.n = 0
+    m.keys = <uint64_t*>calloc(<size_t>cap, sizeof(uint64_t))
+    m.vals = <int64_t*>calloc(<size_t>cap, sizeof(int64_t))
+    m.used = <uint8_t*>calloc(<size_t>cap, sizeof(uint8_t))
+    if m.keys == NULL or m.vals == NULL or m.used == NULL:
+        st_map_free(m)
+        return -1
+    return 0
+
+
+cdef void st_map_free(StMap* m) noexcept nogil:
+    free(m.keys)
+    free(m.vals)
+    free(m.used)
+    m.keys = NULL
+    m.vals = NULL
+    m.used = NULL
+    m.cap = 0
+    m.n = 0
+
+
+cdef int st_map_grow(StMap* m) noexcept nogil:
+    cdef StMap old = m[0]
+    cdef Py_ssize_t i, j
+    if st_map_init(m, old.cap * 2):
+        m[0] = old
+        return -1
+    for i in range(old.cap):
+        if old.used[i]:
+            j = st_hash(old.keys[i], m.cap)
+            while m.used[j]:
+                j = (j + 1) & (m.cap - 1)
+            m.used[j] = 1
+            m.keys[j] = old.keys[i]
+            m.vals[j] = old.vals[i]
+            m.n += 1
+    st_map_free(&old)
+    return 0
+
+
+cdef inline int64_t* st_map_get(StMap* m, uint64_t key) noexcept nogil:
+    """The value of ``key``; NULL if absent."""
+    cdef Py_ssize_t j = st_hash(key, m.cap)
+    while m.used[j]:
+        if m.keys[j] == key:
+            return &m.vals[j]
+        j = (j + 1) & (m.cap - 1)
+    return NULL
+
+
+cdef inline int64_t* st_map_put(StMap* m, uint64_t key, int64_t init) noexcept nogil:
+    """The value of ``key``, inserted as ``init`` if absent; NULL when out
+    of memory.  The pointer is valid until the next put."""
+    cdef Py_ssize_t j
+    if 2 * (m.n + 1) > m.cap:
+        if st_map_grow(m):
+            return NULL
+    j = st_hash(key, m.cap)
+    while m.used[j]:
+        if m.keys[j] == key:
+            return &m.vals[j]
+        j = (j + 1) & (m.cap - 1)
+    m.used[j] = 1
+    m.keys[j] = key
+    m.vals[j] = init
+    m.n += 1
+    return &m.vals[j]
+
+
+# ---------------------------------------------------------------------------
+# Goroutine state intervals.
+
+cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* threads,
+                        Py_ssize_t nthreads, Growable* out) noexcept nogil:
+    """One row per stay of a goroutine in a state: a goroutine transition
+    that changes the state closes the goroutine's open interval and opens
+    the next (none for NotExist).  Transitions that keep the state (the
+    status events at each generation's start) change nothing.  Intervals
+    still open at the end are closed at the last event's time, as Go's
+    trace viewer closes them (gState.finish)."""
+    cdef StMap open_
+    cdef Py_ssize_t i
+    cdef const TraceEventRec* e
+    cdef int64_t* slot
+    cdef GoStateIntervalRec* r
+    cdef int status = ST_OK
+    if st_map_init(&open_, 1024):
+        return ST_NOMEM
+    for i in range(n):
+        e = &ev[i]
+        if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type] \
+                or e.from_state == e.to_state:
+            continue
+        if e.m >= nthreads:
+            status = ST_BAD_THREAD
+            break
+        slot = st_map_put(&open_, e.a[0], -1)
+        if slot == NULL:
+            status = ST_NOMEM
+            break
+        if slot[0] >= 0:
+            r = (<GoStateIntervalRec*>out.data) + slot[0]
+            r.end = e.time
+            r.end_row = i
+            slot[0] = -1
+        if e.to_state < ST_GO_RUNNABLE or e.to_state > ST_GO_SYSCALL:
+            continue
+        r = <GoStateIntervalRec*>grow_slot(out)
+        if r == NULL:
+            status = ST_NOMEM
+            break
+        r.g = <int64_t>e.a[0]
+        r.start = e.time
+        r.end = 0
+        r.start_row = i
+        r.end_row = -1
+        r.reason = <uint32_t>e.a[1]
+        r.stack = e.stack
+        r.transition_stack = <uint32_t>e.a[2]
+        r.state = e.to_state
+        r.prev_state = e.from_state
+        r.pad0 = 0
+        r.pad1 = 0
+        if e.to_state == ST_GO_RUNNING:
+            r.p = e.p
+            r.m = threads[e.m]
+        elif e.to_state == ST_GO_SYSCALL:
+            r.p = -1
+            r.m = threads[e.m]
+        else:
+            r.p = -1
+            r.m = -1
+        slot[0] = out.n - 1
+    if status == ST_OK and n > 0:
+        for i in range(open_.cap):
+            if open_.used[i] and open_.vals[i] >= 0:
+                (<GoStateIntervalRec*>out.data)[open_.vals[i]].end = ev[n - 1].time
+    st_map_free(&open_)
+    return status
+
+
+# ---------------------------------------------------------------------------
+# Latency profiles (cmd/trace/pprof.go, makeComputePprofFunc).
+
+# Flags of a string row, computed on first use: which reasons it matches.
+cdef enum:
+    ST_STR_KNOWN = 1
+    ST_STR_FOREVER = 2        # == "forever": Go's summary counts it as the goroutine's end
+    ST_STR_NETWORK = 4        # == "network"
+    ST_STR_SYNC = 8           # contains "chan", "sync" or "select"
+
+
+cdef inline bint st_contains(const uint8_t* s, Py_ssize_t n, const char* word,
+                             Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n - k + 1):
+        if memcmp(s + i, word, <size_t>k) == 0:
+            return True
+    return False
+
+
+cdef struct StStrings:
+    const uint8_t* data
+    const uint64_t* offsets   # nstrings + 1 entries
+    Py_ssize_t nstrings
+    uint8_t* flags            # per row, ST_STR_*; 0 = not computed yet
+
+
+cdef inline int st_string_flags(StStrings* s, uint64_t row) noexcept nogil:
+    """ST_STR_* flags of string ``row``; -1 if there is no such row."""
+    cdef const uint8_t* p
+    cdef Py_ssize_t k
+    cdef uint8_t f
+    if row >= <uint64_t>s.nstrings:
+        return -1
+    f = s.flags[row]
+    if f:
+        return f
+    p = s.data + s.offsets[row]
+    k = <Py_ssize_t>(s.offsets[row + 1] - s.offsets[row])
+    f = ST_STR_KNOWN
+    if k == 7 and memcmp(p, b"forever", 7) == 0:
+        f |= ST_STR_FOREVER
+    if k == 7 and memcmp(p, b"network", 7) == 0:
+        f |= ST_STR_NETWORK
+    if st_contains(p, k, b"chan", 4) or st_contains(p, k, b"sync", 4) \
+            or st_contains(p, k, b"select", 6):
+        f |= ST_STR_SYNC
+    s.flags[row] = f
+    return f
+
+
+cdef int st_goroutine_windows(const TraceEventRec* ev, Py_ssize_t n, StStrings* strings,
+                              StMap* index, Growable* gs) noexcept nogil:
+    """Pass 1: each goroutine's window [lo, hi] as Go's summarizer leaves it
+    (GoroutineSummary StartTime and EndTime, which pprofMatchingGoroutines
+    turns into the interval that clips every sample): a transition out of
+    Undetermined or NotExist starts a new summary (a goroutine seen again
+    after its end, e.g. a cgo callback's goroutine, keeps only the last
+    one); lo is the first transition into Running, 0 if none; hi the last
+    transition into NotExist or into Waiting with reason "forever", else
+    the trace's end.  Transitions that keep the state are skipped, as Go
+    skips them."""
+    cdef Py_ssize_t i
+    cdef const TraceEventRec* e
+    cdef int64_t* slot
+    cdef StGoroutine* g
+    cdef int f
+    for i in range(n):
+        e = &ev[i]
+        if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type] \
+                or e.from_state == e.to_state:
+            continue
+        slot = st_map_put(index, e.a[0], -1)
+        if slot == NULL:
+            return ST_NOMEM
+        if slot[0] < 0:
+            g = <StGoroutine*>grow_slot(gs)
+            if g == NULL:
+                return ST_NOMEM
+            g.lo = 0
+            g.hi = 0
+            g.track_start = 0
+            g.track_stack = 0
+            g.tracking = 0
+            g.pad0 = 0
+            g.pad1 = 0
+            slot[0] = gs.n - 1
+        g = (<StGoroutine*>gs.data) + slot[0]
+        if e.from_state == ST_GO_UNDETERMINED or e.from_state == ST_GO_NOT_EXIST:
+            g.lo = 0
+            g.hi = 0
+        if e.to_state == ST_GO_RUNNING:
+            if g.lo == 0:
+                g.lo = e.time
+        elif e.to_state == ST_GO_NOT_EXIST:
+            g.hi = e.time
+        elif e.to_state == ST_GO_WAITING:
+            f = st_string_flags(strings, e.a[1])
+            if f < 0:
+                return ST_BAD_STRING
+            if f & ST_STR_FOREVER:
+                g.hi = e.time
+    if n > 0:
+        g = <StGoroutine*>gs.data
+        for i in range(gs.n):
+            if g[i].hi == 0:
+                g[i].hi = ev[n - 1].time
+    return ST_OK
+
+
+cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t end) noexcept nogil:
+    # Go's interval.overlap: 0 if disjoint, else the length of the common part.
+    if hi < start or end < lo:
+        return 0
+    if lo < start:
+        lo = start
+    if hi > end:
+        hi = end
+    return hi - lo
+
+
+cdef int st_profile_pass(const TraceEventRec* ev, Py_ssize_t n, uint8_t target, int reasons,
+                         StStrings* strings, int64_t* count, int64_t* total, int64_t* last,
+                         Py_ssize_t nstacks) noexcept nogil:
+    """Both passes of one latency profile.  Pass 2 follows Go's
+    makeComputePprofFunc: a goroutine transition into ``target`` with a
+    reason the filter accepts starts tracking the goroutine at that event
+    (if it is not tracked already); the first later transition to another
+    state ends it.  Every goroutine transition counts here, also those
+    that keep the state (the status events at each generation's start),
+    as in Go.  The interval is clipped to the goroutine's window, and if
+    anything is left the stack of the starting event (not the transition's
+    own stack) gets one more contention and that much delay.  ``last``
+    keeps, per stack row, the order of its last sample (Go keeps the
+    newest of stacks with equal PCs)."""
+    cdef StMap index
+    cdef Growable gs
+    cdef Py_ssize_t i
+    cdef const TraceEventRec* e
+    cdef int64_t* slot
+    cdef StGoroutine* g
+    cdef int64_t ov, seq = 0
+    cdef int f, want, status
+    gs.data = NULL
+    gs.n = 0
+    gs.cap = 0
+    gs.size = sizeof(StGoroutine)
+    gs.mapped = False
+    gs.fixed = False
+    if st_map_init(&index, 1024):
+        return ST_NOMEM
+    status = st_goroutine_windows(ev, n, strings, &index, &gs)
+    want = ST_STR_NETWORK if reasons == ST_REASON_NETWORK else \
+        (ST_STR_SYNC if reasons == ST_REASON_SYNC else 0)
+    if status == ST_OK:
+        for i in range(n):
+            e = &ev[i]
+            if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type]:
+                continue
+            slot = st_map_get(&index, e.a[0])
+            g = NULL if slot == NULL else (<StGoroutine*>gs.data) + slot[0]
+            if g == NULL or not g.tracking:
+                if e.to_state != target:
+                    continue
+                if want:
+                    f = st_string_flags(strings, e.a[1])
+                    if f < 0:
+                        status = ST_BAD_STRING
+                        break
+                    if not (f & want):
+                        continue
+                if e.stack >= nstacks:
+                    status = ST_BAD_STACK
+                    break
+                if g == NULL:
+                    # A goroutine whose every transition keeps its state
+                    # has no summary in Go, so nothing of it is counted;
+                    # track it all the same, with an empty window.
+                    slot = st_map_put(&index, e.a[0], -1)
+                    if slot == NULL:
+                        status = ST_NOMEM
+                        break
+                    g = <StGoroutine*>grow_slot(&gs)
+                    if g == NULL:
+                        status = ST_NOMEM
+                        break
+                    g.lo = 1
+                    g.hi = 0
+                    g.pad0 = 0
+                    g.pad1 = 0
+                    slot[0] = gs.n - 1
+                g.tracking = 1
+                g.track_start = e.time
+                g.track_stack = e.stack
+                continue
+            if e.to_state == target:
+                continue
+            g.tracking = 0
+            ov = st_overlap(g.lo, g.hi, g.track_start, e.time)
+            if ov > 0:
+                count[g.track_stack] += 1
+                total[g.track_stack] += ov
+                last[g.track_stack] = seq
+                seq += 1
+    release(&gs)
+    st_map_free(&index)
+    return status
+
+
+cdef int st_cpu_pass(const TraceEventRec* ev, Py_ssize_t n, int64_t* count,
+                     Py_ssize_t nstacks) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if ev[i].kind == ST_KIND_STACK_SAMPLE:
+            if ev[i].stack >= nstacks:
+                return ST_BAD_STACK
+            count[ev[i].stack] += 1
+    return ST_OK
+
+
+# ---------------------------------------------------------------------------
+# Python entry points (used by fastrace.analysis.states / .pprof).
+
+cdef TraceEventRec _st_empty_event   # a valid pointer for empty tables (never read)
+
+cdef const TraceEventRec* _st_events(object events) except NULL:
+    if not isinstance(events, np.ndarray) or events.dtype != _ST_EVENT_DTYPE \
+            or events.ndim != 1 or not events.flags.c_contiguous:
+        raise TypeError("expected Trace.events: a contiguous 1-d array of fastrace._order.EVENT_DTYPE")
+    if len(events) == 0:
+        return <const TraceEventRec*>&_st_empty_event
+    return <const TraceEventRec*>cnp.PyArray_DATA(events)
+
+
+def _st_raise(int status, str what):
+    from fastrace.errors import TraceError
+
+    if status == ST_NOMEM:
+        raise MemoryError(f"out of memory computing {what}")
+    detail = {ST_BAD_THREAD: "an event's thread row is outside the thread table",
+              ST_BAD_STACK: "an event's stack row is outside the stack table",
+              ST_BAD_STRING: "a transition's reason is outside the string table"}
+    raise TraceError(f"{what}: {detail.get(status, f'status {status}')}")
+
+
+def states_intervals(events, const int64_t[::1] threads):
+    """Goroutine state intervals of ``events`` (Trace.events), as a numpy
+    array of STATE_INTERVAL_DTYPE (see GoStateIntervalRec in _analysis.pxd),
+    in the order the intervals begin."""
+    cdef const TraceEventRec* ev = _st_events(events)
+    cdef Py_ssize_t n = len(events)
+    cdef Growable out
+    cdef int status
+    out.data = NULL
+    out.n = 0
+    out.cap = 0
+    out.size = sizeof(GoStateIntervalRec)
+    out.mapped = False
+    out.fixed = False
+    if threads.shape[0] == 0:
+        raise ValueError("the thread table is empty (row 0 is always -1)")
+    with nogil:
+        status = st_states_pass(ev, n, &threads[0], threads.shape[0], &out)
+    if status != ST_OK:
+        release(&out)
+        _st_raise(status, "goroutine state intervals")
+    return adopt(&out, STATE_INTERVAL_DTYPE)
+
+
+def states_latency(events, int target, int reasons, const uint8_t[::1] string_data,
+                   const uint64_t[::1] string_offsets, Py_ssize_t nstacks):
+    """Per stack row of Trace.stacks: (contentions, delay in ns, order of
+    the last sample) of the latency profile of goroutines in GoState
+    ``target`` entered for a reason ``reasons`` (StReasonFilter) accepts.
+    Three int64 arrays of ``nstacks`` entries."""
+    cdef const TraceEventRec* ev = _st_events(events)
+    cdef Py_ssize_t n = len(events)
+    cdef StStrings strings
+    cdef int status
+    cdef cnp.ndarray count = np.zeros(nstacks, dtype=np.int64)
+    cdef cnp.ndarray total = np.zeros(nstacks, dtype=np.int64)
+    cdef cnp.ndarray last = np.full(nstacks, -1, dtype=np.int64)
+    cdef cnp.ndarray flags
+    if not 0 <= target < 256:
+        raise ValueError(f"not a goroutine state: {target}")
+    if reasons not in (ST_REASON_ANY, ST_REASON_NETWORK, ST_REASON_SYNC):
+        raise ValueError(f"not a reason filter: {reasons}")
+    if string_offsets.shape[0] == 0 or nstacks < 1:
+        raise ValueError("empty string or stack table (row 0 is always there)")
+    flags = np.zeros(string_offsets.shape[0], dtype=np.uint8)
+    strings.data = &string_data[0] if string_data.shape[0] else NULL
+    strings.offsets = &string_offsets[0]
+    strings.nstrings = string_offsets.shape[0] - 1
+    strings.flags = <uint8_t*>cnp.PyArray_DATA(flags)
+    if string_offsets[strings.nstrings] > <uint64_t>string_data.shape[0]:
+        raise ValueError("string offsets run past the string data")
+    with nogil:
+        status = st_profile_pass(ev, n, <uint8_t>target, reasons, &strings,
+                                 <int64_t*>cnp.PyArray_DATA(count),
+                                 <int64_t*>cnp.PyArray_DATA(total),
+                                 <int64_t*>cnp.PyArray_DATA(last), nstacks)
+    if status != ST_OK:
+        _st_raise(status, "latency profile")
+    return count, total, last
+
+
+def states_cpu_samples(events, Py_ssize_t nstacks):
+    """Number of CPU samples (StackSample events) per stack row of
+    Trace.stacks: an int64 array of ``nstacks`` entries."""
+    cdef const TraceEventRec* ev = _st_events(events)
+    cdef Py_ssize_t n = len(events)
+    cdef int status
+    cdef cnp.ndarray count = np.zeros(max(nstacks, 0), dtype=np.int64)
+    with nogil:
+        status = st_cpu_pass(ev, n, <int64_t*>cnp.PyArray_DATA(count), nstacks)
+    if status != ST_OK:
+        _st_raise(status, "CPU profile")
+    return count
