@@ -30,11 +30,21 @@ cdef struct GoStateIntervalRec:     # 72 bytes: one row of Trace.states()
     uint32_t pad1
 
 
-cdef struct StGoroutine:            # per-goroutine state of the profile passes (internal)
-    int64_t lo                # start of the goroutine's window: first GoRunning time, 0 if it never ran
-    int64_t hi                # end of the window: its end time, 0 = still alive at the trace's end
+cdef struct StGoroutine:            # per-goroutine state of a latency profile (internal)
+    int64_t lo                # Go's summary StartTime: first GoRunning time of the goroutine's current life, 0 = not yet
+    int64_t hi                # Go's summary EndTime: when that life ended (NotExist, Waiting "forever"); 0 = not yet
     int64_t track_start       # ns: when the tracked interval began
-    uint32_t track_stack      # row in Trace.stacks of the event that began it
+    int64_t pending           # first of the goroutine's pending samples (StPending row); -1 = none
+    uint32_t track_stack      # row in Trace.stacks of the event that began the tracked interval
     uint8_t tracking          # 1 while the goroutine is in the profiled state
+    uint8_t seen              # 1 once a transition changed its state: Go's summary has it
+    uint8_t has_samples       # 1 once an interval of it ended (counted or not)
     uint8_t pad0
-    uint16_t pad1
+
+
+cdef struct StPending:              # a sample of a goroutine that has not run yet (internal)
+    int64_t delay             # ns: the interval's whole length
+    int64_t seq               # order in which the sample ended
+    int64_t next              # next pending sample of the goroutine, or next free row; -1 = none
+    uint32_t stack            # row in Trace.stacks
+    uint32_t pad0

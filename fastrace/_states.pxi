@@ -9,7 +9,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memset
 
 from fastrace._varint cimport Growable, adopt, grow_slot, release
 
@@ -291,65 +291,6 @@ cdef inline int st_string_flags(StStrings* s, uint64_t row) noexcept nogil:
     return f
 
 
-cdef int st_goroutine_windows(const TraceEventRec* ev, Py_ssize_t n, StStrings* strings,
-                              StMap* index, Growable* gs) noexcept nogil:
-    """Pass 1: each goroutine's window [lo, hi] as Go's summarizer leaves it
-    (GoroutineSummary StartTime and EndTime, which pprofMatchingGoroutines
-    turns into the interval that clips every sample): a transition out of
-    Undetermined or NotExist starts a new summary (a goroutine seen again
-    after its end, e.g. a cgo callback's goroutine, keeps only the last
-    one); lo is the first transition into Running, 0 if none; hi the last
-    transition into NotExist or into Waiting with reason "forever", else
-    the trace's end.  Transitions that keep the state are skipped, as Go
-    skips them."""
-    cdef Py_ssize_t i
-    cdef const TraceEventRec* e
-    cdef int64_t* slot
-    cdef StGoroutine* g
-    cdef int f
-    for i in range(n):
-        e = &ev[i]
-        if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type] \
-                or e.from_state == e.to_state:
-            continue
-        slot = st_map_put(index, e.a[0], -1)
-        if slot == NULL:
-            return ST_NOMEM
-        if slot[0] < 0:
-            g = <StGoroutine*>grow_slot(gs)
-            if g == NULL:
-                return ST_NOMEM
-            g.lo = 0
-            g.hi = 0
-            g.track_start = 0
-            g.track_stack = 0
-            g.tracking = 0
-            g.pad0 = 0
-            g.pad1 = 0
-            slot[0] = gs.n - 1
-        g = (<StGoroutine*>gs.data) + slot[0]
-        if e.from_state == ST_GO_UNDETERMINED or e.from_state == ST_GO_NOT_EXIST:
-            g.lo = 0
-            g.hi = 0
-        if e.to_state == ST_GO_RUNNING:
-            if g.lo == 0:
-                g.lo = e.time
-        elif e.to_state == ST_GO_NOT_EXIST:
-            g.hi = e.time
-        elif e.to_state == ST_GO_WAITING:
-            f = st_string_flags(strings, e.a[1])
-            if f < 0:
-                return ST_BAD_STRING
-            if f & ST_STR_FOREVER:
-                g.hi = e.time
-    if n > 0:
-        g = <StGoroutine*>gs.data
-        for i in range(gs.n):
-            if g[i].hi == 0:
-                g[i].hi = ev[n - 1].time
-    return ST_OK
-
-
 cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t end) noexcept nogil:
     # Go's interval.overlap: 0 if disjoint, else the length of the common part.
     if hi < start or end < lo:
@@ -361,92 +302,222 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
     return hi - lo
 
 
-cdef int st_profile_pass(const TraceEventRec* ev, Py_ssize_t n, uint8_t target, int reasons,
-                         StStrings* strings, int64_t* count, int64_t* total, int64_t* last,
+# A latency profile in one pass, fed piece by piece (the whole table, or the
+# pieces of iter_generations), in the state of an StLatency object.
+#
+# Go computes the profile in two passes: its summarizer first gives each
+# goroutine a window [StartTime, EndTime] (pprofMatchingGoroutines), and
+# every interval of the goroutine is clipped to the window in the end
+# state.  One pass gets the same answer from what it knows when an
+# interval ends, at time e:
+#
+# - A transition out of Undetermined or NotExist starts a new summary (a
+#   new "life": lo = hi = 0).  Every interval of a life ends by that life's
+#   end, so if the goroutine lives again, the intervals of the earlier
+#   lives meet the final window only if that window starts at 0 (the last
+#   life never ran).  Which is unknown until the end: an interval ending
+#   before a new life of its goroutine makes the pass "ambiguous", and the
+#   caller runs the second pass of Go's method with the windows the first
+#   pass computed exactly (st_fixed).  This happens only for goroutine ids
+#   the runtime uses again: the goroutines of cgo callbacks on C threads.
+# - Otherwise, if the goroutine has run in this life (lo != 0), lo is final
+#   and the window's end is at or after e, so the interval's share is
+#   e - max(lo, start), counted now.
+# - If it has not run yet, the share is 0 if it runs later (the window
+#   then starts at or after e) and the whole interval if it never does: the
+#   interval waits in the goroutine's pending list, dropped when it runs,
+#   counted at the end otherwise.
+# - Go's window end can be before e only for a goroutine that left a
+#   Waiting "forever" state, which the runtime never does: ambiguous too.
+
+cdef struct StLatency:
+    StMap index               # goroutine id -> row in gs
+    Growable gs               # StGoroutine rows
+    Growable pend             # StPending rows
+    int64_t free_pend         # first free StPending row; -1 = none
+    int64_t seq               # samples ended so far
+    int64_t last_time         # time of the last event fed
+    uint8_t target            # the GoState profiled
+    uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
+    uint8_t fixed             # second pass: windows fixed, nothing pending
+    uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
+
+
+cdef inline StGoroutine* st_goroutine(StLatency* L, uint64_t id) noexcept nogil:
+    """The state of goroutine ``id``, created if new; NULL when out of memory."""
+    cdef int64_t* slot = st_map_put(&L.index, id, -1)
+    cdef StGoroutine* g
+    if slot == NULL:
+        return NULL
+    if slot[0] < 0:
+        g = <StGoroutine*>grow_slot(&L.gs)
+        if g == NULL:
+            return NULL
+        g.lo = 0
+        g.hi = 0
+        g.track_start = 0
+        g.pending = -1
+        g.track_stack = 0
+        g.tracking = 0
+        g.seen = 0
+        g.has_samples = 0
+        g.pad0 = 0
+        slot[0] = L.gs.n - 1
+        return g
+    return (<StGoroutine*>L.gs.data) + slot[0]
+
+
+cdef inline void st_drop_pending(StLatency* L, StGoroutine* g) noexcept nogil:
+    cdef StPending* rows = <StPending*>L.pend.data
+    cdef int64_t i = g.pending, nxt
+    while i >= 0:
+        nxt = rows[i].next
+        rows[i].next = L.free_pend
+        L.free_pend = i
+        i = nxt
+    g.pending = -1
+
+
+cdef inline int st_push_pending(StLatency* L, StGoroutine* g, uint32_t stack,
+                                int64_t delay) noexcept nogil:
+    cdef StPending* r
+    cdef int64_t i = L.free_pend
+    if i >= 0:
+        r = (<StPending*>L.pend.data) + i
+        L.free_pend = r.next
+    else:
+        r = <StPending*>grow_slot(&L.pend)
+        if r == NULL:
+            return -1
+        i = L.pend.n - 1
+    r.delay = delay
+    r.seq = L.seq
+    r.stack = stack
+    r.pad0 = 0
+    r.next = g.pending
+    g.pending = i
+    return 0
+
+
+cdef int st_latency_feed(StLatency* L, const TraceEventRec* ev, Py_ssize_t n, StStrings* strings,
+                         int64_t* count, int64_t* total, int64_t* last,
                          Py_ssize_t nstacks) noexcept nogil:
-    """Both passes of one latency profile.  Pass 2 follows Go's
-    makeComputePprofFunc: a goroutine transition into ``target`` with a
-    reason the filter accepts starts tracking the goroutine at that event
-    (if it is not tracked already); the first later transition to another
-    state ends it.  Every goroutine transition counts here, also those
-    that keep the state (the status events at each generation's start),
-    as in Go.  The interval is clipped to the goroutine's window, and if
-    anything is left the stack of the starting event (not the transition's
-    own stack) gets one more contention and that much delay.  ``last``
-    keeps, per stack row, the order of its last sample (Go keeps the
-    newest of stacks with equal PCs)."""
-    cdef StMap index
-    cdef Growable gs
+    """Feed rows of the event table in order (see above; Go's
+    makeComputePprofFunc for the tracking itself: a goroutine transition
+    into the target state with an accepted reason starts tracking the
+    goroutine at that event unless it is tracked already, the first later
+    transition of it to another state ends the interval; every goroutine
+    transition counts there, also those that keep the state)."""
     cdef Py_ssize_t i
     cdef const TraceEventRec* e
-    cdef int64_t* slot
     cdef StGoroutine* g
-    cdef int64_t ov, seq = 0
-    cdef int f, want, status
-    gs.data = NULL
-    gs.n = 0
-    gs.cap = 0
-    gs.size = sizeof(StGoroutine)
-    gs.mapped = False
-    gs.fixed = False
-    if st_map_init(&index, 1024):
-        return ST_NOMEM
-    status = st_goroutine_windows(ev, n, strings, &index, &gs)
-    want = ST_STR_NETWORK if reasons == ST_REASON_NETWORK else \
-        (ST_STR_SYNC if reasons == ST_REASON_SYNC else 0)
-    if status == ST_OK:
-        for i in range(n):
-            e = &ev[i]
-            if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type]:
+    cdef int64_t ov, lo
+    cdef int f
+    for i in range(n):
+        e = &ev[i]
+        L.last_time = e.time
+        if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type]:
+            continue
+        g = st_goroutine(L, e.a[0])
+        if g == NULL:
+            return ST_NOMEM
+        if not L.fixed and e.from_state != e.to_state:
+            # Go's summarizer (summary.go), for the goroutine's window.
+            if e.from_state == ST_GO_UNDETERMINED or e.from_state == ST_GO_NOT_EXIST:
+                if g.seen and (g.has_samples or g.tracking or g.pending >= 0):
+                    L.ambiguous = 1
+                st_drop_pending(L, g)
+                g.lo = 0
+                g.hi = 0
+                g.seen = 1
+            if e.to_state == ST_GO_RUNNING:
+                if g.lo == 0:
+                    g.lo = e.time
+                    st_drop_pending(L, g)
+            elif e.to_state == ST_GO_NOT_EXIST:
+                g.hi = e.time
+            elif e.to_state == ST_GO_WAITING:
+                f = st_string_flags(strings, e.a[1])
+                if f < 0:
+                    return ST_BAD_STRING
+                if f & ST_STR_FOREVER:
+                    g.hi = e.time
+        if not g.tracking:
+            if e.to_state != L.target:
                 continue
-            slot = st_map_get(&index, e.a[0])
-            g = NULL if slot == NULL else (<StGoroutine*>gs.data) + slot[0]
-            if g == NULL or not g.tracking:
-                if e.to_state != target:
+            if L.want:
+                f = st_string_flags(strings, e.a[1])
+                if f < 0:
+                    return ST_BAD_STRING
+                if not (f & L.want):
                     continue
-                if want:
-                    f = st_string_flags(strings, e.a[1])
-                    if f < 0:
-                        status = ST_BAD_STRING
-                        break
-                    if not (f & want):
-                        continue
-                if e.stack >= nstacks:
-                    status = ST_BAD_STACK
-                    break
-                if g == NULL:
-                    # A goroutine whose every transition keeps its state
-                    # has no summary in Go, so nothing of it is counted;
-                    # track it all the same, with an empty window.
-                    slot = st_map_put(&index, e.a[0], -1)
-                    if slot == NULL:
-                        status = ST_NOMEM
-                        break
-                    g = <StGoroutine*>grow_slot(&gs)
-                    if g == NULL:
-                        status = ST_NOMEM
-                        break
-                    g.lo = 1
-                    g.hi = 0
-                    g.pad0 = 0
-                    g.pad1 = 0
-                    slot[0] = gs.n - 1
-                g.tracking = 1
-                g.track_start = e.time
-                g.track_stack = e.stack
-                continue
-            if e.to_state == target:
-                continue
-            g.tracking = 0
-            ov = st_overlap(g.lo, g.hi, g.track_start, e.time)
-            if ov > 0:
-                count[g.track_stack] += 1
-                total[g.track_stack] += ov
-                last[g.track_stack] = seq
-                seq += 1
-    release(&gs)
-    st_map_free(&index)
-    return status
+            if e.stack >= nstacks:
+                return ST_BAD_STACK
+            g.tracking = 1
+            g.track_start = e.time
+            g.track_stack = e.stack
+            continue
+        if e.to_state == L.target:
+            continue
+        g.tracking = 0
+        g.has_samples = 1
+        L.seq += 1
+        if L.fixed:
+            # Second pass: the goroutine's final window (none: Go has no
+            # summary for it, nothing counts).
+            ov = st_overlap(g.lo, g.hi, g.track_start, e.time) if g.seen else 0
+        elif not g.seen or (g.hi != 0 and g.hi < e.time):
+            L.ambiguous = 1
+            continue
+        elif g.lo != 0:
+            lo = g.lo if g.lo > g.track_start else g.track_start
+            ov = e.time - lo
+        else:
+            if e.time > g.track_start:
+                if st_push_pending(L, g, g.track_stack, e.time - g.track_start):
+                    return ST_NOMEM
+            continue
+        if ov > 0:
+            count[g.track_stack] += 1
+            total[g.track_stack] += ov
+            last[g.track_stack] = L.seq
+    return ST_OK
+
+
+cdef void st_latency_finish(StLatency* L, int64_t* count, int64_t* total,
+                            int64_t* last) noexcept nogil:
+    """Count the pending samples: their goroutines never ran in their last
+    life, so Go's window starts at 0 and holds them whole."""
+    cdef Py_ssize_t i
+    cdef int64_t j
+    cdef StGoroutine* g = <StGoroutine*>L.gs.data
+    cdef StPending* p
+    for i in range(L.gs.n):
+        j = g[i].pending
+        while j >= 0:
+            p = (<StPending*>L.pend.data) + j
+            count[p.stack] += 1
+            total[p.stack] += p.delay
+            if p.seq > last[p.stack]:
+                last[p.stack] = p.seq
+            j = p.next
+        st_drop_pending(L, &g[i])
+
+
+cdef void st_latency_fix_windows(StLatency* L) noexcept nogil:
+    """Turn the first pass's state into the second pass's: each goroutine's
+    window as Go's summarizer ends it (an end of 0 is the trace's end), no
+    tracking, nothing pending, no samples."""
+    cdef Py_ssize_t i
+    cdef StGoroutine* g = <StGoroutine*>L.gs.data
+    for i in range(L.gs.n):
+        st_drop_pending(L, &g[i])
+        if g[i].hi == 0:
+            g[i].hi = L.last_time
+        g[i].tracking = 0
+        g[i].has_samples = 0
+    L.fixed = 1
+    L.seq = 0
 
 
 cdef int st_cpu_pass(const TraceEventRec* ev, Py_ssize_t n, int64_t* count,
@@ -509,41 +580,105 @@ def states_intervals(events, const int64_t[::1] threads):
     return adopt(&out, STATE_INTERVAL_DTYPE)
 
 
-def states_latency(events, int target, int reasons, const uint8_t[::1] string_data,
-                   const uint64_t[::1] string_offsets, Py_ssize_t nstacks):
-    """Per stack row of Trace.stacks: (contentions, delay in ns, order of
-    the last sample) of the latency profile of goroutines in GoState
-    ``target`` entered for a reason ``reasons`` (StReasonFilter) accepts.
-    Three int64 arrays of ``nstacks`` entries."""
-    cdef const TraceEventRec* ev = _st_events(events)
-    cdef Py_ssize_t n = len(events)
-    cdef StStrings strings
-    cdef int status
-    cdef cnp.ndarray count = np.zeros(nstacks, dtype=np.int64)
-    cdef cnp.ndarray total = np.zeros(nstacks, dtype=np.int64)
-    cdef cnp.ndarray last = np.full(nstacks, -1, dtype=np.int64)
-    cdef cnp.ndarray flags
-    if not 0 <= target < 256:
-        raise ValueError(f"not a goroutine state: {target}")
-    if reasons not in (ST_REASON_ANY, ST_REASON_NETWORK, ST_REASON_SYNC):
-        raise ValueError(f"not a reason filter: {reasons}")
-    if string_offsets.shape[0] == 0 or nstacks < 1:
-        raise ValueError("empty string or stack table (row 0 is always there)")
-    flags = np.zeros(string_offsets.shape[0], dtype=np.uint8)
-    strings.data = &string_data[0] if string_data.shape[0] else NULL
-    strings.offsets = &string_offsets[0]
-    strings.nstrings = string_offsets.shape[0] - 1
-    strings.flags = <uint8_t*>cnp.PyArray_DATA(flags)
-    if string_offsets[strings.nstrings] > <uint64_t>string_data.shape[0]:
-        raise ValueError("string offsets run past the string data")
-    with nogil:
-        status = st_profile_pass(ev, n, <uint8_t>target, reasons, &strings,
-                                 <int64_t*>cnp.PyArray_DATA(count),
-                                 <int64_t*>cnp.PyArray_DATA(total),
-                                 <int64_t*>cnp.PyArray_DATA(last), nstacks)
-    if status != ST_OK:
-        _st_raise(status, "latency profile")
-    return count, total, last
+cdef class StatesLatency:
+    """One latency profile computed from rows of the event table fed in
+    order (``feed``: the whole table at once, or the pieces of
+    ``iter_generations``), in one pass except for the goroutine ids Go's
+    runtime uses again (see ``_states.pxi``): then ``ambiguous`` is true
+    after the pass and the caller calls ``second_pass()`` and feeds the
+    same rows again.  ``result()`` gives three int64 arrays, per stack row
+    of Trace.stacks: contentions, delay in ns, order of the last sample
+    (-1: none)."""
+
+    cdef StLatency L
+    cdef object count, total, last, flags
+    cdef bint finished
+
+    def __cinit__(self, int target, int reasons):
+        if not 0 <= target < 256:
+            raise ValueError(f"not a goroutine state: {target}")
+        if reasons not in (ST_REASON_ANY, ST_REASON_NETWORK, ST_REASON_SYNC):
+            raise ValueError(f"not a reason filter: {reasons}")
+        memset(&self.L, 0, sizeof(StLatency))
+        self.L.gs.size = sizeof(StGoroutine)
+        self.L.pend.size = sizeof(StPending)
+        self.L.free_pend = -1
+        self.L.target = <uint8_t>target
+        self.L.want = ST_STR_NETWORK if reasons == ST_REASON_NETWORK else \
+            (ST_STR_SYNC if reasons == ST_REASON_SYNC else 0)
+        if st_map_init(&self.L.index, 1024):
+            raise MemoryError()
+        self.count = np.zeros(0, dtype=np.int64)
+        self.total = np.zeros(0, dtype=np.int64)
+        self.last = np.zeros(0, dtype=np.int64)
+        self.flags = np.zeros(0, dtype=np.uint8)
+
+    def __dealloc__(self):
+        st_map_free(&self.L.index)
+        release(&self.L.gs)
+        release(&self.L.pend)
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.L.ambiguous)
+
+    def _grow(self, Py_ssize_t nstacks, Py_ssize_t nstrings):
+        # Stack and string rows only grow from piece to piece.
+        cdef Py_ssize_t k = len(self.count)
+        if nstacks > k:
+            self.count = np.concatenate([self.count, np.zeros(nstacks - k, np.int64)])
+            self.total = np.concatenate([self.total, np.zeros(nstacks - k, np.int64)])
+            self.last = np.concatenate([self.last, np.full(nstacks - k, -1, np.int64)])
+        k = len(self.flags)
+        if nstrings > k:
+            self.flags = np.concatenate([self.flags, np.zeros(nstrings - k, np.uint8)])
+
+    def feed(self, events, const uint8_t[::1] string_data, const uint64_t[::1] string_offsets,
+             Py_ssize_t nstacks):
+        """Feed the next rows (``events``; the string and stack tables as
+        they are at those rows)."""
+        cdef const TraceEventRec* ev = _st_events(events)
+        cdef Py_ssize_t n = len(events)
+        cdef StStrings strings
+        cdef int status
+        if self.finished:
+            raise ValueError("the profile is finished")
+        if string_offsets.shape[0] == 0 or nstacks < 1:
+            raise ValueError("empty string or stack table (row 0 is always there)")
+        if string_offsets[string_offsets.shape[0] - 1] > <uint64_t>string_data.shape[0]:
+            raise ValueError("string offsets run past the string data")
+        self._grow(nstacks, string_offsets.shape[0] - 1)
+        strings.data = &string_data[0] if string_data.shape[0] else NULL
+        strings.offsets = &string_offsets[0]
+        strings.nstrings = string_offsets.shape[0] - 1
+        strings.flags = <uint8_t*>cnp.PyArray_DATA(self.flags)
+        cdef int64_t* count = <int64_t*>cnp.PyArray_DATA(self.count)
+        cdef int64_t* total = <int64_t*>cnp.PyArray_DATA(self.total)
+        cdef int64_t* last = <int64_t*>cnp.PyArray_DATA(self.last)
+        with nogil:
+            status = st_latency_feed(&self.L, ev, n, &strings, count, total, last, nstacks)
+        if status != ST_OK:
+            _st_raise(status, "latency profile")
+
+    def second_pass(self):
+        """Start Go's second pass, with the goroutine windows the first one
+        found: feed the same rows again."""
+        if self.finished or self.L.fixed:
+            raise ValueError("second_pass() comes once, after the first pass")
+        st_latency_fix_windows(&self.L)
+        self.count[:] = 0
+        self.total[:] = 0
+        self.last[:] = -1
+
+    def result(self):
+        """(contentions, delay ns, order of the last sample) per stack row."""
+        if not self.finished:
+            if not self.L.fixed:
+                st_latency_finish(&self.L, <int64_t*>cnp.PyArray_DATA(self.count),
+                                  <int64_t*>cnp.PyArray_DATA(self.total),
+                                  <int64_t*>cnp.PyArray_DATA(self.last))
+            self.finished = True
+        return self.count, self.total, self.last
 
 
 def states_cpu_samples(events, Py_ssize_t nstacks):

@@ -85,14 +85,12 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_pprof(args) -> int:
-    # pprof: a profile of a trace as pprof's gzip'd protobuf (fastrace.analysis.pprof)
-    from fastrace.trace import read
+    # pprof: a profile of a trace as pprof's gzip'd protobuf (fastrace.analysis.pprof),
+    # read piece by piece: the memory of one piece, not of the whole event table.
+    from fastrace.analysis.pprof import CPU_PERIOD, read_profile
 
-    trace = read(_load(args.trace))
-    if args.type == "cpu":
-        prof = trace.cpu_profile(args.period)
-    else:
-        prof = trace.profile(args.type)
+    prof = read_profile(_load(args.trace), args.type,
+                        period=CPU_PERIOD if args.period is None else args.period)
     data = prof.to_pprof()
     if args.output and args.output != "-":
         with open(args.output, "wb") as f:

@@ -47,26 +47,35 @@ def _fid(path: Path) -> str:
 # ---------------------------------------------------------------- hand-made traces
 
 def _hand_trace() -> bytes:
-    """One P, goroutine 1 running from the start; times in ns (freq 1 GHz):
+    """One P; times in ns (freq 1 GHz).  M0, with goroutine 1 running from
+    the start:
 
     1002 g1 running (status)      1132 g5 unblocks g1 (stack 3)
     1012 g1 creates g5 (stack 2)  1142 g5 ends
-    1022 g1 blocks "chan receive" 2142 g1 runs
-    1032 g5 starts                2192 g1 enters a syscall; 2492 leaves it
-    2502 g1 creates g6, which never runs; the trace ends at 2503."""
+    1022 g1 blocks "chan receive" 2000 g8 runs; 2010 blocks "chan receive"
+    1032 g5 starts                2142 g1 runs
+    2192 g1 enters a syscall; 2492 leaves it
+    2502 g1 creates g6, which never runs; the trace ends at 2503.
+
+    M1 and M2: goroutines 7 and 8 are in system calls when the trace starts
+    (1005, 1006) and leave them blocked (1100, 1200); g7 never runs."""
     V = 22
-    evs = (ev(13, 1, 0, 1)              # 1001 ProcStatus p0 running
-           + ev(25, 1, 1, 0, 2)         # 1002 GoStatus g1 running on m0
-           + ev(14, 10, 5, 1, 2)        # 1012 GoCreate g5, start stack 1, stack 2
-           + ev(20, 10, 1, 2)           # 1022 GoBlock "chan receive", stack 2
-           + ev(16, 10, 5, 1)           # 1032 GoStart g5
-           + ev(21, 100, 1, 1, 3)       # 1132 GoUnblock g1, stack 3
-           + ev(17, 10)                 # 1142 GoDestroy (g5)
-           + ev(16, 1000, 1, 2)         # 2142 GoStart g1
-           + ev(22, 50, 1, 2)           # 2192 GoSyscallBegin, stack 2
-           + ev(23, 300)                # 2492 GoSyscallEnd
-           + ev(14, 10, 6, 1, 2))       # 2502 GoCreate g6
-    return (header(V) + batch(1, 0, 1000, evs)
+    m0 = (ev(13, 1, 0, 1)               # 1001 ProcStatus p0 running
+          + ev(25, 1, 1, 0, 2)          # 1002 GoStatus g1 running on m0
+          + ev(14, 10, 5, 1, 2)         # 1012 GoCreate g5, start stack 1, stack 2
+          + ev(20, 10, 1, 2)            # 1022 GoBlock "chan receive", stack 2
+          + ev(16, 10, 5, 1)            # 1032 GoStart g5
+          + ev(21, 100, 1, 1, 3)        # 1132 GoUnblock g1, stack 3
+          + ev(17, 10)                  # 1142 GoDestroy (g5)
+          + ev(16, 858, 8, 1)           # 2000 GoStart g8
+          + ev(20, 10, 1, 0)            # 2010 GoBlock "chan receive", no stack
+          + ev(16, 132, 1, 2)           # 2142 GoStart g1
+          + ev(22, 50, 1, 2)            # 2192 GoSyscallBegin, stack 2
+          + ev(23, 300)                 # 2492 GoSyscallEnd
+          + ev(14, 10, 6, 1, 2))        # 2502 GoCreate g6
+    m1 = ev(25, 5, 7, 1, 3) + ev(24, 95)          # 1005 g7 in a syscall; 1100 GoSyscallEndBlocked
+    m2 = ev(25, 6, 8, 2, 3) + ev(24, 194)         # 1006 g8 in a syscall; 1200 GoSyscallEndBlocked
+    return (header(V) + batch(1, 0, 1000, m0) + batch(1, 1, 1000, m1) + batch(1, 2, 1000, m2)
             + batch(1, NO_M, 0, sync(V, 1_000_000_000))
             + batch(1, NO_M, 0, stacks((1, [(0x1000, 2, 3, 10)]),
                                        (2, [(0x2000, 4, 3, 20), (0x2008, 5, 3, 30)]),
@@ -185,12 +194,29 @@ def _profile_multiset(data: bytes) -> tuple[Counter, pprofread.Profile]:
     return pprofread.sample_multiset(p), p
 
 
+AMBIGUOUS = Counter()     # kind -> traces where one pass was not enough (second pass run)
+
+
+def _same_profile(a: P.Profile, b: P.Profile) -> bool:
+    return a.stacks.tolist() == b.stacks.tolist() and a.values.tolist() == b.values.tolist()
+
+
 def assert_latency_profiles_match(trace_path: Path, ref: dict, out_dir: Path | None = None):
+    """fastrace's profile equals Go's; the one-pass answer equals Go's
+    two-pass method, and reading the file in pieces gives the same."""
+    from fastrace import _analysis
+
     t = fastrace.read(trace_path)
     for kind in KINDS:
         want = ref[kind]
         assert isinstance(want, bytes), f"{trace_path} {kind}: Go failed: {want}"
-        data = t.profile(kind).to_pprof()
+        prof = t.profile(kind)
+        assert _same_profile(prof, P.latency_profile(t, kind, two_pass=True)), kind
+        assert _same_profile(prof, P.read_profile(trace_path, kind, max_events=16)), kind
+        acc = P._new_latency(kind)
+        P._feed(acc, t)
+        AMBIGUOUS[kind] += acc.ambiguous
+        data = prof.to_pprof()
         if out_dir is not None:
             (out_dir / f"{_fid(trace_path)}.{kind}.pb.gz").write_bytes(data)
         got_ms, got = _profile_multiset(data)
@@ -210,6 +236,8 @@ def assert_latency_profiles_match(trace_path: Path, ref: dict, out_dir: Path | N
 def assert_cpu_profile_matches(trace_path: Path, go_samples: list[tuple], out_dir: Path | None = None):
     t = fastrace.read(trace_path)
     prof = t.cpu_profile()
+    streamed = P.read_profile(trace_path, "cpu", max_events=16)
+    assert _same_profile(prof, streamed) and prof.duration == streamed.duration
     data = prof.to_pprof()
     if out_dir is not None and len(go_samples):
         (out_dir / f"{_fid(trace_path)}.cpu.pb.gz").write_bytes(data)
@@ -227,6 +255,15 @@ def assert_cpu_profile_matches(trace_path: Path, go_samples: list[tuple], out_di
 @pytest.mark.parametrize("path", FIXTURE_TRACES, ids=_fid)
 def test_latency_profiles_match_go(path, fixture_refs, pprof_out):
     assert_latency_profiles_match(path, fixture_refs[path], pprof_out)
+
+
+def test_second_pass_was_needed_somewhere():
+    """The cgo fixtures have goroutine ids that live again (callbacks on C
+    threads): there one pass cannot decide, and the second pass ran (and
+    matched Go, above)."""
+    if not AMBIGUOUS:
+        pytest.skip("run after test_latency_profiles_match_go")
+    assert AMBIGUOUS["syscall"] > 0
 
 
 @pytest.mark.parametrize("path", FIXTURE_TRACES, ids=_fid)
@@ -277,29 +314,36 @@ def test_states_hand_worked():
             S.STATE_NAMES[r["prev_state"]]) for r in iv]
     assert got == [
         (1, "Running", 1002, 1022, "", 0, 0, "Undetermined"),
+        (7, "Syscall", 1005, 1100, "", -1, 1, "Undetermined"),
+        (8, "Syscall", 1006, 1200, "", -1, 2, "Undetermined"),
         (5, "Runnable", 1012, 1032, "", -1, -1, "NotExist"),
         (1, "Waiting", 1022, 1132, "chan receive", -1, -1, "Running"),
         (5, "Running", 1032, 1142, "", 0, 0, "Runnable"),
+        (7, "Runnable", 1100, end, "", -1, -1, "Syscall"),      # open: closed at the end
         (1, "Runnable", 1132, 2142, "", -1, -1, "Waiting"),
+        (8, "Runnable", 1200, 2000, "", -1, -1, "Syscall"),
+        (8, "Running", 2000, 2010, "", 0, 0, "Runnable"),
+        (8, "Waiting", 2010, end, "chan receive", -1, -1, "Running"),
         (1, "Running", 2142, 2192, "", 0, 0, "Runnable"),
         (1, "Syscall", 2192, 2492, "", -1, 0, "Running"),
-        (1, "Running", 2492, end, "", 0, 0, "Syscall"),    # open: closed at the end
+        (1, "Running", 2492, end, "", 0, 0, "Syscall"),
         (6, "Runnable", 2502, end, "", -1, -1, "NotExist"),
     ]
-    assert iv["end_row"][-2:].tolist() == [-1, -1]
+    assert (iv["end_row"] == -1).tolist() == [e == end for e in iv["end"].tolist()]
     # Stacks: the event's (g1's for the creation, g5's for the unblock) and
     # the goroutine's own (g5's start).
     block = (("main.block", "main.go", 20), ("main.main", "main.go", 30))
-    assert _frames(t, int(iv["stack"][1])) == block
-    assert _frames(t, int(iv["transition_stack"][1])) == (("main.worker", "main.go", 10),)
-    assert _frames(t, int(iv["stack"][4])) == (("main.waker", "main.go", 40),)
-    assert iv["transition_stack"][4] == 0
-    assert S.reasons(t, iv).tolist()[2] == "chan receive"
-    assert S.state_names(iv).tolist()[:3] == ["Running", "Runnable", "Waiting"]
+    assert _frames(t, int(iv["stack"][3])) == block
+    assert _frames(t, int(iv["transition_stack"][3])) == (("main.worker", "main.go", 10),)
+    assert _frames(t, int(iv["stack"][7])) == (("main.waker", "main.go", 40),)
+    assert iv["transition_stack"][7] == 0
+    assert S.reasons(t, iv).tolist()[4] == "chan receive"
+    assert S.state_names(iv).tolist()[:4] == ["Running", "Syscall", "Syscall", "Runnable"]
     # Selection by goroutine and by state name.
     assert S.states(t, goroutine=5)["state"].tolist() == [GoState.RUNNABLE, GoState.RUNNING]
-    assert t.states(state="Waiting")["g"].tolist() == [1]
-    assert t.states(state=GoState.SYSCALL)["start"].tolist() == [2192]
+    assert t.states(state="Waiting")["g"].tolist() == [1, 8]
+    assert t.states(state=GoState.SYSCALL)["start"].tolist() == [1005, 1006, 2192]
+    assert t.states(goroutine=8, state="running")["start"].tolist() == [2000]
     with pytest.raises(ValueError, match="unknown goroutine state"):
         t.states(state="Sleeping")
 
@@ -308,11 +352,15 @@ def test_profiles_hand_worked(fixture_refs, hand_paths):
     t = fastrace.read(_hand_trace())
     block = (("main.block", "main.go", 20), ("main.main", "main.go", 30))
     want = {
+        # g8's wait never ends.
         "sync": Counter({((1, 110), block): 1}),
-        "syscall": Counter({((1, 300), block): 1}),
-        # g5's wait before its first run is outside its window (it starts
-        # at its first run), g6 never leaves Runnable: only g1's wait counts,
-        # under the waker's stack.
+        # A goroutine's window starts when it first runs: g8's system call
+        # (before it ran) is dropped, g7's (it never runs: the window starts
+        # at 0) counts, without a stack (its status event has none).
+        "syscall": Counter({((1, 300), block): 1, ((1, 95), ()): 1}),
+        # Likewise g5's and g8's waits before their first runs are dropped;
+        # g6 and g7 never leave Runnable: only g1's wait counts, under the
+        # waker's stack.
         "sched": Counter({((1, 1010), (("main.waker", "main.go", 40),)): 1}),
         "net": Counter(),
     }
@@ -321,6 +369,7 @@ def test_profiles_hand_worked(fixture_refs, hand_paths):
         prof = t.profile(kind)
         got = pprofread.sample_multiset(pprofread.parse(prof.to_pprof()))
         assert got == want[kind], kind
+        assert _same_profile(prof, P.latency_profile(t, kind, two_pass=True))
         assert pprofread.sample_multiset(pprofread.parse(ref[kind])) == want[kind], kind
     sched = t.profile("sched")
     assert sched.total() == (1, 1010)

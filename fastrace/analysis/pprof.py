@@ -64,7 +64,7 @@ import numpy as np
 from fastrace.kinds import GoState
 
 __all__ = ["Profile", "LATENCY_KINDS", "PROFILE_KINDS", "MAX_FRAMES", "CPU_PERIOD",
-           "latency_profile", "cpu_profile", "encode_profile"]
+           "latency_profile", "cpu_profile", "read_profile", "encode_profile"]
 
 MAX_FRAMES = 128
 """Frames kept per stack in the latency profiles, and the depth of Go's
@@ -175,20 +175,44 @@ class Profile:
 
 # ---------------------------------------------------------------- computing
 
-def latency_profile(trace, kind: str) -> Profile:
-    """The profile ``go tool trace -pprof=KIND`` computes (module docstring)."""
-    from fastrace import _analysis
-
+def _check_kind(kind: str) -> None:
     if kind not in _LATENCY:
         raise ValueError(f"unknown latency profile {kind!r}; one of {', '.join(LATENCY_KINDS)}"
                          + (" (the CPU profile is Trace.cpu_profile())" if kind == "cpu" else ""))
+
+
+def _new_latency(kind: str):
+    from fastrace import _analysis
+
     state, reasons = _LATENCY[kind]
-    offsets = np.ascontiguousarray(trace.strings.offsets, dtype=np.uint64)
-    count, total, last = _analysis.states_latency(
-        trace.events, int(state), int(_analysis.StReasonFilter[reasons]),
-        np.frombuffer(trace.strings.data, dtype=np.uint8), offsets, len(trace.stacks))
+    return _analysis.StatesLatency(int(state), int(_analysis.StReasonFilter[reasons]))
+
+
+def _feed(acc, trace) -> None:
+    acc.feed(trace.events, np.frombuffer(trace.strings.data, dtype=np.uint8),
+             np.ascontiguousarray(trace.strings.offsets, dtype=np.uint64), len(trace.stacks))
+
+
+def latency_profile(trace, kind: str, *, two_pass: bool = False) -> Profile:
+    """The profile ``go tool trace -pprof=KIND`` computes (module docstring).
+    One pass over the events, two where Go's windows need them (goroutine
+    ids used again, see ``fastrace/_states.pxi``); ``two_pass=True`` makes
+    it always two, as Go does (the same result: for tests)."""
+    _check_kind(kind)
+    acc = _new_latency(kind)
+    _feed(acc, trace)
+    if acc.ambiguous or two_pass:
+        acc.second_pass()
+        _feed(acc, trace)
+    return _latency_result(trace, kind, acc)
+
+
+def _latency_result(trace, kind: str, acc) -> Profile:
+    count, total, last = acc.result()
     rows = np.flatnonzero(count)
-    # Go keys its stacks by their first 128 PCs: equal keys become one sample.
+    # Go keys its stacks by their first 128 PCs (a trace's stacks have at
+    # most 128 frames, and one frame per PC in a generation, so this merges
+    # only stacks of different generations whose frames differ).
     stacks = trace.stacks
     pcs = trace.frames["pc"]
     groups: dict[tuple, list[int]] = {}
@@ -200,7 +224,7 @@ def latency_profile(trace, kind: str) -> Profile:
         groups.setdefault(key, []).append(r)
     out_rows, out_vals = [], []
     for members in groups.values():
-        keep = max(members, key=lambda r: int(last[r]))
+        keep = max(members, key=lambda r: int(last[r]))     # Go keeps the newest
         out_rows.append(keep)
         out_vals.append((int(count[members].sum()), int(total[members].sum())))
     return _sorted(Profile(trace, kind, _LATENCY_SAMPLE_TYPES,
@@ -216,14 +240,73 @@ def cpu_profile(trace, period: int = CPU_PERIOD) -> Profile:
     if period <= 0:
         raise ValueError(f"period must be positive, not {period}")
     count = _analysis.states_cpu_samples(trace.events, len(trace.stacks))
-    rows = np.flatnonzero(count)
-    n = count[rows]
     ev = trace.events
     duration = int(ev["time"][-1] - ev["time"][0]) if len(ev) else 0
+    return _cpu_result(trace, count, period, duration)
+
+
+def _cpu_result(trace, count: np.ndarray, period: int, duration: int) -> Profile:
+    rows = np.flatnonzero(count)
+    n = count[rows]
     return _sorted(Profile(trace, "cpu", _CPU_SAMPLE_TYPES, rows.astype(np.uint32),
                            np.stack([n, n * period], axis=1).astype(np.int64).reshape(-1, 2),
                            period_type=("cpu", "nanoseconds"), period=period,
                            duration=duration))
+
+
+def read_profile(source, kind: str, *, period: int = CPU_PERIOD, two_pass: bool = False,
+                 max_events: int | None = None) -> Profile:
+    """Profile ``kind`` (``"net"``, ``"sync"``, ``"syscall"``, ``"sched"``,
+    ``"cpu"``) of a trace file or buffer, read piece by piece with
+    :func:`fastrace.iter_generations`: the same result as
+    ``fastrace.read(source).profile(kind)`` (or ``.cpu_profile()``) in the
+    memory of one piece instead of the whole event table.  The profile's
+    ``trace`` is the last piece, whose string and stack tables hold the
+    whole trace's.  Where Go's windows need a second pass (see
+    :func:`latency_profile`) the source is read twice.  ``max_events``:
+    rows per piece (``iter_generations``' default if None)."""
+    from fastrace import _analysis
+    from fastrace.trace import PIECE_EVENTS, iter_generations
+
+    def pieces():
+        return iter_generations(source, max_events=max_events or PIECE_EVENTS)
+
+    if kind != "cpu":
+        _check_kind(kind)
+    elif period <= 0:
+        raise ValueError(f"period must be positive, not {period}")
+    if kind == "cpu":
+        count = np.zeros(1, dtype=np.int64)
+        first = last = None
+        piece = None
+        for piece in pieces():
+            c = _analysis.states_cpu_samples(piece.events, len(piece.stacks))
+            if len(c) > len(count):
+                count = np.concatenate([count, np.zeros(len(c) - len(count), np.int64)])
+            count[:len(c)] += c
+            if len(piece.events):
+                first = int(piece.events["time"][0]) if first is None else first
+                last = int(piece.events["time"][-1])
+        if piece is None:
+            raise _empty(source)
+        return _cpu_result(piece, count, period, 0 if first is None else last - first)
+    acc = _new_latency(kind)
+    piece = None
+    for piece in pieces():
+        _feed(acc, piece)
+    if piece is None:
+        raise _empty(source)
+    if acc.ambiguous or two_pass:
+        acc.second_pass()
+        for piece in pieces():
+            _feed(acc, piece)
+    return _latency_result(piece, kind, acc)
+
+
+def _empty(source):
+    from fastrace.errors import TraceFormatError
+
+    return TraceFormatError("empty input: not a Go execution trace", offset=0)
 
 
 def _sorted(p: Profile) -> Profile:
