@@ -8,7 +8,7 @@
 # ``states_``/``_st_``: the other concerns are compiled into the same module.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int32_t, int64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcmp, memset
 
 from fastrace._varint cimport Growable, adopt, grow_slot, release
@@ -330,8 +330,19 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 # - Go's window end can be before e only for a goroutine that left a
 #   Waiting "forever" state, which the runtime never does: ambiguous too.
 
+# Goroutine ids below this are looked up in a directly indexed table (the
+# runtime hands them out from 1 up, in blocks of 16 per P, so they are
+# dense); larger ones in StMap.  2**22 ids: at most 16 MiB of int32 rows.
+# On a 37 MB sched trace (6.7M transitions of 200,000 goroutines) the
+# direct table takes the sched profile's pass from 0.17 to 0.10 s of CPU.
+cdef enum:
+    ST_DENSE_MAX = 1 << 22
+
+
 cdef struct StLatency:
-    StMap index               # goroutine id -> row in gs
+    int32_t* dense            # goroutine id -> row in gs, for ids < dense_cap; -1 = none
+    Py_ssize_t dense_cap      # entries in dense (a power of two, or 0)
+    StMap index               # goroutine id -> row in gs, for the other ids
     Growable gs               # StGoroutine rows
     Growable pend             # StPending rows
     int64_t free_pend         # first free StPending row; -1 = none
@@ -343,28 +354,60 @@ cdef struct StLatency:
     uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
 
 
+cdef int st_dense_grow(StLatency* L, uint64_t id) noexcept nogil:
+    cdef Py_ssize_t cap = L.dense_cap if L.dense_cap else 1024
+    cdef Py_ssize_t i
+    cdef int32_t* d
+    while <uint64_t>cap <= id:
+        cap *= 2
+    d = <int32_t*>realloc(L.dense, <size_t>cap * sizeof(int32_t))
+    if d == NULL:
+        return -1
+    for i in range(L.dense_cap, cap):
+        d[i] = -1
+    L.dense = d
+    L.dense_cap = cap
+    return 0
+
+
 cdef inline StGoroutine* st_goroutine(StLatency* L, uint64_t id) noexcept nogil:
     """The state of goroutine ``id``, created if new; NULL when out of memory."""
-    cdef int64_t* slot = st_map_put(&L.index, id, -1)
+    cdef int64_t* slot
+    cdef int64_t row
     cdef StGoroutine* g
-    if slot == NULL:
-        return NULL
-    if slot[0] < 0:
-        g = <StGoroutine*>grow_slot(&L.gs)
-        if g == NULL:
+    if id < <uint64_t>L.dense_cap:
+        row = L.dense[id]
+        if row >= 0:
+            return (<StGoroutine*>L.gs.data) + row
+    elif id < ST_DENSE_MAX:
+        if st_dense_grow(L, id):
             return NULL
-        g.lo = 0
-        g.hi = 0
-        g.track_start = 0
-        g.pending = -1
-        g.track_stack = 0
-        g.tracking = 0
-        g.seen = 0
-        g.has_samples = 0
-        g.pad0 = 0
-        slot[0] = L.gs.n - 1
-        return g
-    return (<StGoroutine*>L.gs.data) + slot[0]
+        row = -1
+    else:
+        slot = st_map_put(&L.index, id, -1)
+        if slot == NULL:
+            return NULL
+        row = slot[0]
+        if row >= 0:
+            return (<StGoroutine*>L.gs.data) + row
+    g = <StGoroutine*>grow_slot(&L.gs)
+    if g == NULL:
+        return NULL
+    row = L.gs.n - 1
+    if id < ST_DENSE_MAX:
+        L.dense[id] = <int32_t>row
+    else:
+        st_map_get(&L.index, id)[0] = row
+    g.lo = 0
+    g.hi = 0
+    g.track_start = 0
+    g.pending = -1
+    g.track_stack = 0
+    g.tracking = 0
+    g.seen = 0
+    g.has_samples = 0
+    g.pad0 = 0
+    return g
 
 
 cdef inline void st_drop_pending(StLatency* L, StGoroutine* g) noexcept nogil:
@@ -614,6 +657,7 @@ cdef class StatesLatency:
         self.flags = np.zeros(0, dtype=np.uint8)
 
     def __dealloc__(self):
+        free(self.L.dense)
         st_map_free(&self.L.index)
         release(&self.L.gs)
         release(&self.L.pend)

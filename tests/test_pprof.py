@@ -46,6 +46,9 @@ def _fid(path: Path) -> str:
 
 # ---------------------------------------------------------------- hand-made traces
 
+G7 = (1 << 40) + 7
+
+
 def _hand_trace() -> bytes:
     """One P; times in ns (freq 1 GHz).  M0, with goroutine 1 running from
     the start:
@@ -58,7 +61,8 @@ def _hand_trace() -> bytes:
     2502 g1 creates g6, which never runs; the trace ends at 2503.
 
     M1 and M2: goroutines 7 and 8 are in system calls when the trace starts
-    (1005, 1006) and leave them blocked (1100, 1200); g7 never runs."""
+    (1005, 1006) and leave them blocked (1100, 1200); g7 never runs.  Its id
+    is G7, too large for the passes' directly indexed goroutine tables."""
     V = 22
     m0 = (ev(13, 1, 0, 1)               # 1001 ProcStatus p0 running
           + ev(25, 1, 1, 0, 2)          # 1002 GoStatus g1 running on m0
@@ -73,7 +77,7 @@ def _hand_trace() -> bytes:
           + ev(22, 50, 1, 2)            # 2192 GoSyscallBegin, stack 2
           + ev(23, 300)                 # 2492 GoSyscallEnd
           + ev(14, 10, 6, 1, 2))        # 2502 GoCreate g6
-    m1 = ev(25, 5, 7, 1, 3) + ev(24, 95)          # 1005 g7 in a syscall; 1100 GoSyscallEndBlocked
+    m1 = ev(25, 5, G7, 1, 3) + ev(24, 95)         # 1005 g7 in a syscall; 1100 GoSyscallEndBlocked
     m2 = ev(25, 6, 8, 2, 3) + ev(24, 194)         # 1006 g8 in a syscall; 1200 GoSyscallEndBlocked
     return (header(V) + batch(1, 0, 1000, m0) + batch(1, 1, 1000, m1) + batch(1, 2, 1000, m2)
             + batch(1, NO_M, 0, sync(V, 1_000_000_000))
@@ -314,12 +318,12 @@ def test_states_hand_worked():
             S.STATE_NAMES[r["prev_state"]]) for r in iv]
     assert got == [
         (1, "Running", 1002, 1022, "", 0, 0, "Undetermined"),
-        (7, "Syscall", 1005, 1100, "", -1, 1, "Undetermined"),
+        (G7, "Syscall", 1005, 1100, "", -1, 1, "Undetermined"),
         (8, "Syscall", 1006, 1200, "", -1, 2, "Undetermined"),
         (5, "Runnable", 1012, 1032, "", -1, -1, "NotExist"),
         (1, "Waiting", 1022, 1132, "chan receive", -1, -1, "Running"),
         (5, "Running", 1032, 1142, "", 0, 0, "Runnable"),
-        (7, "Runnable", 1100, end, "", -1, -1, "Syscall"),      # open: closed at the end
+        (G7, "Runnable", 1100, end, "", -1, -1, "Syscall"),     # open: closed at the end
         (1, "Runnable", 1132, 2142, "", -1, -1, "Waiting"),
         (8, "Runnable", 1200, 2000, "", -1, -1, "Syscall"),
         (8, "Running", 2000, 2010, "", 0, 0, "Runnable"),
