@@ -82,8 +82,8 @@ _st_init_go_types()
 
 # ---------------------------------------------------------------------------
 # A map from goroutine id (any uint64) to an int64, open addressing with
-# linear probing.  Goroutine ids are mostly small and dense, but nothing in
-# the format promises it, so no direct-indexed table.
+# linear probing: for the ids too large for StIndex's direct table (nothing
+# in the format promises small ids).
 
 cdef struct StMap:
     uint64_t* keys
@@ -139,16 +139,6 @@ cdef int st_map_grow(StMap* m) noexcept nogil:
     return 0
 
 
-cdef inline int64_t* st_map_get(StMap* m, uint64_t key) noexcept nogil:
-    """The value of ``key``; NULL if absent."""
-    cdef Py_ssize_t j = st_hash(key, m.cap)
-    while m.used[j]:
-        if m.keys[j] == key:
-            return &m.vals[j]
-        j = (j + 1) & (m.cap - 1)
-    return NULL
-
-
 cdef inline int64_t* st_map_put(StMap* m, uint64_t key, int64_t init) noexcept nogil:
     """The value of ``key``, inserted as ``init`` if absent; NULL when out
     of memory.  The pointer is valid until the next put."""
@@ -168,6 +158,80 @@ cdef inline int64_t* st_map_put(StMap* m, uint64_t key, int64_t init) noexcept n
     return &m.vals[j]
 
 
+# Goroutine ids -> dense numbers 0, 1, 2... in order of first sight, for
+# per-goroutine arrays.  Ids below ST_DENSE_MAX are looked up in a directly
+# indexed table (the runtime hands them out from 1 up, in blocks of 16 per
+# P, so they are dense); larger ones in an StMap.  2**22 ids: at most
+# 16 MiB of int32.  On a 37 MB sched trace (6.7M transitions of 200,000
+# goroutines) the direct table takes the sched profile's pass from 0.17 to
+# 0.10 s of CPU.
+
+cdef enum:
+    ST_DENSE_MAX = 1 << 22
+
+
+cdef struct StIndex:
+    int32_t* dense            # id -> number, for ids < dense_cap; -1 = none
+    Py_ssize_t dense_cap      # entries in dense (a power of two, or 0)
+    StMap hashed              # id -> number, for ids >= ST_DENSE_MAX
+    int64_t n                 # numbers given
+
+
+cdef int st_index_init(StIndex* x) noexcept nogil:
+    x.dense = NULL
+    x.dense_cap = 0
+    x.n = 0
+    return st_map_init(&x.hashed, 64)
+
+
+cdef void st_index_free(StIndex* x) noexcept nogil:
+    free(x.dense)
+    x.dense = NULL
+    x.dense_cap = 0
+    st_map_free(&x.hashed)
+
+
+cdef int st_dense_grow(StIndex* x, uint64_t id) noexcept nogil:
+    cdef Py_ssize_t cap = x.dense_cap if x.dense_cap else 1024
+    cdef Py_ssize_t i
+    cdef int32_t* d
+    while <uint64_t>cap <= id:
+        cap *= 2
+    d = <int32_t*>realloc(x.dense, <size_t>cap * sizeof(int32_t))
+    if d == NULL:
+        return -1
+    for i in range(x.dense_cap, cap):
+        d[i] = -1
+    x.dense = d
+    x.dense_cap = cap
+    return 0
+
+
+cdef inline int64_t st_index(StIndex* x, uint64_t id) noexcept nogil:
+    """The number of goroutine ``id``; x.n - 1 for a new one (the caller
+    then appends its row to each per-goroutine array); -1 when out of
+    memory."""
+    cdef int64_t* slot
+    if id < <uint64_t>x.dense_cap:
+        if x.dense[id] >= 0:
+            return x.dense[id]
+    elif id < ST_DENSE_MAX:
+        if st_dense_grow(x, id):
+            return -1
+    else:
+        slot = st_map_put(&x.hashed, id, -1)
+        if slot == NULL:
+            return -1
+        if slot[0] >= 0:
+            return slot[0]
+        slot[0] = x.n
+        x.n += 1
+        return x.n - 1
+    x.dense[id] = <int32_t>x.n
+    x.n += 1
+    return x.n - 1
+
+
 # ---------------------------------------------------------------------------
 # Goroutine state intervals.
 
@@ -179,13 +243,21 @@ cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* th
     status events at each generation's start) change nothing.  Intervals
     still open at the end are closed at the last event's time, as Go's
     trace viewer closes them (gState.finish)."""
-    cdef StMap open_
+    cdef StIndex index
+    cdef Growable open_       # per goroutine number: row in out of its open interval, -1 = none
     cdef Py_ssize_t i
+    cdef int64_t k
     cdef const TraceEventRec* e
     cdef int64_t* slot
     cdef GoStateIntervalRec* r
     cdef int status = ST_OK
-    if st_map_init(&open_, 1024):
+    open_.data = NULL
+    open_.n = 0
+    open_.cap = 0
+    open_.size = sizeof(int64_t)
+    open_.mapped = False
+    open_.fixed = False
+    if st_index_init(&index):
         return ST_NOMEM
     for i in range(n):
         e = &ev[i]
@@ -195,10 +267,17 @@ cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* th
         if e.m >= nthreads:
             status = ST_BAD_THREAD
             break
-        slot = st_map_put(&open_, e.a[0], -1)
-        if slot == NULL:
+        k = st_index(&index, e.a[0])
+        if k < 0:
             status = ST_NOMEM
             break
+        if k == open_.n:
+            slot = <int64_t*>grow_slot(&open_)
+            if slot == NULL:
+                status = ST_NOMEM
+                break
+            slot[0] = -1
+        slot = (<int64_t*>open_.data) + k
         if slot[0] >= 0:
             r = (<GoStateIntervalRec*>out.data) + slot[0]
             r.end = e.time
@@ -233,10 +312,12 @@ cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* th
             r.m = -1
         slot[0] = out.n - 1
     if status == ST_OK and n > 0:
-        for i in range(open_.cap):
-            if open_.used[i] and open_.vals[i] >= 0:
-                (<GoStateIntervalRec*>out.data)[open_.vals[i]].end = ev[n - 1].time
-    st_map_free(&open_)
+        slot = <int64_t*>open_.data
+        for i in range(open_.n):
+            if slot[i] >= 0:
+                (<GoStateIntervalRec*>out.data)[slot[i]].end = ev[n - 1].time
+    release(&open_)
+    st_index_free(&index)
     return status
 
 
@@ -318,7 +399,7 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 #   life never ran).  Which is unknown until the end: an interval ending
 #   before a new life of its goroutine makes the pass "ambiguous", and the
 #   caller runs the second pass of Go's method with the windows the first
-#   pass computed exactly (st_fixed).  This happens only for goroutine ids
+#   pass computed exactly (st_latency_fix_windows).  This happens only for goroutine ids
 #   the runtime uses again: the goroutines of cgo callbacks on C threads.
 # - Otherwise, if the goroutine has run in this life (lo != 0), lo is final
 #   and the window's end is at or after e, so the interval's share is
@@ -330,19 +411,8 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 # - Go's window end can be before e only for a goroutine that left a
 #   Waiting "forever" state, which the runtime never does: ambiguous too.
 
-# Goroutine ids below this are looked up in a directly indexed table (the
-# runtime hands them out from 1 up, in blocks of 16 per P, so they are
-# dense); larger ones in StMap.  2**22 ids: at most 16 MiB of int32 rows.
-# On a 37 MB sched trace (6.7M transitions of 200,000 goroutines) the
-# direct table takes the sched profile's pass from 0.17 to 0.10 s of CPU.
-cdef enum:
-    ST_DENSE_MAX = 1 << 22
-
-
 cdef struct StLatency:
-    int32_t* dense            # goroutine id -> row in gs, for ids < dense_cap; -1 = none
-    Py_ssize_t dense_cap      # entries in dense (a power of two, or 0)
-    StMap index               # goroutine id -> row in gs, for the other ids
+    StIndex index             # goroutine id -> row in gs
     Growable gs               # StGoroutine rows
     Growable pend             # StPending rows
     int64_t free_pend         # first free StPending row; -1 = none
@@ -354,50 +424,17 @@ cdef struct StLatency:
     uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
 
 
-cdef int st_dense_grow(StLatency* L, uint64_t id) noexcept nogil:
-    cdef Py_ssize_t cap = L.dense_cap if L.dense_cap else 1024
-    cdef Py_ssize_t i
-    cdef int32_t* d
-    while <uint64_t>cap <= id:
-        cap *= 2
-    d = <int32_t*>realloc(L.dense, <size_t>cap * sizeof(int32_t))
-    if d == NULL:
-        return -1
-    for i in range(L.dense_cap, cap):
-        d[i] = -1
-    L.dense = d
-    L.dense_cap = cap
-    return 0
-
-
 cdef inline StGoroutine* st_goroutine(StLatency* L, uint64_t id) noexcept nogil:
     """The state of goroutine ``id``, created if new; NULL when out of memory."""
-    cdef int64_t* slot
-    cdef int64_t row
+    cdef int64_t k = st_index(&L.index, id)
     cdef StGoroutine* g
-    if id < <uint64_t>L.dense_cap:
-        row = L.dense[id]
-        if row >= 0:
-            return (<StGoroutine*>L.gs.data) + row
-    elif id < ST_DENSE_MAX:
-        if st_dense_grow(L, id):
-            return NULL
-        row = -1
-    else:
-        slot = st_map_put(&L.index, id, -1)
-        if slot == NULL:
-            return NULL
-        row = slot[0]
-        if row >= 0:
-            return (<StGoroutine*>L.gs.data) + row
+    if k < 0:
+        return NULL
+    if k < L.gs.n:
+        return (<StGoroutine*>L.gs.data) + k
     g = <StGoroutine*>grow_slot(&L.gs)
     if g == NULL:
         return NULL
-    row = L.gs.n - 1
-    if id < ST_DENSE_MAX:
-        L.dense[id] = <int32_t>row
-    else:
-        st_map_get(&L.index, id)[0] = row
     g.lo = 0
     g.hi = 0
     g.track_start = 0
@@ -649,7 +686,7 @@ cdef class StatesLatency:
         self.L.target = <uint8_t>target
         self.L.want = ST_STR_NETWORK if reasons == ST_REASON_NETWORK else \
             (ST_STR_SYNC if reasons == ST_REASON_SYNC else 0)
-        if st_map_init(&self.L.index, 1024):
+        if st_index_init(&self.L.index):
             raise MemoryError()
         self.count = np.zeros(0, dtype=np.int64)
         self.total = np.zeros(0, dtype=np.int64)
@@ -657,8 +694,7 @@ cdef class StatesLatency:
         self.flags = np.zeros(0, dtype=np.uint8)
 
     def __dealloc__(self):
-        free(self.L.dense)
-        st_map_free(&self.L.index)
+        st_index_free(&self.L.index)
         release(&self.L.gs)
         release(&self.L.pend)
 

@@ -171,6 +171,7 @@ class Trace:
         :mod:`fastrace.analysis.states`."""
         from fastrace.analysis import states
 
+        self._whole_trace_only("states()")
         return states.states(self, goroutine=goroutine, state=state)
 
     def profile(self, kind: str):
@@ -184,6 +185,7 @@ class Trace:
         ``write(path)``.  Go's exact rules: :mod:`fastrace.analysis.pprof`."""
         from fastrace.analysis import pprof
 
+        self._whole_trace_only(f"profile({kind!r})")
         return pprof.latency_profile(self, kind)
 
     def cpu_profile(self, period: int | None = None):
@@ -192,10 +194,19 @@ class Trace:
         per distinct stack (samples, cpu ns = samples x ``period``; the
         trace does not record the profiling rate, the default period is
         the runtime's 10 ms).  Empty when the traced program did not run
-        the CPU profiler."""
+        the CPU profiler.  On a piece of :func:`iter_generations`, the
+        piece's own samples."""
         from fastrace.analysis import pprof
 
         return pprof.cpu_profile(self, pprof.CPU_PERIOD if period is None else period)
+
+    def _whole_trace_only(self, what: str) -> None:
+        # Intervals run across pieces: a piece alone would cut them short.
+        if getattr(self, "first_row", None) is not None:
+            raise ValueError(
+                f"{what} needs the whole trace, not a piece of iter_generations: use "
+                "fastrace.read(), or fastrace.analysis.pprof.read_profile() for a profile "
+                "read piece by piece")
 
 
 class EventView:

@@ -527,6 +527,21 @@ def test_go_tool_pprof_top_equals_gos(tmp_path, fixture_refs):
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout
     assert b"Showing nodes accounting for" in a.stdout
+    # Profile.top() gives pprof's flat and cum per function.
+    full = _go_pprof("-top", "-unit=ns", "-nodecount=0", "-nodefraction=0", "-edgefraction=0",
+                     "go.pb.gz", cwd=tmp_path)
+    rows = {}
+
+    def ns(text: str) -> int | None:       # "552952ns", or "0"
+        text = text.removesuffix("ns")
+        return int(text) if text.isdigit() else None
+
+    for line in full.stdout.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 6 and ns(parts[0]) is not None and ns(parts[3]) is not None:
+            rows[parts[5]] = (ns(parts[0]), ns(parts[3]))
+    top = fastrace.read(path).profile("sched").top(1000)
+    assert len(rows) > 5 and {f.function: (f.flat, f.cum) for f in top} == rows
 
 
 # ---------------------------------------------------------------- CLI
@@ -555,6 +570,12 @@ def test_cli_pprof(tmp_path, fixture_refs):
 
 def test_api_errors():
     t = fastrace.read(_hand_trace())
+    piece = next(fastrace.iter_generations(_hand_trace()))
+    with pytest.raises(ValueError, match="needs the whole trace.*read_profile"):
+        piece.states()
+    with pytest.raises(ValueError, match=r"profile\('sync'\) needs the whole trace"):
+        piece.profile("sync")
+    assert piece.cpu_profile().total() == (0, 0)
     with pytest.raises(ValueError, match="unknown latency profile 'cpu'.*cpu_profile"):
         t.profile("cpu")
     with pytest.raises(ValueError, match="period must be positive"):
