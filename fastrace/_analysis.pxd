@@ -11,6 +11,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 # (_states.pxi; Python layer: fastrace.analysis.states and .pprof)
 
 from fastrace._order cimport TraceEventRec
+from fastrace._varint cimport Growable
 
 
 cdef struct GoStateIntervalRec:     # 72 bytes: one row of Trace.states()
@@ -48,3 +49,40 @@ cdef struct StPending:              # a sample of a goroutine that has not run y
     int64_t next              # next pending sample of the goroutine, or next free row; -1 = none
     uint32_t stack            # row in Trace.stacks
     uint32_t pad0
+
+
+# Working state of the passes in _states.pxi (not tables handed out).
+
+cdef struct StMap:                  # goroutine id -> int64, open addressing, linear probing
+    uint64_t* keys            # goroutine id per slot
+    int64_t* vals             # value per slot
+    uint8_t* used             # 1 where the slot holds a key
+    Py_ssize_t cap            # slots, a power of two
+    Py_ssize_t n              # slots in use
+
+
+cdef struct StIndex:                # goroutine id -> dense number 0, 1, 2... (order of first sight)
+    int32_t* dense            # id -> number, for ids < dense_cap; -1 = none
+    Py_ssize_t dense_cap      # entries in dense (a power of two, or 0)
+    StMap hashed              # id -> number, for ids >= ST_DENSE_MAX
+    int64_t n                 # numbers given
+
+
+cdef struct StStrings:              # the string table, with per-row reason flags
+    const uint8_t* data       # Trace.strings.data: every string, concatenated
+    const uint64_t* offsets   # nstrings + 1 entries: where each string starts in data
+    Py_ssize_t nstrings       # rows
+    uint8_t* flags            # per row, ST_STR_*; 0 = not computed yet
+
+
+cdef struct StLatency:              # one latency profile being computed (StatesLatency)
+    StIndex index             # goroutine id -> row in gs
+    Growable gs               # StGoroutine rows
+    Growable pend             # StPending rows
+    int64_t free_pend         # first free StPending row; -1 = none
+    int64_t seq               # samples ended so far
+    int64_t last_time         # time of the last event fed
+    uint8_t target            # the GoState profiled
+    uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
+    uint8_t fixed             # second pass: windows fixed, nothing pending
+    uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass

@@ -85,13 +85,6 @@ _st_init_go_types()
 # linear probing: for the ids too large for StIndex's direct table (nothing
 # in the format promises small ids).
 
-cdef struct StMap:
-    uint64_t* keys
-    int64_t* vals
-    uint8_t* used
-    Py_ssize_t cap            # slots, a power of two
-    Py_ssize_t n              # slots in use
-
 
 cdef inline Py_ssize_t st_hash(uint64_t key, Py_ssize_t cap) noexcept nogil:
     return <Py_ssize_t>((key * <uint64_t>0x9E3779B97F4A7C15) >> 17) & (cap - 1)
@@ -169,12 +162,6 @@ cdef inline int64_t* st_map_put(StMap* m, uint64_t key, int64_t init) noexcept n
 cdef enum:
     ST_DENSE_MAX = 1 << 22
 
-
-cdef struct StIndex:
-    int32_t* dense            # id -> number, for ids < dense_cap; -1 = none
-    Py_ssize_t dense_cap      # entries in dense (a power of two, or 0)
-    StMap hashed              # id -> number, for ids >= ST_DENSE_MAX
-    int64_t n                 # numbers given
 
 
 cdef int st_index_init(StIndex* x) noexcept nogil:
@@ -341,12 +328,6 @@ cdef inline bint st_contains(const uint8_t* s, Py_ssize_t n, const char* word,
     return False
 
 
-cdef struct StStrings:
-    const uint8_t* data
-    const uint64_t* offsets   # nstrings + 1 entries
-    Py_ssize_t nstrings
-    uint8_t* flags            # per row, ST_STR_*; 0 = not computed yet
-
 
 cdef inline int st_string_flags(StStrings* s, uint64_t row) noexcept nogil:
     """ST_STR_* flags of string ``row``; -1 if there is no such row."""
@@ -410,18 +391,6 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 #   counted at the end otherwise.
 # - Go's window end can be before e only for a goroutine that left a
 #   Waiting "forever" state, which the runtime never does: ambiguous too.
-
-cdef struct StLatency:
-    StIndex index             # goroutine id -> row in gs
-    Growable gs               # StGoroutine rows
-    Growable pend             # StPending rows
-    int64_t free_pend         # first free StPending row; -1 = none
-    int64_t seq               # samples ended so far
-    int64_t last_time         # time of the last event fed
-    uint8_t target            # the GoState profiled
-    uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
-    uint8_t fixed             # second pass: windows fixed, nothing pending
-    uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
 
 
 cdef inline StGoroutine* st_goroutine(StLatency* L, uint64_t id) noexcept nogil:
