@@ -1,5 +1,6 @@
 # Type stub for the compiled analysis stage (fastrace/_analysis.pyx and its
 # included .pxi files), one section per included file.
+import enum
 from typing import Literal, overload
 
 import numpy as np
@@ -49,3 +50,24 @@ def mutator_utilization(events: np.ndarray, string_data: bytes, string_offsets: 
 class MMUCurve:
     def __init__(self, util: np.ndarray, bounds: np.ndarray) -> None: ...
     def mmu(self, windows: np.ndarray) -> np.ndarray: ...
+
+
+# Goroutine state intervals and latency profiles (_states.pxi)
+
+STATE_INTERVAL_DTYPE: np.dtype   # GoStateIntervalRec: Trace.states(), 72 bytes a row
+
+class StReasonFilter(enum.IntEnum):
+    ST_REASON_ANY = 0
+    ST_REASON_NETWORK = 1
+    ST_REASON_SYNC = 2
+
+def states_intervals(events: np.ndarray, threads: np.ndarray) -> np.ndarray: ...
+class StatesLatency:
+    ambiguous: bool
+    def __init__(self, target: int, reasons: int) -> None: ...
+    def feed(self, events: np.ndarray, string_data: np.ndarray, string_offsets: np.ndarray,
+             nstacks: int) -> None: ...
+    def second_pass(self) -> None: ...
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+def states_cpu_samples(events: np.ndarray, nstacks: int) -> np.ndarray: ...

@@ -158,6 +158,23 @@ def _add_mmu_parser(sub) -> None:
     m.set_defaults(func=_cmd_mmu)
 
 
+def _cmd_pprof(args) -> int:
+    # pprof: a profile of a trace as pprof's gzip'd protobuf (fastrace.analysis.pprof),
+    # read piece by piece: the memory of one piece, not of the whole event table.
+    from fastrace.analysis.pprof import CPU_PERIOD, read_profile
+
+    prof = read_profile(_load(args.trace), args.type,
+                        period=CPU_PERIOD if args.period is None else args.period)
+    data = prof.to_pprof()
+    if args.output and args.output != "-":
+        with open(args.output, "wb") as f:
+            f.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fastrace", description="Decode Go execution traces (runtime/trace, go test -trace).")
@@ -177,6 +194,24 @@ def _parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
     _add_summary_parsers(sub)
     _add_mmu_parser(sub)
+
+    pp = sub.add_parser(
+        "pprof", help="write a pprof profile of a trace (as `go tool trace -pprof=TYPE`)",
+        description="Write a profile in pprof's format (gzip'd protobuf, for `go tool pprof`). "
+                    "net, sync, syscall, sched: the latency profiles `go tool trace -pprof=TYPE` "
+                    "writes (time goroutines spent waiting on the network, blocked on "
+                    "synchronization, in system calls, runnable before running), with Go's "
+                    "exact rules; cpu: the trace's CPU samples (when the program ran the CPU "
+                    "profiler while tracing).")
+    pp.add_argument("type", choices=("net", "sync", "syscall", "sched", "cpu"),
+                    help="which profile")
+    pp.add_argument("trace", help="trace file (binary, or Go's text format)")
+    pp.add_argument("-o", "--output", metavar="FILE",
+                    help="write the profile to FILE instead of standard output")
+    pp.add_argument("--period", type=int, default=None, metavar="NS",
+                    help="cpu only: sampling period in ns (default 10000000, the runtime's "
+                         "100 Hz; the trace does not record it)")
+    pp.set_defaults(func=_cmd_pprof)
     return p
 
 

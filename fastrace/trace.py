@@ -149,6 +149,64 @@ class Trace:
         """A readable view of row ``i`` of the event table."""
         return EventView(self, i)
 
+    # States and profiles (fastrace.analysis.states, .pprof)
+
+    def states(self, *, goroutine: int | None = None, state=None) -> np.ndarray:
+        """Goroutine state intervals: one row per stay of a goroutine in a
+        state (Runnable, Running, Waiting, Syscall), computed in C.
+
+        Columns: ``g`` (goroutine id), ``state`` (``kinds.GoState``; names
+        via ``fastrace.analysis.states.state_names``), ``start``/``end`` (ns;
+        intervals open when the trace ends close at its last timestamp),
+        ``reason`` (string row: the transition's reason; text via
+        ``fastrace.analysis.states.reasons``), ``stack`` (stack row of the
+        event that began the interval: for an unblock, the waker's),
+        ``transition_stack`` (the goroutine's own stack given by that
+        transition), ``p`` (P it ran on, Running only; -1 otherwise), ``m``
+        (thread id it ran or made its syscall on; -1 otherwise),
+        ``prev_state``, ``start_row``/``end_row`` (rows of the transitions
+        in ``events``; -1 = open at the end).  ``goroutine`` and ``state``
+        (a GoState or a name such as ``"Waiting"``) select rows.  See
+        :mod:`fastrace.analysis.states`."""
+        from fastrace.analysis import states
+
+        self._whole_trace_only("states()")
+        return states.states(self, goroutine=goroutine, state=state)
+
+    def profile(self, kind: str):
+        """The latency profile ``go tool trace -pprof=KIND`` computes, for
+        ``kind`` in ``"net"`` (network wait), ``"sync"`` (blocking on
+        channels, mutexes, select), ``"syscall"`` (time in system calls),
+        ``"sched"`` (time runnable before running): a
+        :class:`fastrace.analysis.pprof.Profile` with ``stacks`` and
+        ``values`` (contentions, delay in ns) per sample, ``top(n)``,
+        ``to_pprof()`` (gzip'd protobuf for ``go tool pprof``) and
+        ``write(path)``.  Go's exact rules: :mod:`fastrace.analysis.pprof`."""
+        from fastrace.analysis import pprof
+
+        self._whole_trace_only(f"profile({kind!r})")
+        return pprof.latency_profile(self, kind)
+
+    def cpu_profile(self, period: int | None = None):
+        """A CPU profile of the trace's CPU samples (``StackSample``
+        events): a :class:`fastrace.analysis.pprof.Profile` with one sample
+        per distinct stack (samples, cpu ns = samples x ``period``; the
+        trace does not record the profiling rate, the default period is
+        the runtime's 10 ms).  Empty when the traced program did not run
+        the CPU profiler.  On a piece of :func:`iter_generations`, the
+        piece's own samples."""
+        from fastrace.analysis import pprof
+
+        return pprof.cpu_profile(self, pprof.CPU_PERIOD if period is None else period)
+
+    def _whole_trace_only(self, what: str) -> None:
+        # Intervals run across pieces: a piece alone would cut them short.
+        if getattr(self, "first_row", None) is not None:
+            raise ValueError(
+                f"{what} needs the whole trace, not a piece of iter_generations: use "
+                "fastrace.read(), or fastrace.analysis.pprof.read_profile() for a profile "
+                "read piece by piece")
+
     # Ranges, GC, MMU and wall clock (fastrace.analysis.gc)
 
     def ranges(self) -> np.ndarray:
