@@ -12,7 +12,16 @@ The AllocFree checks run on the committed allocfree fixtures (Go 1.23, 1.25,
   a live heap span, every free frees something allocated or listed by the
   snapshot, every stack lies in a live stack span, aligned to its size;
 - the live-heap curve agrees with the runtime's own heap metric (HeapAlloc,
-  ``/memory/classes/heap/objects:bytes``), see ``test_live_heap_matches_runtime_metric``.
+  ``/memory/classes/heap/objects:bytes``), see ``test_live_heap_matches_runtime_metric``;
+- the times the runtime wrote the events (``wire_time``, the order the
+  interpreter pairs in) equal those Go's raw reader (``-d=wire``) gives
+  each thread's events; a simulated hold of one thread by Go's reader (its
+  frees coming out after another thread's reuse of the slots, as Go's
+  reader does on a loaded machine) changes nothing, where pairing in the
+  reader's order leaves a free unmatched;
+- pieces of ``iter_generations`` and traces without the experiment are
+  refused with ``WholeTraceRequiredError`` / ``ExperimentMissingError``;
+  malformed batches raise ``TraceFormatError`` at the right file offset.
 """
 
 from __future__ import annotations
