@@ -27,8 +27,24 @@ Write your own interpreter: a callable taking a :class:`RawExperiment`::
 Results are cached per trace and name (:func:`interpret` returns the same
 object on the next call).  The built-in AllocFree interpreter lives in
 :mod:`fastrace.experiments.allocfree`.  On a piece of
-:func:`fastrace.iter_generations` an interpreter sees that generation's
-events and the batches of every generation so far.
+:func:`fastrace.iter_generations` an interpreter sees that piece's events
+and the batches of every generation so far; the AllocFree interpreter needs
+the whole trace and refuses pieces (:class:`WholeTraceRequiredError`).
+
+Timestamps.  Experimental events have no ordering constraints, so Go's
+reader places them by timestamp, but it takes each thread's events in the
+order that thread wrote them: when a thread's next event has to wait for an
+event of another thread (a goroutine started before the trace shows it
+woken, because the waking thread was descheduled between the two), every
+later event of the waiting thread waits too, and comes out after events
+that other threads wrote later, with its time raised to keep times
+increasing.  :attr:`RawExperiment.wire_time` gives the time each event was
+written (Go's reader measured milliseconds of such delay on a loaded
+machine; see the AllocFree module for what it changes).
+
+Errors (all :class:`fastrace.TraceError`): :class:`ExperimentMissingError`
+when the trace holds no data of an experiment an interpreter needs,
+:class:`WholeTraceRequiredError` when an interpreter is given a piece.
 """
 
 from __future__ import annotations
@@ -38,11 +54,16 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from fastrace import _varint
 from fastrace import spec as _spec
+from fastrace.errors import TraceError
 from fastrace.kinds import EventKind
 
 __all__ = [
     "ExpBatch",
+    "ExperimentError",
+    "ExperimentMissingError",
+    "WholeTraceRequiredError",
     "RawExperiment",
     "register",
     "unregister",
@@ -55,15 +76,58 @@ __all__ = [
     "experiment_name",
     "event_name",
     "generation_of_rows",
+    "is_piece",
+    "wire_times",
 ]
 
 
 class ExpBatch(NamedTuple):
-    """One experimental batch: ``(generation, m, data)``."""
+    """One experimental batch: ``(generation, m, data, offset)``."""
 
     generation: int   # row in Trace.generations
     m: int            # thread that wrote it; -1 = none (the runtime's own tables)
     data: bytes       # the experiment-defined bytes
+    offset: int = -1  # byte offset of ``data`` in the input; -1 = unknown
+
+
+class ExperimentError(TraceError):
+    """An experiment's data cannot be interpreted as asked (base class).
+
+    Besides :class:`fastrace.TraceError`'s attributes it has ``experiment``
+    (the experiment's name) and ``version`` (the trace format version, the
+    NN of "go 1.NN trace"; None where unknown)."""
+
+    def __init__(self, problem: str, *, experiment: str | None = None,
+                 version: int | None = None, **where) -> None:
+        self.experiment = experiment
+        self.version = version
+        super().__init__(problem, **where)
+
+    def __reduce__(self):  # keep the extra attributes across pickling
+        return (_rebuild_exp, (type(self), self.problem, self.experiment, self.version,
+                               self.offset, self.generation, self.batch, self.event))
+
+
+def _rebuild_exp(cls, problem, experiment, version, offset, generation, batch, event):
+    return cls(problem, experiment=experiment, version=version, offset=offset,
+               generation=generation, batch=batch, event=event)
+
+
+class ExperimentMissingError(ExperimentError):
+    """The trace holds no event or batch of the experiment: the program did
+    not turn it on when it wrote the trace (or its Go release cannot)."""
+
+
+class WholeTraceRequiredError(ExperimentError):
+    """The interpreter needs the whole trace and was given a piece of
+    :func:`fastrace.iter_generations`."""
+
+
+def is_piece(trace) -> bool:
+    """Whether ``trace`` is a piece of :func:`fastrace.iter_generations`
+    (pieces have a ``first_row``; whole traces from :func:`fastrace.read`
+    do not)."""
+    return getattr(trace, "first_row", None) is not None
 
 
 def experiment_id(name: str) -> int | None:
@@ -105,6 +169,112 @@ def generation_of_rows(trace, rows: np.ndarray) -> np.ndarray:
     return np.full(len(rows), len(sync) - 1, dtype=np.uint32)
 
 
+def wire_times(trace, rows: np.ndarray, *, decode_all: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The times at which the runtime wrote events ``rows`` of
+    ``trace.events`` (experimental events), in ns on the trace clock.
+
+    Returns ``(times, known)``: int64 times, and a bool array saying which
+    were found.  ``trace.events["time"]`` is Go's reader's time: the
+    written time, raised where needed to 1 ns after the event before it so
+    that times increase.  That happens to events the reader held back
+    behind an earlier event of their thread (see the module docstring) and
+    to events written in the same clock tick as the one before.  An event
+    more than 1 ns after the one before it was therefore not raised; for
+    the generations that have others, the written times come from decoding
+    that generation's bytes again and matching each thread's experimental
+    events in the order the thread wrote them (also their order in
+    ``trace.events``).  Where that is not possible (pieces of
+    :func:`fastrace.iter_generations`, a trace without its bytes, a
+    generation the reader stopped in) ``times`` holds the reader's time
+    and ``known`` is False.  With ``decode_all`` every generation with
+    such events is decoded and matched, and ``known`` is True only for
+    events matched there (a check of the shortcut, for tests).
+    """
+    from fastrace.wire import iter_wire_generations
+
+    rows = np.asarray(rows, dtype=np.int64)
+    ev = trace.events
+    t = ev["time"]
+    times = t[rows].astype(np.int64)
+    # Nothing is known of the event before row 0 (in a whole trace that is
+    # a Sync event, never an experimental one; in a piece it can be).
+    raised = (rows == 0) | (times == t[np.maximum(rows - 1, 0)] + 1)
+    if decode_all:
+        raised[:] = True
+    known = ~raised
+    buffer = getattr(trace, "buffer", None)
+    if not raised.any() or buffer is None or is_piece(trace):
+        return times, known
+    gens = generation_of_rows(trace, rows)
+    todo = set(np.unique(gens[raised]).tolist())
+    codes = np.unique(ev["type"][rows])
+    row_m = np.asarray(trace.threads, dtype=np.int64)[ev["m"][rows]]
+    try:
+        # One pass indexing the file (cheap), decoding in full only the
+        # generations that need it.
+        for gi, wp in enumerate(iter_wire_generations(buffer, salvage_prefix=True,
+                                                      index_only=True)):
+            if gi >= len(trace.generations) or len(wp.generations) != 1 or \
+                    int(wp.generations["gen"][0]) != int(trace.generations["gen"][gi]):
+                break
+            if gi not in todo:
+                continue
+            full = _varint.decode_wire(buffer, False, int(wp.generations["offset"][0]), 1)
+            lo, hi = np.searchsorted(gens, [gi, gi + 1])
+            _match_generation(full, codes, rows[lo:hi], row_m[lo:hi], ev,
+                              times[lo:hi], known[lo:hi])
+    except TraceError:
+        pass   # damage in or before that generation: its times stay the reader's
+    return times, known
+
+
+def _match_generation(wire: dict, codes, rows, row_m, ev, times, known) -> None:
+    """Set ``times``/``known`` (views) of ordered ``rows`` (M ids ``row_m``)
+    from the one-generation wire tables ``wire``, if every thread's
+    experimental events there agree in number, type and first argument."""
+    we, wb = wire["events"], wire["batches"]
+    sel = np.flatnonzero(np.isin(we["type"], codes))
+    if len(sel) != len(rows) or len(we) == 0:
+        return
+    batch = we["batch"].astype(np.int64)
+    tick = we["time"]
+    # Go's reader: a batch's first event is at base + delta, each next one
+    # at the previous one + delta, every step converted to ns on its own
+    # (float64 product, truncated).  The wire table holds the sums in ticks.
+    first = np.r_[True, batch[1:] != batch[:-1]]
+    prev = np.where(first, wb["time"][batch], np.r_[np.uint64(0), tick[:-1]])
+    ns_per_tick = 1.0 / (float(wire["generations"]["freq"][0]) / 1e9)
+    ns = _batch_cumsum(_truncate(tick - prev, ns_per_tick), first,
+                       _truncate(wb["time"][batch[first]], ns_per_tick))
+    wm = wb["m"][batch[sel]].view(np.int64)
+    # Each thread's events in the order it wrote them: its batches in file
+    # order (the wire table's order), events in batch order; rows and sel
+    # are increasing, so a stable sort by thread keeps that order.
+    ws = np.argsort(wm, kind="stable")
+    rs = np.argsort(row_m, kind="stable")
+    if not (np.array_equal(wm[ws], row_m[rs])
+            and np.array_equal(we["type"][sel[ws]], ev["type"][rows[rs]])
+            and np.array_equal(we["args"][sel[ws], 0], ev["a"][rows[rs], 0])):
+        return
+    times[rs] = ns[sel[ws]]
+    known[rs] = True
+
+
+def _truncate(ticks: np.ndarray, ns_per_tick: float) -> np.ndarray:
+    """``ticks`` in ns as Go converts them: float64 product, truncated."""
+    return (np.asarray(ticks, dtype=np.uint64).astype(np.float64) * ns_per_tick).astype(np.int64)
+
+
+def _batch_cumsum(step: np.ndarray, first: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Running sums of ``step`` restarting at each ``first`` row at the
+    matching ``base`` (one per batch)."""
+    c = np.cumsum(step)
+    start = np.flatnonzero(first)
+    offset = base - (c[start] - step[start])
+    return c + np.repeat(offset, np.diff(np.r_[start, len(step)]))
+
+
 class RawExperiment:
     """One experiment's share of a trace, uninterpreted.
 
@@ -114,7 +284,10 @@ class RawExperiment:
     - ``rows``: their row numbers in ``trace.events`` (int64).
     - ``generations``: row in ``trace.generations`` of each event (uint32).
     - ``batches``: its experimental batches, a list of
-      :class:`ExpBatch` ``(generation, m, data)`` in file order.
+      :class:`ExpBatch` ``(generation, m, data, offset)`` in file order.
+    - ``wire_time``, ``wire_time_known``: when the runtime wrote each event
+      (int64 ns) and whether that was found; see :func:`wire_times`.
+      Computed on first use.
 
     It is also what :func:`interpret` returns for experiments that have no
     registered interpreter.
@@ -136,7 +309,21 @@ class RawExperiment:
         for i in np.flatnonzero(mine):
             r = eb[i]
             self.batches.append(ExpBatch(int(r["generation"]), int(r["m"]),
-                                         trace.exp_batch_data(int(i))))
+                                         trace.exp_batch_data(int(i)), int(r["offset"])))
+        self._wire = None
+
+    def _wire_times(self):
+        if self._wire is None:
+            self._wire = wire_times(self.trace, self.rows)
+        return self._wire
+
+    @property
+    def wire_time(self) -> np.ndarray:
+        return self._wire_times()[0]
+
+    @property
+    def wire_time_known(self) -> np.ndarray:
+        return self._wire_times()[1]
 
     def generation(self, i: int) -> "RawExperiment":
         """The events and batches of generation row ``i`` only."""
@@ -144,6 +331,8 @@ class RawExperiment:
         sub.__dict__.update(self.__dict__)
         keep = self.generations == i
         sub.rows, sub.events, sub.generations = self.rows[keep], self.events[keep], self.generations[keep]
+        if self._wire is not None:
+            sub._wire = (self._wire[0][keep], self._wire[1][keep])
         sub.batches = [b for b in self.batches if b.generation == i]
         return sub
 
@@ -202,7 +391,11 @@ def interpret(trace, name: str):
     :class:`RawExperiment` if none is registered), cached per trace.
 
     Raises KeyError if ``name`` is neither registered, nor known to
-    fastrace, nor present in the trace."""
+    fastrace, nor present in the trace; the interpreter's own errors pass
+    through (the built-in AllocFree interpreter raises
+    :class:`ExperimentMissingError`, :class:`WholeTraceRequiredError` and
+    :class:`fastrace.TraceFormatError` for malformed batches).  Errors are
+    not cached."""
     _builtin()
     fn = _REGISTRY.get(name)
     per_trace = _CACHE.setdefault(trace, {})

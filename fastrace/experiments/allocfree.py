@@ -24,10 +24,20 @@ Usage::
     af.top_types(10)         # what allocates the most
     af.live_heap()           # live heap bytes after each change
 
-Tables (numpy structured arrays; times in ns like ``Trace.events``; ``g``,
-``p``, ``m`` the event's context, -1 = none; ``generation`` its row in
-``Trace.generations``; ``event`` its row in ``Trace.events``; ``action`` an
-:class:`Action`):
+The interpreter needs a whole trace (:func:`fastrace.read`): on a piece of
+:func:`fastrace.iter_generations` it raises
+:class:`~fastrace.experiments.WholeTraceRequiredError` (an object's free
+can come in any later piece, and only the first generation has the
+snapshot), and on a trace without AllocFree data
+:class:`~fastrace.experiments.ExperimentMissingError` (the program did not
+run with ``GODEBUG=traceallocfree=1``, or its Go is older than 1.23).
+
+Tables (numpy structured arrays; ``time`` in ns like ``Trace.events``;
+``wire_time`` the time the runtime wrote the event, ns on the same clock
+(see "Order" below); ``g``, ``p``, ``m`` the event's context, -1 = none;
+``event`` its row in ``Trace.events``; ``seq`` its rank among the trace's
+AllocFree events in the order the runtime wrote them; ``generation`` its
+row in ``Trace.generations``; ``action`` an :class:`Action`):
 
 - ``info``: the info batch: ``min_heap_addr``, ``page_size``, ``heap_align``,
   ``stack_align`` (one row; none if the trace lacks it, see below).
@@ -69,11 +79,31 @@ matches the runtime's own heap metric at every mark termination once the
 garbage that cycle's sweep frees later is taken off (to 384 bytes in all our
 test traces; see tests/test_experiments.py).
 
+Order.  The runtime writes a free before it lets the memory go (the sweeper
+writes an object's free before it turns the span's mark bits into its
+allocation bits, the heap a span's free before it takes the heap lock to
+release the pages, the stack allocator a stack's free before it returns
+it) and an allocation after it took the memory, each with a timestamp
+read at that moment from a clock all threads share (``nanotime`` in 64 ns
+ticks; on Windows the processor's time-stamp counter).  So in the order of
+those timestamps each slot, span and stack goes start, free, start, free
+(a tiny block: several starts, one free).  The order of ``Trace.events`` is
+not always that order: Go's reader takes each thread's events in the order
+the thread wrote them, and when one of them must wait for another thread's
+event (a goroutine starts on this thread before the trace shows it woken,
+when the waking thread was descheduled between waking it and writing the
+event), all of that thread's later events wait too, behind events that
+other threads wrote after them; their times are raised to keep times
+increasing.  Go's reader held AllocFree
+events back by up to 41 ms in our traces of a loaded machine: a free held
+back past another thread's reuse of the slot comes out after the reuse.
+The interpreter therefore pairs, finds spans and builds every curve in the
+order of ``wire_time`` (``seq``: generation, then ``wire_time``; in one
+clock tick a free first), which the ``wire_time_known`` attribute says
+was fully recovered (see :func:`fastrace.experiments.wire_times`).
+
 What the trace cannot be trusted for:
 
-- Events of different threads are ordered by timestamps taken around, not
-  at, the operation: a free and the reuse of the memory on another thread
-  can come out swapped.  Pairing undoes such swaps within REORDER_WINDOW.
 - Go 1.23's runtime writes span and stack events with ``traceTryAcquire``,
   which drops the event when the thread is already inside the tracer, so
   spans and stacks may be freed without an event (Go 1.25 switched to the
@@ -95,7 +125,10 @@ import enum
 import numpy as np
 
 from fastrace import spec as _spec
-from fastrace.experiments import RawExperiment, _REGISTRY
+from fastrace._varint import uvarint as _read_uvarint
+from fastrace.errors import TraceFormatError
+from fastrace.experiments import (ExperimentMissingError, RawExperiment,
+                                  WholeTraceRequiredError, _REGISTRY, is_piece)
 
 __all__ = ["AllocFree", "Action", "SpanKind", "SIZE_CLASS_BYTES", "parse_batches"]
 
@@ -138,8 +171,8 @@ _CODES = {name: _spec.BY_NAME[name].code for name in (
     "Span", "SpanAlloc", "SpanFree", "HeapObject", "HeapObjectAlloc", "HeapObjectFree",
     "GoroutineStack", "GoroutineStackAlloc", "GoroutineStackFree")}
 
-_CONTEXT = [("time", "<i8"), ("g", "<i8"), ("p", "<i8"), ("m", "<i8"),
-            ("event", "<i8"), ("generation", "<u4"), ("action", "u1")]
+_CONTEXT = [("time", "<i8"), ("wire_time", "<i8"), ("g", "<i8"), ("p", "<i8"), ("m", "<i8"),
+            ("event", "<i8"), ("seq", "<i8"), ("generation", "<u4"), ("action", "u1")]
 
 INFO_DTYPE = np.dtype([("min_heap_addr", "<u8"), ("page_size", "<u8"),
                        ("heap_align", "<u8"), ("stack_align", "<u8"),
@@ -173,69 +206,70 @@ RATE_DTYPE = np.dtype([("time", "<i8"), ("count", "<i8"), ("bytes", "<i8")])
 
 # --- experimental batches ---------------------------------------------------
 
-def _uvarint(b: bytes, i: int) -> tuple[int, int]:
-    x = shift = 0
-    while True:
-        if i >= len(b):
-            raise ValueError("truncated varint in an AllocFree batch")
-        c = b[i]
-        i += 1
-        x |= (c & 0x7F) << shift
-        if c < 0x80:
-            return x, i
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long in an AllocFree batch")
+def _batch_error(problem: str, offset: int | None) -> TraceFormatError:
+    return TraceFormatError(f"AllocFree batch: {problem}", offset=offset)
+
+
+def _uvarint(data: bytes, i: int, base: int | None) -> tuple[int, int]:
+    """The varint at ``data[i:]`` and the position after it, read by the
+    wire decoder's own reader (at most 10 bytes, the 10th holding only the
+    top bit of a uint64).  ``base``: file offset of ``data`` (None if
+    unknown), for the error."""
+    try:
+        return _read_uvarint(data, i)
+    except TraceFormatError as e:
+        where = None if base is None else base + i
+        raise _batch_error(e.problem, where) from None
 
 
 def parse_batches(batches) -> tuple[np.ndarray, list[tuple]]:
-    """Decode AllocFree experimental batches (:class:`ExpBatch` items).
+    """Decode AllocFree experimental batches (:class:`ExpBatch` items, or
+    ``(generation, m, data)`` tuples).
 
     Returns ``(info, types)``: the info rows (``INFO_DTYPE``) and a list of
-    ``(generation, id, address, size, ptr_bytes, name)`` type records."""
+    ``(generation, id, address, size, ptr_bytes, name)`` type records.
+    Raises :class:`fastrace.TraceFormatError` for malformed batches, with
+    the byte offset in the input where known."""
     info, types = [], []
-    for gen, _m, data in batches:
+    for b in batches:
+        gen, data = int(b[0]), b[2]   # ExpBatch fields by position
+        base = int(b[3]) if len(b) > 3 and int(b[3]) >= 0 else None
         if not data:
             continue
         kind, i = data[0], 1
         if kind == _INFO_BATCH:
             vals = []
             while i < len(data) and len(vals) < 4:
-                v, i = _uvarint(data, i)
+                v, i = _uvarint(data, i, base)
                 vals.append(v)
             if len(vals) < 4:
-                raise ValueError(f"short AllocFree info batch: {len(vals)} values")
+                raise _batch_error(f"info batch holds {len(vals)} values, not 4", base)
             info.append((*vals, gen))
         elif kind == _TYPES_BATCH:
             while i < len(data):
-                tid, i = _uvarint(data, i)
-                addr, i = _uvarint(data, i)
-                size, i = _uvarint(data, i)
-                ptr, i = _uvarint(data, i)
-                n, i = _uvarint(data, i)
-                if i + n > len(data):
-                    raise ValueError("truncated type name in an AllocFree batch")
+                tid, i = _uvarint(data, i, base)
+                addr, i = _uvarint(data, i, base)
+                size, i = _uvarint(data, i, base)
+                ptr, i = _uvarint(data, i, base)
+                at = i
+                n, i = _uvarint(data, i, base)
+                if n > len(data) - i:
+                    raise _batch_error(f"type name of {n} bytes but only {len(data) - i} remain",
+                                       None if base is None else base + at)
                 name = data[i:i + n].decode("utf-8", "replace")
                 i += n
                 types.append((gen, tid, addr, size, ptr, name))
         else:
-            raise ValueError(f"unknown AllocFree batch kind {kind}")
+            raise _batch_error(f"unknown batch kind {kind}", base)
     return np.array(info, dtype=INFO_DTYPE), types
 
 
 # --- vectorised helpers -----------------------------------------------------
 
-# Events of different threads are ordered by their timestamps, and those are
-# taken a moment before or after the operation they describe: a free and the
-# reallocation of the same memory on another thread can come out swapped
-# (seen: up to 18 us apart with 4 Ps).  A start into a still open key
-# followed this closely by a free of it is taken to come after that free.
-REORDER_WINDOW = 100_000  # ns
-
-
-def _pairs(keys: np.ndarray, order_key: np.ndarray, action: np.ndarray,
-           times: np.ndarray, shared: bool, new_life: np.ndarray | None = None):
-    """Match starts (exists/alloc) with frees of the same key.
+def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool):
+    """Match starts (exists/alloc) with frees of the same key, taking the
+    events in ``order`` (their ``seq``: the order the runtime wrote them,
+    see the module docstring).
 
     Returns ``(free_of, start_of, prev)``: for each start, the row of the
     free ending its life (-1 if none); for each free, the row of the start it
@@ -247,31 +281,18 @@ def _pairs(keys: np.ndarray, order_key: np.ndarray, action: np.ndarray,
     gets the run's free, and the free is paired with the run's first start.
     Without (spans and stacks), a start into an open key replaces it (the
     runtime lost the free, see the module docstring): the free is paired
-    with the last start.  ``new_life`` marks starts that cannot join an open
-    life (for slots: those at the start of the slot); such a start followed
-    within REORDER_WINDOW by a free of its key is put after that free."""
+    with the last start."""
     n = len(keys)
     free_of = np.full(n, -1, np.int64)
     start_of = np.full(n, -1, np.int64)
     prev = np.full(n, -1, np.int64)
     if n == 0:
         return free_of, start_of, prev
-    srt = np.lexsort((order_key, keys))
-
-    def layout(srt):
-        k = keys[srt]
-        is_free = action[srt] == Action.FREE
-        same_prev = np.r_[False, k[1:] == k[:-1]]
-        return k, is_free, same_prev & np.r_[False, ~is_free[:-1]]
-
-    k, is_free, after_start = layout(srt)
-    nl = np.ones(n, bool) if new_life is None else new_life[srt]
-    t = times[srt]
-    swap = np.flatnonzero(after_start[:-1] & nl[:-1] & is_free[1:] & (k[1:] == k[:-1])
-                          & (t[1:] - t[:-1] <= REORDER_WINDOW))
-    if len(swap):
-        srt[swap], srt[swap + 1] = srt[swap + 1], srt[swap].copy()
-        k, is_free, after_start = layout(srt)
+    srt = np.lexsort((order, keys))
+    k = keys[srt]
+    is_free = action[srt] == Action.FREE
+    same_prev = np.r_[False, k[1:] == k[:-1]]
+    after_start = same_prev & np.r_[False, ~is_free[:-1]]
     idx = np.arange(n)
     if shared:
         # First free at or after each position; last run-opening start at or before.
@@ -302,27 +323,27 @@ def _pairs(keys: np.ndarray, order_key: np.ndarray, action: np.ndarray,
 def _ended_by(t: np.ndarray, first_cell: np.ndarray, ncells: np.ndarray) -> np.ndarray:
     """For each exists/alloc row of table ``t`` (spans or stacks) covering
     cells ``first_cell .. first_cell + ncells - 1`` (pages, or units of the
-    stack alignment): the row of the first later start taking one of its
-    cells while the trace still shows it live, i.e. more than
-    REORDER_WINDOW before its free, if any (its free was lost); else -1."""
+    stack alignment): the row of the first later start (in ``seq``)
+    taking one of its cells before its free, if any (its free was lost);
+    else -1."""
     out = np.full(len(t), -1, np.int64)
     lives = np.flatnonzero((t["action"] != Action.FREE) & (ncells > 0))
     if len(lives) < 2:
         return out
     n = ncells[lives]
-    begin_row, begin_t = t["event"][lives], t["time"][lives]
+    begin = t["seq"][lives]
     pair = t["pair"][lives]
-    end_t = np.where(pair >= 0, t["time"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
+    end = np.where(pair >= 0, t["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
     reps = np.repeat(np.arange(len(lives)), n)
     cell = first_cell[lives][reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(n) - n, n))
-    o = np.lexsort((begin_row[reps], cell))
+    o = np.lexsort((begin[reps], cell))
     c, r = cell[o], reps[o]
     same = c[1:] == c[:-1]
     a, b = r[:-1][same], r[1:][same]          # b is the next life on a's cell
-    hit = end_t[a] > begin_t[b] + REORDER_WINDOW
+    hit = end[a] > begin[b]
     a, b = a[hit], b[hit]
     if len(a):
-        o = np.lexsort((begin_row[b], a))
+        o = np.lexsort((begin[b], a))
         a, b = a[o], b[o]
         first = np.r_[True, a[1:] != a[:-1]]
         out[lives[a[first]]] = lives[b[first]]
@@ -332,10 +353,11 @@ def _ended_by(t: np.ndarray, first_cell: np.ndarray, ncells: np.ndarray) -> np.n
 def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
                 addr: np.ndarray, row: np.ndarray, kinds) -> tuple[np.ndarray, np.ndarray]:
     """Rows in ``spans`` (exists/alloc rows) of the spans of kind in ``kinds``
-    holding address ``addr[i]`` when event ``row[i]`` happened: the latest
-    one begun, and the one before it on the same page if that is not freed
-    yet either (events of different threads reordered, see REORDER_WINDOW);
-    -1 where none."""
+    holding address ``addr[i]`` when the event of ``seq`` ``row[i]``
+    happened: the latest one begun, and the one before it on the same page
+    if that is not ended yet either (not seen in real traces, where a
+    span's life ends before the next one on its pages begins); -1 where
+    none."""
     out = np.full(len(addr), -1, np.int64)
     out2 = out.copy()
     starts = np.flatnonzero((spans["action"] != Action.FREE) & np.isin(spans["kind"], kinds))
@@ -344,10 +366,10 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     st = spans[starts]
     npages = st["npages"].astype(np.int64)
     first = st["id"].astype(np.int64)
-    begin = st["event"]
+    begin = st["seq"]
     pair, ended = st["pair"], st["ended_by"]
-    end = np.where(pair >= 0, spans["event"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
-    end = np.where(ended >= 0, np.minimum(end, spans["event"][np.maximum(ended, 0)]), end)
+    end = np.where(pair >= 0, spans["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
+    end = np.where(ended >= 0, np.minimum(end, spans["seq"][np.maximum(ended, 0)]), end)
     # One entry per (page, span life): the page index and the life's start.
     reps = np.repeat(np.arange(len(st)), npages)
     within = np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages)
@@ -374,20 +396,36 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     return out, out2
 
 
-def _family(raw: RawExperiment, code: np.ndarray, first: str, dtype: np.dtype,
-            align: int, min_addr: int) -> tuple[np.ndarray, np.ndarray]:
+def _written_order(raw: RawExperiment) -> np.ndarray:
+    """Rank of each event of ``raw`` in the order the runtime wrote them:
+    by generation, then written time (``raw.wire_time``); in the same clock
+    tick a free before a start (the runtime writes a free before it lets
+    the memory go and an allocation after it took it), then trace order."""
+    code = raw.events["type"]
+    is_free = np.isin(code, [_CODES[n] for n in ("SpanFree", "HeapObjectFree",
+                                                  "GoroutineStackFree")])
+    srt = np.lexsort((raw.rows, ~is_free, raw.wire_time, raw.generations))
+    order = np.empty(len(srt), np.int64)
+    order[srt] = np.arange(len(srt))
+    return order
+
+
+def _family(raw: RawExperiment, code: np.ndarray, order: np.ndarray, first: str,
+            dtype: np.dtype, align: int, min_addr: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows of one family of events (``first`` is its "exists" event;
     the alloc and free events follow it in code order) as a table of
     ``dtype`` with context, action, id and address filled in, and the
-    events themselves."""
+    events themselves.  ``order``: :func:`_written_order` of ``raw``."""
     base = _CODES[first]
     mask = np.isin(code, [base, base + 1, base + 2])
     ev = raw.events[mask]
     t = np.zeros(len(ev), dtype)
     for f in ("time", "g", "p"):
         t[f] = ev[f]
+    t["wire_time"] = raw.wire_time[mask]
     t["m"] = raw.trace.threads[ev["m"]]   # thread ids, not rows of Trace.threads
     t["event"] = raw.rows[mask]
+    t["seq"] = order[mask]
     t["generation"] = raw.generations[mask]
     t["action"] = ev["type"] - base
     t["id"] = ev["a"][:, 0]
@@ -410,12 +448,49 @@ def _group_cumsum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 # --- the interpreter --------------------------------------------------------
 
+def _check_usable(raw: RawExperiment) -> None:
+    """Refuse what the interpreter cannot answer right: a piece of
+    iter_generations, or a trace without the experiment."""
+    trace = raw.trace
+    version = getattr(trace, "version", None)
+    if is_piece(trace):
+        raise WholeTraceRequiredError(
+            "the AllocFree interpreter needs the whole trace, not a piece of "
+            "fastrace.iter_generations (this one starts at row "
+            f"{trace.first_row}): an object is freed in any later piece, and only "
+            "the first generation lists what existed when tracing started.  Use "
+            "fastrace.read(path).experiment('AllocFree'); "
+            "fastrace.experiments.raw(piece, 'AllocFree') gives a piece's own events",
+            experiment="AllocFree", version=version)
+    if len(raw.events) == 0 and len(raw.batches) == 0:
+        if version is not None and version < 23:
+            why = (f"it is a go 1.{version} trace, and the runtime writes AllocFree "
+                   "events from Go 1.23 on, when the program runs with "
+                   "GODEBUG=traceallocfree=1")
+        else:
+            why = ("it was not written with GODEBUG=traceallocfree=1 (the runtime's "
+                   "AllocFree experiment, in Go 1.23 and later): run the traced program "
+                   "with that setting")
+        raise ExperimentMissingError(f"no AllocFree events or batches in this trace: {why}",
+                                     experiment="AllocFree", version=version)
+
+
 class AllocFree:
     """Interpretation of the AllocFree experiment of one trace (see the
     module docstring for the tables).  Built by
-    ``fastrace.experiments.interpret(trace, "AllocFree")``."""
+    ``fastrace.experiments.interpret(trace, "AllocFree")`` or
+    ``trace.experiment("AllocFree")``.
+
+    Besides the tables: ``info_present`` (the trace has the info batch,
+    i.e. its first generation), ``wire_time_known`` (every event's written
+    time was recovered, so ``seq`` is the order the runtime wrote the
+    events in; False only for traces whose bytes could not be read again,
+    e.g. a generation Go's reader stopped in), ``min_heap_addr``,
+    ``page_size``, ``heap_align``, ``stack_align`` (from ``info``, or the
+    defaults of the module docstring)."""
 
     def __init__(self, raw: RawExperiment):
+        _check_usable(raw)
         self.raw = raw
         self.trace = raw.trace
         self.info, type_records = parse_batches(raw.batches)
@@ -428,11 +503,12 @@ class AllocFree:
             mn, ps, ha, sa = _DEFAULT_INFO
         self.min_heap_addr, self.page_size, self.heap_align, self.stack_align = mn, ps, ha, sa
         self._build_types(type_records)
-        ev = raw.events
-        code = ev["type"]
-        self.spans = self._build_spans(raw, code)
-        self.heap_objects = self._build_objects(raw, code)
-        self.goroutine_stacks = self._build_stacks(raw, code)
+        code = raw.events["type"]
+        order = _written_order(raw)
+        self.wire_time_known = bool(raw.wire_time_known.all())
+        self.spans = self._build_spans(raw, code, order)
+        self.heap_objects = self._build_objects(raw, code, order)
+        self.goroutine_stacks = self._build_stacks(raw, code, order)
         self._cache: dict = {}
 
     # -- tables --
@@ -467,8 +543,8 @@ class AllocFree:
         out[ok] = self._type_row[j[ok]]
         return out
 
-    def _build_spans(self, raw, code) -> np.ndarray:
-        s, ev = _family(raw, code, "Span", SPAN_DTYPE, self.page_size, self.min_heap_addr)
+    def _build_spans(self, raw, code, order) -> np.ndarray:
+        s, ev = _family(raw, code, order, "Span", SPAN_DTYPE, self.page_size, self.min_heap_addr)
         start = s["action"] != Action.FREE
         kc = ev["a"][:, 2]
         s["npages"][start] = ev["a"][start, 1]
@@ -487,8 +563,7 @@ class AllocFree:
         s["elemsize"][in_table] = SIZE_CLASS_BYTES[sc[in_table]]
         large = heap & (sc == 0)
         s["elemsize"][large] = s["bytes"][large]
-        free_of, start_of, _ = _pairs(s["address"], s["event"], s["action"], s["time"],
-                                     shared=False)
+        free_of, start_of, _ = _pairs(s["address"], s["seq"], s["action"], shared=False)
         s["pair"] = np.where(start, free_of, start_of)
         s["ended_by"] = _ended_by(s, s["id"].astype(np.int64), s["npages"].astype(np.int64))
         # A free row describes the span it ends.
@@ -497,14 +572,14 @@ class AllocFree:
             s[f][fr] = s[f][start_of[fr]]
         return s
 
-    def _build_objects(self, raw, code) -> np.ndarray:
-        o, ev = _family(raw, code, "HeapObject", OBJECT_DTYPE, self.heap_align,
+    def _build_objects(self, raw, code, order) -> np.ndarray:
+        o, ev = _family(raw, code, order, "HeapObject", OBJECT_DTYPE, self.heap_align,
                         self.min_heap_addr)
         start = o["action"] != Action.FREE
         o["type_id"][start] = ev["a"][start, 1]
         o["type"] = self._type_rows(o["generation"], o["type_id"])
         span, other = _find_spans(self.spans, self.page_size, self.min_heap_addr,
-                                  o["address"], o["event"], [SpanKind.HEAP])
+                                  o["address"], o["seq"], [SpanKind.HEAP])
         slot, size = self._slots(o, span)
         # Where two spans qualify, take the older one if only it fits the event.
         alt = np.flatnonzero(other >= 0)
@@ -545,8 +620,8 @@ class AllocFree:
         ok = (off == 0) | ((o["action"] != Action.FREE) & (header | tiny))
         return ok & (span >= 0)
 
-    def _build_stacks(self, raw, code) -> np.ndarray:
-        st, ev = _family(raw, code, "GoroutineStack", STACK_DTYPE, self.stack_align,
+    def _build_stacks(self, raw, code, order) -> np.ndarray:
+        st, ev = _family(raw, code, order, "GoroutineStack", STACK_DTYPE, self.stack_align,
                          self.min_heap_addr)
         start = st["action"] != Action.FREE
         order = np.where(start, ev["a"][:, 1], 0).astype(np.uint64)
@@ -558,8 +633,8 @@ class AllocFree:
         # keep the row, but give it no lifetime.
         live = ~start | (order > 0)
         rows = np.flatnonzero(live)
-        free_of, start_of, _ = _pairs(st["address"][rows], st["event"][rows],
-                                      st["action"][rows], st["time"][rows], shared=False)
+        free_of, start_of, _ = _pairs(st["address"][rows], st["seq"][rows],
+                                      st["action"][rows], shared=False)
 
         def back(x):  # rows of the subset -> rows of the table
             return np.where(x >= 0, rows[np.maximum(x, 0)], -1) if len(rows) else x
@@ -570,7 +645,7 @@ class AllocFree:
         st["order"][fr] = st["order"][st["pair"][fr]]
         st["size"][fr] = st["size"][st["pair"][fr]]
         st["span"] = _find_spans(self.spans, self.page_size, self.min_heap_addr,
-                                 st["address"], st["event"], [SpanKind.OTHER])[0]
+                                 st["address"], st["seq"], [SpanKind.OTHER])[0]
         st["span"][~live] = -1
         cell = ((st["address"] - np.uint64(self.min_heap_addr)) // np.uint64(self.stack_align))
         st["ended_by"] = _ended_by(st, cell.astype(np.int64),
@@ -590,15 +665,15 @@ class AllocFree:
     def _objects_lives(self):
         if "pairs" not in self._cache:
             o = self.heap_objects
-            free_of, start_of, prev = _pairs(o["slot"], o["event"], o["action"], o["time"],
-                                             shared=True, new_life=o["offset"] == 0)
+            free_of, start_of, prev = _pairs(o["slot"], o["seq"], o["action"], shared=True)
             self._cache["pairs"] = (free_of, start_of, prev >= 0)
         return self._cache["pairs"]
 
     def lifetimes(self, generation: int | None = None) -> np.ndarray:
         """One row per object exists/alloc event (``LIFETIME_DTYPE``):
         ``alloc_time`` (the snapshot's time for ``existed`` objects),
-        ``free_time`` (-1: still live when the trace ends), ``address`` (as
+        ``free_time`` (-1: still live when the trace ends; both times are
+        the events' ``wire_time``), ``address`` (as
         written), ``slot``, ``size`` (slot bytes), ``type`` (row in
         ``types``), ``shared`` (a tiny allocation into an already live
         16-byte block: its memory is counted by the allocation that opened
@@ -610,9 +685,9 @@ class AllocFree:
         if generation is not None:
             rows = rows[o["generation"][rows] == generation]
         lt = np.zeros(len(rows), LIFETIME_DTYPE)
-        lt["alloc_time"] = o["time"][rows]
+        lt["alloc_time"] = o["wire_time"][rows]
         f = free_of[rows]
-        lt["free_time"] = np.where(f >= 0, o["time"][np.maximum(f, 0)], -1)
+        lt["free_time"] = np.where(f >= 0, o["wire_time"][np.maximum(f, 0)], -1)
         for k in ("address", "slot", "size", "type", "generation"):
             lt[k] = o[k][rows]
         lt["existed"] = o["action"][rows] == Action.EXISTS
@@ -622,7 +697,14 @@ class AllocFree:
 
     def unmatched_frees(self) -> np.ndarray:
         """Rows of ``heap_objects`` freeing a slot that the trace never saw
-        allocated or existing (none in traces that start with the snapshot)."""
+        allocated or existing before, in the order the runtime wrote the
+        events (``seq``).  None in traces that start with the snapshot
+        (``info`` not empty) when that order is known
+        (``wire_time_known``): the runtime writes a free before the slot can
+        be allocated again and an allocation after it took the slot, on one
+        clock.  In the order of ``Trace.events`` there can be some (Go's
+        reader may show a thread's frees after another thread's later
+        allocations of the same slots: see the module docstring)."""
         o = self.heap_objects
         _, start_of, _ = self._objects_lives()
         return np.flatnonzero((o["action"] == Action.FREE) & (start_of < 0))
@@ -646,16 +728,18 @@ class AllocFree:
         return self._cache["deltas"]
 
     def live_heap(self, by_type: bool = False, generation: int | None = None) -> np.ndarray:
-        """Live heap bytes over time: one row per change, after it.
+        """Live heap bytes over time: one row per change, after it, in the
+        order the runtime wrote the events (``seq``).
 
-        ``CURVE_DTYPE`` (``time``, ``bytes``, ``count`` of live objects,
-        ``generation``); with ``by_type``, ``TYPE_CURVE_DTYPE`` where
-        ``bytes``/``count`` are those of ``type`` (row in ``types``, -1 =
-        untyped) after the change.  The first rows are the snapshot of the
-        objects that existed when tracing started."""
+        ``CURVE_DTYPE`` (``time``: the event's ``wire_time``; ``bytes``,
+        ``count`` of live objects, ``generation``); with ``by_type``,
+        ``TYPE_CURVE_DTYPE`` where ``bytes``/``count`` are those of ``type``
+        (row in ``types``, -1 = untyped) after the change.  The first rows
+        are the snapshot of the objects that existed when tracing started."""
         o = self.heap_objects
         db, dn, typ = self._deltas()
         rows = np.flatnonzero((db != 0) | (dn != 0))
+        rows = rows[np.argsort(o["seq"][rows], kind="stable")]
         if by_type:
             t = typ[rows]
             cb = _group_cumsum(t, db[rows])
@@ -665,7 +749,7 @@ class AllocFree:
         else:
             cb, cn = np.cumsum(db[rows]), np.cumsum(dn[rows])
             out = np.zeros(len(rows), CURVE_DTYPE)
-        out["time"], out["bytes"], out["count"] = o["time"][rows], cb, cn
+        out["time"], out["bytes"], out["count"] = o["wire_time"][rows], cb, cn
         out["generation"] = o["generation"][rows]
         if generation is not None:
             out = out[out["generation"] == generation]
@@ -725,7 +809,8 @@ class AllocFree:
     def alloc_rate(self, interval: int = 10_000_000, type: int | None = None,
                    generation: int | None = None) -> np.ndarray:
         """Allocations per ``interval`` ns (``RATE_DTYPE``: bin start
-        ``time``, ``count``, ``bytes``), optionally of one ``type`` row."""
+        ``time``, ``count``, ``bytes``), optionally of one ``type`` row;
+        allocations are binned by ``wire_time``."""
         o = self.heap_objects
         db, _, typ = self._deltas()
         sel = o["action"] == Action.ALLOC
@@ -733,10 +818,12 @@ class AllocFree:
             sel &= typ == type
         if generation is not None:
             sel &= o["generation"] == generation
-        t = o["time"][sel]
+        t = o["wire_time"][sel]
         if len(t) == 0:
             return np.zeros(0, RATE_DTYPE)
-        t0 = int(self.trace.events["time"][0]) if generation is None else int(t[0])
+        t0 = int(t.min())
+        if generation is None:
+            t0 = min(t0, int(self.trace.events["time"][0]))
         b = (t - t0) // interval
         nb = int(b.max()) + 1
         out = np.zeros(nb, RATE_DTYPE)
@@ -746,8 +833,9 @@ class AllocFree:
         return out
 
     def stack_memory(self, generation: int | None = None) -> np.ndarray:
-        """Goroutine stack memory over time (``CURVE_DTYPE``: ``bytes`` and
-        ``count`` of live stacks after each change)."""
+        """Goroutine stack memory over time (``CURVE_DTYPE``: ``time`` (the
+        event's ``wire_time``), ``bytes`` and ``count`` of live stacks after
+        each change, in ``seq`` order)."""
         st = self.goroutine_stacks
         start = st["action"] != Action.FREE
         size = st["size"].astype(np.int64)
@@ -760,8 +848,9 @@ class AllocFree:
         np.subtract.at(d, st["ended_by"][lost], size[lost])
         np.subtract.at(dn, st["ended_by"][lost], 1)
         rows = np.flatnonzero((dn != 0) | (d != 0))
+        rows = rows[np.argsort(st["seq"][rows], kind="stable")]
         out = np.zeros(len(rows), CURVE_DTYPE)
-        out["time"], out["generation"] = st["time"][rows], st["generation"][rows]
+        out["time"], out["generation"] = st["wire_time"][rows], st["generation"][rows]
         out["bytes"], out["count"] = np.cumsum(d[rows]), np.cumsum(dn[rows])
         if generation is not None:
             out = out[out["generation"] == generation]
