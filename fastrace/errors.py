@@ -13,6 +13,7 @@ __all__ = [
     "TraceFormatError",
     "TraceOrderError",
     "UnsupportedVersionError",
+    "WholeTraceRequiredError",
 ]
 
 
@@ -80,3 +81,11 @@ class TraceOrderError(TraceError):
 
 class UnsupportedVersionError(TraceError):
     """A well-formed header names a trace version fastrace does not decode."""
+
+
+class WholeTraceRequiredError(ValueError):
+    """An analysis that needs the whole trace was given a piece of
+    :func:`fastrace.iter_generations` (its intervals, pairs or summaries
+    run across pieces).  The trace is fine: read it with
+    :func:`fastrace.read`, or use the analysis's streaming form where it
+    has one (the message names it)."""

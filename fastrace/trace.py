@@ -16,7 +16,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from fastrace.errors import TraceError, TraceFormatError
+from fastrace.errors import TraceError, TraceFormatError, WholeTraceRequiredError
 from fastrace.fields import EventView
 from fastrace.wire import WireTrace, decode_wire, drop_pages, iter_wire_generations, open_source
 
@@ -202,10 +202,10 @@ class Trace:
     def _whole_trace_only(self, what: str) -> None:
         # Intervals run across pieces: a piece alone would cut them short.
         if getattr(self, "first_row", None) is not None:
-            raise ValueError(
+            raise WholeTraceRequiredError(
                 f"{what} needs the whole trace, not a piece of iter_generations: use "
-                "fastrace.read(), or fastrace.analysis.pprof.read_profile() for a profile "
-                "read piece by piece")
+                "fastrace.read(); to stream a file, fastrace.analysis.pprof.read_profile() "
+                "gives a profile and fastrace.analysis.gc.stream_mmu_curve() the MMU")
 
     # Ranges, GC, MMU and wall clock (fastrace.analysis.gc)
 
@@ -215,12 +215,16 @@ class Trace:
         :func:`fastrace.analysis.gc.ranges` for the columns."""
         from fastrace.analysis import gc
 
+        self._whole_trace_only("ranges()")
+
         return gc.ranges(self)
 
     def gc(self):
         """GC cycles, stop-the-world pauses, mark assist and sweep time, heap
         and heap goal over time: a :class:`fastrace.analysis.gc.GCSummary`."""
         from fastrace.analysis import gc
+
+        self._whole_trace_only("gc()")
 
         return gc.gc_summary(self)
 
@@ -232,6 +236,8 @@ class Trace:
         the mutator (Go's UtilFlags); see :meth:`mmu_curve`."""
         from fastrace.analysis import gc
 
+        self._whole_trace_only("mmu()")
+
         return gc.mmu(self, gc.DEFAULT_WINDOWS if windows is None else windows, stw=stw,
                       background=background, assist=assist, sweep=sweep, per_proc=per_proc)
 
@@ -241,6 +247,8 @@ class Trace:
         MMU curve (``.mmu(windows)``) for these flags: a
         :class:`fastrace.analysis.gc.MMUCurve`, to reuse for many windows."""
         from fastrace.analysis import gc
+
+        self._whole_trace_only("mmu_curve()")
 
         return gc.mmu_curve(self, stw=stw, background=background, assist=assist,
                             sweep=sweep, per_proc=per_proc)

@@ -340,3 +340,13 @@ def test_pieces_give_the_same_utilisation(conformance_traces):
             assert util.tobytes() == whole.util.tobytes() and bounds.tolist() == whole.bounds.tolist()
             streamed = gc.stream_mmu_curve(path, per_proc=bool(flags & 16))
             assert streamed.util.tobytes() == whole.util.tobytes()
+
+
+def test_pieces_are_refused_with_a_pointer_to_streaming():
+    from fastrace.errors import WholeTraceRequiredError
+
+    path = TESTS / "fixtures" / "traces" / "go1.27" / "gcalloc.trace"
+    piece = next(fastrace.iter_generations(path))
+    for call in (piece.ranges, piece.gc, piece.mmu, piece.mmu_curve):
+        with pytest.raises(WholeTraceRequiredError, match="stream_mmu_curve"):
+            call()

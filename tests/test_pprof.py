@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import fastrace
+from fastrace.errors import WholeTraceRequiredError
 import gotool
 import pprofread
 from conftest import FIXTURES, TESTS
@@ -572,9 +573,9 @@ def test_cli_pprof(tmp_path, fixture_refs):
 def test_api_errors():
     t = fastrace.read(_hand_trace())
     piece = next(fastrace.iter_generations(_hand_trace()))
-    with pytest.raises(ValueError, match="needs the whole trace.*read_profile"):
+    with pytest.raises(WholeTraceRequiredError, match="needs the whole trace.*read_profile"):
         piece.states()
-    with pytest.raises(ValueError, match=r"profile\('sync'\) needs the whole trace"):
+    with pytest.raises(WholeTraceRequiredError, match=r"profile\('sync'\) needs the whole trace"):
         piece.profile("sync")
     assert piece.cpu_profile().total() == (0, 0)
     with pytest.raises(ValueError, match="unknown latency profile 'cpu'.*cpu_profile"):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import fastrace
+from fastrace.errors import WholeTraceRequiredError
 from fastrace import cli, rawtext
 from fastrace.analysis import summary as S
 
@@ -386,7 +387,7 @@ def test_streamed_in_small_pieces(name):
 
 def test_pieces_are_refused():
     piece = next(fastrace.iter_generations(FIXTURES / "go1.27/long.trace", max_events=16))
-    with pytest.raises(ValueError, match="whole trace"):
+    with pytest.raises(WholeTraceRequiredError, match="whole trace"):
         piece.goroutines()
 
 

@@ -45,6 +45,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from fastrace.errors import WholeTraceRequiredError
+
 __all__ = [
     "Summary", "summarize", "summarize_file", "logs", "goroutines_json", "tasks_json",
     "goroutines_json_chunks", "tasks_json_chunks", "goroutines_csv_chunks", "tasks_csv_chunks",
@@ -224,7 +226,7 @@ def summarize(trace) -> Summary:
     s = getattr(trace, "_fastrace_summary", None)
     if s is None:
         if getattr(trace, "first_row", None) is not None:
-            raise ValueError(
+            raise WholeTraceRequiredError(
                 "goroutine and task summaries need the whole trace: this is a piece from "
                 "iter_generations (use fastrace.read, or summarize_file to stream a file)")
         st = trace.strings

@@ -55,6 +55,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from fastrace import _varint
+from fastrace import errors
 from fastrace import spec as _spec
 from fastrace.errors import TraceError
 from fastrace.kinds import EventKind
@@ -118,9 +119,10 @@ class ExperimentMissingError(ExperimentError):
     not turn it on when it wrote the trace (or its Go release cannot)."""
 
 
-class WholeTraceRequiredError(ExperimentError):
+class WholeTraceRequiredError(ExperimentError, errors.WholeTraceRequiredError):
     """The interpreter needs the whole trace and was given a piece of
-    :func:`fastrace.iter_generations`."""
+    :func:`fastrace.iter_generations` (also a
+    :class:`fastrace.errors.WholeTraceRequiredError`)."""
 
 
 def is_piece(trace) -> bool:
