@@ -22,15 +22,8 @@ def example_trace_path() -> str:
 
 
 def _load(path: str):
-    """A binary trace as a path (memory-mapped later), or a text-format trace
-    (first line ``Trace Go1.NN``) converted to wire bytes."""
-    from fastrace import rawtext
-
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if rawtext.is_text_trace(head):
-        with open(path, "rb") as f:
-            return rawtext.text_to_wire(f.read())
+    """The trace argument as given: ``fastrace.wire.open_source`` (used by
+    every reader) takes binary, text-format and compressed traces alike."""
     return path
 
 
