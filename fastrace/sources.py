@@ -323,12 +323,45 @@ def _text_line(head: bytes) -> str | None:
     return line if line.isprintable() or not line else None
 
 
+# profile.proto's Profile message: field number -> allowed wire types
+# (0 varint, 2 length-delimited).  Go's writers put the fields in
+# different orders, so a profile is recognised by its structure.
+_PPROF_FIELDS = {1: (2,), 2: (2,), 3: (2,), 4: (2,), 5: (2,), 6: (2,), 7: (0,), 8: (0,),
+                 9: (0,), 10: (0,), 11: (2,), 12: (0,), 13: (0, 2), 14: (0,)}
+
+
+def _varint(b: bytes, i: int) -> tuple[int, int] | None:
+    v = shift = 0
+    while i < len(b) and shift < 64:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        if c < 0x80:
+            return v, i
+        shift += 7
+    return None
+
+
 def _looks_like_pprof(head: bytes) -> bool:
-    # A profile.proto message as Go writes it starts with its first
-    # sample_type: field 1 (tag 0x0a), a short length, then the ValueType's
-    # fields 1 and 2 (tags 0x08 and 0x10), both string-table indexes.
-    return (len(head) >= 6 and head[0] == 0x0A and head[1] < 0x20 and head[2] == 0x08
-            and 0x10 in head[3:6])
+    """Whether ``head`` parses as the start of a protobuf Profile message:
+    at least three fields (or all of a shorter input), each a field number
+    and wire type the message has, with lengths that fit."""
+    i = fields = 0
+    while i < len(head) and fields < 16:
+        tag = _varint(head, i)
+        if tag is None:
+            break                        # cut at the end of the head
+        (t, i) = tag
+        if t & 7 not in _PPROF_FIELDS.get(t >> 3, ()):
+            return False
+        val = _varint(head, i)
+        if val is None:
+            break
+        (v, i) = val
+        if t & 7 == 2:
+            i += v
+        fields += 1
+    return fields >= 3
 
 
 def describe(head: bytes, *, compressed: bool = False) -> tuple[str, str] | None:
