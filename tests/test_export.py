@@ -353,7 +353,8 @@ def _same(table, expected):
 @pytest.mark.parametrize("case", ["go1.22/long", "go1.25/annotations", "go1.26/cpuprofile"])
 def test_parquet_streamed_equals_tables(case, tmp_path):
     t = _trace(case)
-    # row_group=16: the event table is written piece after piece.
+    # row_group=16: the event table is written in many slices, some of which
+    # straddle two pieces of iter_generations (two generations).
     written = export.write_tables(_path(case), tmp_path, row_group=16)
     assert sorted(written) == sorted(export.CORE_TABLES)
     wall = _has_clock(t)
@@ -369,8 +370,33 @@ def test_parquet_streamed_equals_tables(case, tmp_path):
         assert meta[b"fastrace.generations"] == str(len(t.generations)).encode()
         assert meta[b"fastrace.events"] == str(len(t.events)).encode()
         assert meta[b"fastrace.source"] == _path(case).name.encode()
-    if case == "go1.22/long":
-        assert pq.read_metadata(written["events"]).num_row_groups == len(t.generations)
+    # Written 16 rows at a time, across the pieces of each generation.
+    assert pq.read_metadata(written["events"]).num_row_groups == -(-len(t.events) // 16)
+
+
+def test_parquet_compact_dictionaries(tmp_path, monkeypatch):
+    # Files get only the dictionary entries their rows use (beyond a size).
+    case = "go1.25/annotations"
+    t = _trace(case)
+    monkeypatch.setattr(export, "COMPACT_DICTIONARY", 4)
+    written = export.write_tables(_path(case), tmp_path, tables=["events", "frames"],
+                                  row_group=64)
+    for name in written:
+        got = pq.read_table(written[name])
+        _same(got, t.to_arrow(name, resolve=True, wall=name == "events"))
+    msg = pq.read_table(written["events"]).column("message")
+    for chunk in msg.chunks:
+        assert len(chunk.dictionary) < len(t.strings)
+
+
+def test_failed_export_leaves_no_file(tmp_path):
+    # A trace damaged in its last generation: the pieces before it are
+    # written, then the error; no incomplete file stays.
+    data = bytearray(_path("go1.22/long").read_bytes())
+    data[-40:] = b"\xff" * 40
+    with pytest.raises(fastrace.TraceError):
+        export.write_tables(bytes(data), tmp_path, row_group=16)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("case", ["go1.23/allocfree", "go1.27/allocfree"])
@@ -466,6 +492,9 @@ def test_multiprocessing_and_futures():
     ("pandas", lambda t: t.to_pandas(), "pandas"),
     ("polars", lambda t: t.to_polars(), "polars"),
     ("duckdb", lambda t: t.sql("select 1"), "duckdb"),
+    ("pyarrow", lambda t: t.to_pandas(), "pandas"),      # each extra brings pyarrow
+    ("pyarrow", lambda t: t.to_polars(), "polars"),
+    ("pyarrow", lambda t: t.sql("select 1"), "duckdb"),
 ])
 def test_missing_extra_names_the_install(module, call, extra, monkeypatch):
     t = _trace("go1.25/sched")
