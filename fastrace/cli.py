@@ -103,7 +103,7 @@ def _cmd_export(args) -> int:
         print(f"fastrace: {e.args[0]}", file=sys.stderr)
         return 1
     secs = time.perf_counter() - start
-    if size:
+    if size >= 1e6:
         print(f"fastrace: {size:,} bytes of trace in {secs:.2f} s "
               f"({size / 1e6 / max(secs, 1e-9):.1f} MB/s)", file=sys.stderr)
     return 0
