@@ -770,6 +770,10 @@ def _columns(data) -> Iterator[tuple[str, np.ndarray]]:
 
 def _generic_arrow(trace, s: TableSpec, data, *, resolve: bool, wall: bool):
     pa = _pa()
+    if isinstance(data, pa.Table):
+        return data
+    if hasattr(data, "__arrow_c_stream__") and not isinstance(data, (np.ndarray, Mapping)):
+        return pa.table(data)                # a DataFrame of pandas, Polars, ...
     if wall:
         _check_wall(trace)
         off, has = _wall_offsets(trace)
@@ -907,10 +911,27 @@ _register_allocfree()
 # that write_tables and sql find them on traces that have them.  Their
 # column roles follow the naming conventions until registered here with
 # more (register_table(name, strings=..., enums=...)).
+def _derived_available(name: str) -> Callable[[Any], bool]:
+    """A derived table is there when the trace has a method of that name
+    that takes no arguments (or an array attribute)."""
+    import inspect
+
+    def available(trace) -> bool:
+        fn = getattr(type(trace), name, None)
+        if callable(fn):
+            try:
+                inspect.signature(fn).bind(trace)
+            except (TypeError, ValueError):
+                return False
+            return True
+        return isinstance(getattr(trace, name, None), np.ndarray)
+
+    return available
+
+
 for _name in ("goroutines", "states", "ranges", "tasks", "regions", "logs", "gc_cycles",
               "stw", "cpu_samples"):
-    register_table(_name, available=lambda t, _n=_name: callable(getattr(type(t), _n, None))
-                   or isinstance(getattr(t, _n, None), np.ndarray))
+    register_table(_name, available=_derived_available(_name))
 
 
 # --------------------------------------------------------------------------
@@ -1252,16 +1273,18 @@ def write_tables(source, out_dir: str, *, format: str = "parquet", tables=None,
         view, keep = open_source(source)
         if isinstance(keep, (bytes, bytearray)) or keep is None:
             keep = view
-        first = next(iter_wire_generations(view, index_only=True), None)
-        if first is None:
-            raise ValueError("empty trace")
-        has_exp = len(first.exp_batches) > 0
+        has_exp = False
+        if tables is None:
+            # Experiment tables need the whole trace; experiments write
+            # batches into the first generation (AllocFree: its info batch).
+            first = next(iter_wire_generations(view, index_only=True), None)
+            has_exp = first is not None and len(first.exp_batches) > 0
     wanted = list(tables) if tables is not None else None
     if wanted is not None:
         for n in wanted:
             table_spec(n)                # unknown names fail before any work
     needs_full = trace is None and (
-        (wanted is None and (has_exp or any(n not in CORE_TABLES for n in _derived_on_class())))
+        (wanted is None and (has_exp or bool(_derived_on_class())))
         or (wanted is not None and any(n not in CORE_TABLES for n in wanted)))
     if trace is None and needs_full:
         trace = read(keep)
@@ -1384,9 +1407,11 @@ def _event_dtype():
 def _derived_on_class() -> list[str]:
     from fastrace.trace import Trace
 
+    probe = object.__new__(Trace)
     return [n for n, s in _TABLES.items()
             if n not in CORE_TABLES and not n.startswith("allocfree_")
-            and callable(getattr(Trace, n, None))]
+            and callable(getattr(Trace, n, None)) and s.available is not None
+            and s.available(probe)]
 
 
 def _write_json(out_dir: str, fmt: str, meta: dict) -> None:

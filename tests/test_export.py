@@ -315,6 +315,31 @@ def test_registered_and_attribute_tables():
         t.to_arrow("nope")
 
 
+def test_derived_tables_on_the_trace_class(tmp_path, monkeypatch):
+    # The analyses add methods such as Trace.goroutines(); they become tables
+    # (written by export) when callable without arguments.
+    def goroutines(self):
+        g = np.unique(self.events["g"][self.events["g"] >= 0])
+        out = np.zeros(len(g), dtype=[("g", "<i8"), ("name_string", "<u4"), ("pad0", "u1")])
+        out["g"] = g
+        return out
+
+    def regions(self, task):                 # needs an argument: not a table
+        return np.zeros(0, dtype=[("x", "<i8")])
+
+    monkeypatch.setattr(fastrace.Trace, "goroutines", goroutines, raising=False)
+    monkeypatch.setattr(fastrace.Trace, "regions", regions, raising=False)
+    case = "go1.25/sched"
+    t = fastrace.read(_path(case))
+    assert "goroutines" in t.tables() and "regions" not in t.tables()
+    a = t.to_arrow("goroutines", resolve=True)
+    assert a.column_names == ["g", "name"]
+    assert a.column("g").to_pylist() == goroutines(t)["g"].tolist()
+    written = export.write_tables(_path(case), tmp_path)
+    assert "goroutines" in written and "regions" not in written
+    _same(pq.read_table(written["goroutines"]), t.to_arrow("goroutines", resolve=True))
+
+
 # --- DuckDB ------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", ["go1.22/sched", "go1.25/annotations", "go1.27/allocfree"])
