@@ -123,7 +123,6 @@ import importlib
 import json
 import os
 import re
-import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -132,7 +131,7 @@ import numpy as np
 
 from fastrace import spec as _spec
 from fastrace.fields import ID_NAMES
-from fastrace.kinds import EventKind, GoState, ProcState, ResourceKind
+from fastrace.kinds import EventKind, GoState, ProcState
 
 __all__ = [
     "TableSpec",
@@ -363,12 +362,11 @@ def _string_rows(n_strings: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return idx, None
 
 
-def _string_column(pa, trace, rows: np.ndarray, valid: np.ndarray | None = None,
-                   checked: tuple | None = None):
+def _string_column(pa, trace, rows: np.ndarray, valid: np.ndarray | None = None):
     """String rows as a dictionary column over the whole string table (the
-    indices are the rows; ``checked``: ``_string_rows`` of them, reused)."""
+    indices are the rows; rows out of range become null)."""
     values = _string_values(pa, trace.strings)
-    idx, bad = checked if checked is not None else _string_rows(len(values), rows)
+    idx, bad = _string_rows(len(values), rows)
     if bad is not None:
         valid = ~bad if valid is None else valid & ~bad
     mask = None if valid is None else ~valid
@@ -451,6 +449,7 @@ def _a_columns() -> tuple[str, ...]:
 
 EVENT_A_COLUMNS: tuple[str, ...] = _a_columns()
 """The event table's named a-value columns, in order (same for every trace)."""
+
 
 def _row_names(kind: int, typ: int) -> tuple[str, ...]:
     """What a[0..2] hold in a row of ``kind`` made by wire type ``typ``
@@ -1251,7 +1250,7 @@ def write_tables(source, out_dir: str, *, format: str = "parquet", tables=None,
     the same slices from it.  Returns ``{table: path}``; ``on_table(name,
     path, rows)`` is called as each file is done.
     """
-    from fastrace.trace import Trace, iter_generations, read
+    from fastrace.trace import Trace, read
     from fastrace.wire import iter_wire_generations, open_source
 
     _pa()

@@ -48,8 +48,8 @@ _HEAD = 4096
 _HOW = ("a Go execution trace is the file written by runtime/trace (trace.Start), "
         "`go test -trace=trace.out` or net/http/pprof's /debug/pprof/trace")
 
-_EMPTY = (f"empty input: not a Go execution trace (a program writes its trace as it runs "
-          f"and flushes it in trace.Stop: was it stopped before that?)")
+_EMPTY = ("empty input: not a Go execution trace (a program writes its trace as it runs "
+          "and flushes it in trace.Stop: was it stopped before that?)")
 
 
 def open_input(source) -> tuple[memoryview, object]:

@@ -28,7 +28,7 @@ import fastrace
 from fastrace import cli, export
 from fastrace.experiments.allocfree import Action, SpanKind
 from fastrace.fields import ID_NAMES, row_fields
-from fastrace.kinds import EventKind, GoState, ProcState
+from fastrace.kinds import EventKind, GoState
 
 pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
