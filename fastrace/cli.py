@@ -6,6 +6,7 @@ Bad input gives one line on stderr and exit status 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 
@@ -22,15 +23,8 @@ def example_trace_path() -> str:
 
 
 def _load(path: str):
-    """A binary trace as a path (memory-mapped later), or a text-format trace
-    (first line ``Trace Go1.NN``) converted to wire bytes."""
-    from fastrace import rawtext
-
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if rawtext.is_text_trace(head):
-        with open(path, "rb") as f:
-            return rawtext.text_to_wire(f.read())
+    """The trace argument as given: ``fastrace.wire.open_source`` (used by
+    every reader) takes binary, text-format and compressed traces alike."""
     return path
 
 
@@ -175,6 +169,68 @@ def _cmd_pprof(args) -> int:
     return 0
 
 
+# fastrace export (fastrace.export) ------------------------------------------
+
+EXPORT_FORMATS = ("parquet", "csv")
+
+
+def _cmd_export(args) -> int:
+    import time
+
+    from fastrace.export import write_tables
+
+    tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+    size = _input_size(args.trace)
+    start = time.perf_counter()
+
+    def done(name, path, rows):
+        print(f"{path}  {rows:,} rows  {os.path.getsize(path):,} bytes")
+        sys.stdout.flush()
+
+    try:
+        write_tables(args.trace, args.output, format=args.format, tables=tables,
+                     resolve=not args.no_resolve, wall=args.wall_clock, on_table=done)
+    except KeyError as e:
+        print(f"fastrace: {e.args[0]}", file=sys.stderr)
+        return 1
+    secs = time.perf_counter() - start
+    if size >= 1e6:
+        print(f"fastrace: {size:,} bytes of trace in {secs:.2f} s "
+              f"({size / 1e6 / max(secs, 1e-9):.1f} MB/s)", file=sys.stderr)
+    return 0
+
+
+def _input_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _export_parser(sub) -> None:
+    e = sub.add_parser(
+        "export", help="write a trace's tables as Parquet or CSV files, one per table",
+        description="Write every table of a trace (events, threads, strings, stacks, frames, "
+                    "stack_frames, generations, exp_batches, experiment tables) into DIR as "
+                    "TABLE.parquet or TABLE.csv. Example: fastrace export trace.out -o out/ "
+                    "&& duckdb -c \"select type, count(*) from 'out/events.parquet' group by "
+                    "type\"")
+    e.add_argument("trace", help="trace file (binary, Go's text format, gzip or zstd)")
+    e.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    e.add_argument("--format", choices=EXPORT_FORMATS, default="parquet",
+                   help="parquet (default; the trace's metadata in each file's key-value "
+                        "metadata) or csv (plus metadata.json)")
+    e.add_argument("--tables", metavar="T1,T2", help="only these tables (default: all)")
+    e.add_argument("--no-resolve", action="store_true",
+                   help="keep string columns as rows of strings.parquet instead of text")
+    wall = e.add_mutually_exclusive_group()
+    wall.add_argument("--wall-clock", dest="wall_clock", action="store_true", default=None,
+                      help="add wall-clock columns (default: when the trace has clock "
+                           "snapshots, Go 1.25+)")
+    wall.add_argument("--no-wall-clock", dest="wall_clock", action="store_false")
+    e.set_defaults(func=_cmd_export)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fastrace", description="Decode Go execution traces (runtime/trace, go test -trace).")
@@ -212,6 +268,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="cpu only: sampling period in ns (default 10000000, the runtime's "
                          "100 Hz; the trace does not record it)")
     pp.set_defaults(func=_cmd_pprof)
+
+    _export_parser(sub)
     return p
 
 
@@ -219,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except TraceError as e:
+    except (TraceError, ImportError) as e:   # ImportError: an optional package is missing
         print(f"fastrace: {e}", file=sys.stderr)
         return 1
     except OSError as e:

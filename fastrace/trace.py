@@ -358,6 +358,57 @@ class Trace:
 
         return summary.logs(self)
 
+    # Exports (fastrace.export) ---------------------------------------------
+    # Tables and their columns are documented in fastrace/export.py.
+
+    def tables(self) -> list[str]:
+        """Names of the tables this trace has, for :meth:`to_arrow`,
+        :meth:`to_pandas`, :meth:`to_polars`, :meth:`sql` and ``fastrace
+        export`` (``events``, ``strings``, ``stacks``, ...)."""
+        from fastrace import export
+
+        return export.table_names(self)
+
+    def to_arrow(self, name: str = "events", *, resolve: bool = False, wall: bool = False):
+        """Table ``name`` as a ``pyarrow.Table`` with readable columns: the
+        event table's ``a`` split into ``a0..a2`` and named columns, kinds,
+        types and states as dictionary columns of names, ``m`` as thread ids;
+        ``resolve=True``: strings as text, and each stack's innermost
+        function; ``wall=True``: wall-clock times (Go 1.25+).  Needs
+        ``pip install 'fastrace[arrow]'``."""
+        from fastrace import export
+
+        return export.to_arrow(self, name, resolve=resolve, wall=wall)
+
+    def to_pandas(self, name: str = "events", *, resolve: bool = False, wall: bool = False):
+        """Table ``name`` as a pandas DataFrame (see :meth:`to_arrow`); needs
+        ``pip install 'fastrace[pandas]'``."""
+        from fastrace import export
+
+        return export.to_pandas(self, name, resolve=resolve, wall=wall)
+
+    def to_polars(self, name: str = "events", *, resolve: bool = False, wall: bool = False):
+        """Table ``name`` as a Polars DataFrame (see :meth:`to_arrow`); needs
+        ``pip install 'fastrace[polars]'``."""
+        from fastrace import export
+
+        return export.to_polars(self, name, resolve=resolve, wall=wall)
+
+    def sql(self, query: str, *, resolve: bool = True, wall: bool = False):
+        """Run SQL on the trace's tables with DuckDB, as a pandas DataFrame:
+        ``t.sql("select type, count(*) n from events group by type")``.
+        Every table of :meth:`tables` can be named; strings are text unless
+        ``resolve=False``.  Needs ``pip install 'fastrace[duckdb]'``."""
+        from fastrace import export
+
+        return export.sql(self, query, resolve=resolve, wall=wall)
+
+    def __reduce__(self):
+        # Pickles with its tables (not a path to read again); see fastrace.export.
+        from fastrace import export
+
+        return export.trace_from_state, (export.trace_state(self),)
+
 
 def read(source, *, workers: int = 1) -> Trace:
     """Decode and order a whole trace (path, bytes, bytearray, memoryview, mmap).

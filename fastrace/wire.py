@@ -13,8 +13,6 @@ experimental batch data stay in the input buffer; their rows hold offsets.
 from __future__ import annotations
 
 import enum
-import mmap
-import os
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -84,31 +82,18 @@ _GEN_TABLES = (
 
 
 def open_source(source) -> tuple[memoryview, object]:
-    """Turn a path or a bytes-like object into a read-only byte view.
-
-    Paths are memory-mapped (never read into memory as a whole).  Returns
-    the view and the object that must stay alive while it is used.
+    """Turn what a user passes as a trace into a read-only byte view of a
+    binary trace: a path (``str``/``os.PathLike``, memory-mapped, never read
+    into memory as a whole), a bytes-like object, an open binary file; a
+    text-format trace is converted and a gzip/zstd/xz/bzip2-compressed one
+    decompressed in memory; other files raise a
+    :class:`fastrace.TraceFormatError` that says what they look like.  See
+    :mod:`fastrace.sources`.  Returns the view and the object that must stay
+    alive while it is used.
     """
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                return memoryview(b""), None
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        return memoryview(mm), mm
-    if isinstance(source, mmap.mmap):
-        return memoryview(source), source
-    try:
-        view = memoryview(source)
-    except TypeError:
-        raise TypeError(
-            f"expected a path or a bytes-like object, got {type(source).__name__}"
-        ) from None
-    if view.ndim != 1 or view.itemsize != 1:
-        view = view.cast("B")
-    if not view.c_contiguous:
-        raise ValueError("trace buffer must be contiguous")
-    return view, source
+    from fastrace.sources import open_input
+
+    return open_input(source)
 
 
 @dataclass(eq=False)
