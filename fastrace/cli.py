@@ -234,6 +234,8 @@ def _export_parser(sub) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fastrace", description="Decode Go execution traces (runtime/trace, go test -trace).")
+    from fastrace import __version__
+    p.add_argument("--version", action="version", version=f"fastrace {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="print every event of a trace as text")
     d.add_argument("--format", choices=DUMP_FORMATS, default="go-wire",

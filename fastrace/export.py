@@ -269,6 +269,10 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 
 def _plain(pa, a: np.ndarray):
+    if a.dtype.kind == "O" and len(a) == 0:
+        # Nothing to infer a type from (Arrow would say null): the analyses'
+        # object columns are names (str).
+        return pa.array([], type=pa.string())
     if a.dtype.kind in "OUS":
         return pa.array(a.tolist() if a.dtype.kind == "O" else a)
     return pa.array(_flat(a))
@@ -928,9 +932,38 @@ def _derived_available(name: str) -> Callable[[Any], bool]:
     return available
 
 
-for _name in ("goroutines", "states", "ranges", "tasks", "regions", "logs", "gc_cycles",
-              "stw", "cpu_samples"):
-    register_table(_name, available=_derived_available(_name))
+def _register_derived() -> None:
+    """The analyses' tables (fastrace.analysis), with their column roles."""
+    from fastrace.kinds import GoState, ResourceKind
+
+    def whole(name):
+        # Derived tables need the whole trace (pieces of iter_generations
+        # refuse them): a piece simply does not list them.
+        base = _derived_available(name)
+        return lambda t: base(t) and getattr(t, "first_row", None) is None
+
+    for name, kw in (
+        ("goroutines", dict(times=("creation_time", "start_time", "end_time"))),
+        ("goroutine_block_times", {}),
+        ("goroutine_range_times", {}),
+        ("states", dict(strings=("reason",), stacks=("stack", "transition_stack"),
+                        enums={"state": GoState, "prev_state": GoState}, times=("start", "end"))),
+        ("ranges", dict(enums={"scope_kind": ResourceKind}, times=("start", "end"))),
+        ("tasks", dict(times=("start", "end"))),
+        ("regions", dict(times=("start", "end"))),
+        ("logs", dict(times=("time",))),
+    ):
+        register_table(name, available=whole(name), **kw)
+    gc_whole = whole("gc")
+    register_table("gc_cycles", lambda t: t.gc().cycles, times=("start", "end"),
+                   available=gc_whole)
+    register_table("stw_pauses", lambda t: t.gc().pauses, times=("start", "end"),
+                   available=gc_whole)
+    register_table("heap", lambda t: t.gc().heap, times=("time",), available=gc_whole)
+    register_table("heap_goal", lambda t: t.gc().heap_goal, times=("time",), available=gc_whole)
+
+
+_register_derived()
 
 
 # --------------------------------------------------------------------------

@@ -411,7 +411,8 @@ class Trace:
 
 
 def read(source, *, workers: int = 1) -> Trace:
-    """Decode and order a whole trace (path, bytes, bytearray, memoryview, mmap).
+    """Decode and order a whole trace: a path (str or Path, memory-mapped), bytes-like
+    object, open binary file, text-format or compressed trace (see fastrace.sources).
 
     Generations are indexed and ordered one after the other; the memory
     mapped pages of each are given back once it is ordered.  With

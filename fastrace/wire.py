@@ -232,7 +232,7 @@ class WireTrace:
 
 
 def decode_wire(source, *, salvage_prefix: bool = False) -> WireTrace:
-    """Decode a trace (a path, bytes, bytearray, memoryview or mmap).
+    """Decode a trace (path, bytes-like, open file, text-format or compressed trace).
 
     Raises :class:`fastrace.TraceFormatError` for malformed input and
     :class:`fastrace.UnsupportedVersionError` for traces of other versions.

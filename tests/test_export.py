@@ -315,29 +315,40 @@ def test_registered_and_attribute_tables():
         t.to_arrow("nope")
 
 
-def test_derived_tables_on_the_trace_class(tmp_path, monkeypatch):
-    # The analyses add methods such as Trace.goroutines(); they become tables
-    # (written by export) when callable without arguments.
-    def goroutines(self):
-        g = np.unique(self.events["g"][self.events["g"] >= 0])
-        out = np.zeros(len(g), dtype=[("g", "<i8"), ("name_string", "<u4"), ("pad0", "u1")])
-        out["g"] = g
-        return out
+DERIVED = ("goroutines", "goroutine_block_times", "goroutine_range_times", "states", "ranges",
+           "tasks", "regions", "logs", "gc_cycles", "stw_pauses", "heap", "heap_goal")
 
-    def regions(self, task):                 # needs an argument: not a table
-        return np.zeros(0, dtype=[("x", "<i8")])
 
-    monkeypatch.setattr(fastrace.Trace, "goroutines", goroutines, raising=False)
-    monkeypatch.setattr(fastrace.Trace, "regions", regions, raising=False)
-    case = "go1.25/sched"
+@pytest.mark.parametrize("case", ["go1.27/annotations", "go1.23/gcalloc"])
+def test_analysis_tables_equal_numpy(case, tmp_path):
+    """The analyses' tables (fastrace.analysis) as Arrow: every numeric
+    column equals the numpy table's, enum codes become their names, and
+    export writes them."""
     t = fastrace.read(_path(case))
-    assert "goroutines" in t.tables() and "regions" not in t.tables()
-    a = t.to_arrow("goroutines", resolve=True)
-    assert a.column_names == ["g", "name"]
-    assert a.column("g").to_pylist() == goroutines(t)["g"].tolist()
+    assert set(DERIVED) <= set(t.tables())
+    gc = t.gc()
+    numpy_of = {"gc_cycles": gc.cycles, "stw_pauses": gc.pauses, "heap": gc.heap,
+                "heap_goal": gc.heap_goal}
+    for name in DERIVED:
+        want = numpy_of[name] if name in numpy_of else getattr(t, name)()
+        a = t.to_arrow(name)
+        assert a.num_rows == len(want), name
+        for col in want.dtype.names:
+            if want.dtype[col].kind in "iuf" and col in a.column_names and \
+                    col not in ("state", "prev_state", "scope_kind"):
+                assert a.column(col).to_pylist() == want[col].tolist(), (name, col)
+    st = t.states()
+    names = t.to_arrow("states").column("state").to_pylist()
+    assert names == [str(GoState(int(x))) for x in st["state"]]
     written = export.write_tables(_path(case), tmp_path)
-    assert "goroutines" in written and "regions" not in written
-    _same(pq.read_table(written["goroutines"]), t.to_arrow("goroutines", resolve=True))
+    assert set(DERIVED) <= set(written)
+    wall = t.version >= 25
+    _same(pq.read_table(written["states"]), t.to_arrow("states", resolve=True, wall=wall))
+
+
+def test_pieces_list_no_analysis_tables():
+    piece = next(fastrace.iter_generations(_path("go1.27/annotations")))
+    assert not set(DERIVED) & set(piece.tables())
 
 
 # --- DuckDB ------------------------------------------------------------------
@@ -381,9 +392,10 @@ def test_parquet_streamed_equals_tables(case, tmp_path):
     # row_group=16: the event table is written in many slices, some of which
     # straddle two pieces of iter_generations (two generations).
     written = export.write_tables(_path(case), tmp_path, row_group=16)
-    assert sorted(written) == sorted(export.CORE_TABLES)
+    assert set(export.CORE_TABLES) <= set(written)     # and the analyses' tables
     wall = _has_clock(t)
-    for name, path in written.items():
+    for name in export.CORE_TABLES:
+        path = written[name]
         assert Path(path).name == f"{name}.parquet"
         got = pq.read_table(path)
         _same(got, t.to_arrow(name, resolve=True, wall=wall and name in ("events",

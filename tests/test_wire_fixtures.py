@@ -81,3 +81,15 @@ def test_cli_bad_input_one_line_exit_1(tmp_path):
         assert "Traceback" not in proc.stderr.decode()
     proc = subprocess.run([sys.executable, "-m", "fastrace", "dump", str(bad)], capture_output=True)
     assert "offset" in proc.stderr.decode() and "generation" in proc.stderr.decode()
+
+
+def test_cli_version_and_help():
+    from fastrace import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "fastrace", "--version"], capture_output=True)
+    assert proc.returncode == 0 and proc.stdout.decode().strip() == f"fastrace {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "fastrace", "--help"], capture_output=True)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0
+    for command in ("dump", "validate", "info", "goroutines", "tasks", "mmu", "pprof", "export"):
+        assert command in out, command
