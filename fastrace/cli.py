@@ -68,13 +68,39 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from fastrace.info import format_summary, summarize
+    import csv
+    import io
+    import json
+
+    from fastrace.info import OVERVIEW_FIELDS, format_overview, format_summary, overview, summarize
     from fastrace.wire import decode_wire
 
-    path = args.trace or example_trace_path()
-    name = args.trace or f"{path} (example shipped with fastrace)"
-    sys.stdout.write(format_summary(summarize(decode_wire(_load(path))), name))
-    sys.stdout.flush()
+    paths = args.trace or [example_trace_path()]
+    names = args.trace or [f"{paths[0]} (example shipped with fastrace)"]
+    out = sys.stdout
+    rows = []
+    for path, name in zip(paths, names):
+        o = overview(_load(path), name)
+        if args.format == "text":
+            if rows:
+                out.write("\n")
+            out.write(format_overview(o))
+            if args.verbose:
+                out.write("\n" + format_summary(summarize(decode_wire(_load(path))), name))
+        rows.append(o)
+    if args.format == "json":
+        json.dump(rows if len(rows) > 1 or args.trace and len(args.trace) > 1 else rows[0],
+                  out, indent=1)
+        out.write("\n")
+    elif args.format == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(OVERVIEW_FIELDS)
+        for o in rows:
+            w.writerow([json.dumps(o[k]) if isinstance(o[k], (dict, list)) else
+                        ("" if o[k] is None else o[k]) for k in OVERVIEW_FIELDS])
+        out.write(buf.getvalue())
+    out.flush()
     return 0
 
 
@@ -247,8 +273,19 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("trace", help="trace file (binary, or Go's text format)")
     v.add_argument("--max", type=int, default=20, help="problems to print at most")
     v.set_defaults(func=_cmd_validate)
-    i = sub.add_parser("info", help="summarize a trace (default: the shipped example)")
-    i.add_argument("trace", nargs="?", help="trace file; omit to use the shipped example")
+    i = sub.add_parser(
+        "info", help="what a trace holds, first what a person looks for (default: the shipped "
+                     "example)",
+        description="Which Go wrote the trace, when, how long it covers, goroutines, "
+                    "GOMAXPROCS, GC cycles and stop-the-world time, what goroutines blocked on, "
+                    "CPU samples and experiments; --verbose adds the wire format's counts. "
+                    "Example: fastrace info trace.out; fastrace info --format csv *.trace")
+    i.add_argument("trace", nargs="*", help="trace files; none: the shipped example")
+    i.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                   help="text: lines for a terminal; json: one object per trace (an array for "
+                        "several); csv: one row per trace")
+    i.add_argument("-v", "--verbose", action="store_true",
+                   help="text: also the low-level counts (generations, batches, event types)")
     i.set_defaults(func=_cmd_info)
     _add_summary_parsers(sub)
     _add_mmu_parser(sub)

@@ -1,4 +1,10 @@
-"""``fastrace info``: a one-screen summary of a trace."""
+"""``fastrace info``: a one-screen summary of a trace.
+
+:func:`overview` answers first what a person looks for (which Go wrote it,
+when, how long, goroutines, Ps, GC, stop-the-world, why goroutines
+blocked, CPU samples, experiments), from the ordered trace and Go's own
+analyses; :func:`summarize` gives the low-level counts of the wire
+format (``fastrace info --verbose``)."""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import numpy as np
 from fastrace import spec as _spec
 from fastrace.wire import BatchKind, WireTrace
 
-__all__ = ["summarize", "format_summary", "WRITERS"]
+__all__ = ["overview", "format_overview", "OVERVIEW_FIELDS", "summarize", "format_summary",
+           "WRITERS"]
 
 # Which Go releases write each trace format version.
 WRITERS = {22: "Go 1.22", 23: "Go 1.23-1.24", 25: "Go 1.25", 26: "Go 1.26-1.27"}
@@ -111,3 +118,84 @@ def format_summary(s: dict, name: str) -> str:
         exps = "none"
     add(f"experiments:  {exps}")
     return "\n".join(out) + "\n"
+
+
+# The keys of overview(), in order (the columns of --format csv).
+OVERVIEW_FIELDS = (
+    "trace", "format", "go", "wall_clock_start", "duration_ns", "events", "generations",
+    "goroutines", "max_procs", "gc_cycles", "stw_pauses", "stw_total_ns", "stw_longest_ns",
+    "top_block_reasons", "cpu_samples", "experiments",
+)
+
+
+def overview(source, name: str, *, top: int = 3) -> dict:
+    """What a person wants to know first about a trace, as plain values
+    (keys: OVERVIEW_FIELDS).  Times are ns; ``wall_clock_start`` is an
+    RFC 3339 UTC time for Go 1.25+ traces (None before); ``max_procs``
+    the largest GOMAXPROCS the trace reports; ``top_block_reasons`` maps
+    the ``top`` reasons goroutines waited for most to the ns waited."""
+    from fastrace import errors, read
+
+    t = read(source)
+    ev = t.events
+    duration = int(ev["time"][-1] - ev["time"][0]) if len(ev) else 0
+    wall = None
+    if len(ev) and t.version >= 25:
+        try:
+            wall = str(t.wall_time(ev["time"][:1])[0]) + "Z"
+        except errors.TraceError:
+            wall = None
+    procs = ev["a"][:, 0][ev["type"] == _spec.BY_NAME["ProcsChange"].code]
+    gc = t.gc()
+    pauses = gc.pauses["duration"]
+    blocks = t.goroutine_block_times()
+    by_reason: dict[str, int] = {}
+    for reason, ns in zip(blocks["reason"].tolist(), blocks["time"].tolist()):
+        by_reason[reason] = by_reason.get(reason, 0) + int(ns)
+    top_reasons = dict(sorted(by_reason.items(), key=lambda kv: -kv[1])[:top])
+    return {
+        "trace": name,
+        "format": f"go 1.{t.version} trace",
+        "go": WRITERS.get(t.version, "?"),
+        "wall_clock_start": wall,
+        "duration_ns": duration,
+        "events": len(ev),
+        "generations": len(t.generations),
+        "goroutines": len(t.goroutines()),
+        "max_procs": int(procs.max()) if len(procs) else None,
+        "gc_cycles": len(gc.cycles),
+        "stw_pauses": len(pauses),
+        "stw_total_ns": int(pauses.sum()),
+        "stw_longest_ns": int(pauses.max()) if len(pauses) else 0,
+        "top_block_reasons": top_reasons,
+        "cpu_samples": int((ev["kind"] == 4).sum()),
+        "experiments": t.experiments(),
+    }
+
+
+def _ns(ns: int) -> str:
+    for unit, div in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= div:
+            return f"{ns / div:.3f} {unit}"
+    return f"{ns} ns"
+
+
+def format_overview(o: dict) -> str:
+    """overview() as a few lines for a terminal."""
+    reasons = ", ".join(f"{r or '(no reason recorded)'} {_ns(ns)}"
+                        for r, ns in o["top_block_reasons"].items())
+    lines = [
+        f"trace:        {o['trace']}",
+        f"written by:   {o['go']} (trace format go 1.{o['format'].split('.')[1].split()[0]})",
+        f"started:      {o['wall_clock_start'] or 'unknown (wall clock is in traces of Go 1.25+)'}",
+        f"duration:     {_ns(o['duration_ns'])} ({o['events']:,} events, "
+        f"{o['generations']} generation{'s' if o['generations'] != 1 else ''})",
+        f"goroutines:   {o['goroutines']:,}",
+        f"GOMAXPROCS:   {o['max_procs'] if o['max_procs'] is not None else 'unknown'}",
+        f"GC:           {o['gc_cycles']} cycles; stop-the-world {o['stw_pauses']} pauses, "
+        f"{_ns(o['stw_total_ns'])} in all, longest {_ns(o['stw_longest_ns'])}",
+        f"blocked on:   {reasons or 'nothing'}",
+        f"CPU samples:  {o['cpu_samples']:,}",
+        f"experiments:  {', '.join(o['experiments']) or 'none'}",
+    ]
+    return "\n".join(lines) + "\n"
