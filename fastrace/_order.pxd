@@ -7,6 +7,99 @@
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 
 
+# Enums shared by the ordering engine and the analysis stage (cimport them
+# from here).  The cpdef ones are also Python enums of fastrace._order, and
+# _order checks them against fastrace.kinds and fastrace.spec at import.
+
+cdef enum GoStatusC:          # goroutine status as written in the trace
+    GS_BAD = 0
+    GS_RUNNABLE = 1
+    GS_RUNNING = 2
+    GS_SYSCALL = 3
+    GS_WAITING = 4
+
+cdef enum ProcStatusC:        # P status as written in the trace
+    PS_BAD = 0
+    PS_RUNNING = 1
+    PS_IDLE = 2
+    PS_SYSCALL = 3
+    PS_ABANDONED = 4
+
+cpdef enum GoStateC:         # fastrace.kinds.GoState (checked at import)
+    G_UNDETERMINED = 0
+    G_NOT_EXIST = 1
+    G_RUNNABLE = 2
+    G_RUNNING = 3
+    G_WAITING = 4
+    G_SYSCALL = 5
+
+cpdef enum ProcStateC:       # fastrace.kinds.ProcState (checked at import)
+    P_UNDETERMINED = 0
+    P_NOT_EXIST = 1
+    P_RUNNING = 2
+    P_IDLE = 3
+
+cpdef enum KindC:            # fastrace.kinds.EventKind (checked at import)
+    K_BAD = 0
+    K_SYNC = 1
+    K_METRIC = 2
+    K_LABEL = 3
+    K_STACK_SAMPLE = 4
+    K_RANGE_BEGIN = 5
+    K_RANGE_ACTIVE = 6
+    K_RANGE_END = 7
+    K_TASK_BEGIN = 8
+    K_TASK_END = 9
+    K_REGION_BEGIN = 10
+    K_REGION_END = 11
+    K_LOG = 12
+    K_STATE_TRANSITION = 13
+    K_EXPERIMENTAL = 14
+
+cpdef enum Ev:               # the wire types dispatch() handles, Ev + name in fastrace.spec
+                             # (checked at import: codes, and no type of the spec left out)
+    EvProcsChange = 9
+    EvProcStart = 10
+    EvProcStop = 11
+    EvProcSteal = 12
+    EvProcStatus = 13
+    EvGoCreate = 14
+    EvGoCreateSyscall = 15
+    EvGoStart = 16
+    EvGoDestroy = 17
+    EvGoDestroySyscall = 18
+    EvGoStop = 19
+    EvGoBlock = 20
+    EvGoUnblock = 21
+    EvGoSyscallBegin = 22
+    EvGoSyscallEnd = 23
+    EvGoSyscallEndBlocked = 24
+    EvGoStatus = 25
+    EvSTWBegin = 26
+    EvSTWEnd = 27
+    EvGCActive = 28
+    EvGCBegin = 29
+    EvGCEnd = 30
+    EvGCSweepActive = 31
+    EvGCSweepBegin = 32
+    EvGCSweepEnd = 33
+    EvGCMarkAssistActive = 34
+    EvGCMarkAssistBegin = 35
+    EvGCMarkAssistEnd = 36
+    EvHeapAlloc = 37
+    EvHeapGoal = 38
+    EvGoLabel = 39
+    EvUserTaskBegin = 40
+    EvUserTaskEnd = 41
+    EvUserRegionBegin = 42
+    EvUserRegionEnd = 43
+    EvUserLog = 44
+    EvGoSwitch = 45
+    EvGoSwitchDestroy = 46
+    EvGoCreateBlocked = 47
+    EvGoStatusStack = 48
+
+
 cdef struct TraceEventRec:      # 56 bytes
     int64_t time              # ns on Go's trace clock (trace.Time); strictly increasing down the table
     int64_t g                 # goroutine of the execution context; -1 = none
