@@ -19,6 +19,11 @@ layer over them is ``fastrace.analysis``.
 
 cimport numpy as cnp
 
+# The enums every stage shares: trace statuses (GS_*, PS_*), GoStateC (G_*),
+# ProcStateC (P_*), KindC (K_*) and the wire types (Ev*), checked against
+# fastrace.kinds and fastrace.spec when fastrace._order is imported.
+from fastrace._order cimport *
+
 cnp.import_array()
 
 include "_summary.pxi"

@@ -19,26 +19,14 @@ import numpy as np
 
 from fastrace import kinds as _gcu_kinds
 from fastrace import spec as _gcu_spec
-from fastrace import spec as _gcu_spec
 from fastrace._order cimport TraceEventRec
 from fastrace._varint import _dtype_of as _gcu_dtype_of
 
 
 # ---------------------------------------------------------------------------
-# Constants mirrored from fastrace.kinds / fastrace.spec (checked at import).
+# Constants of this pass (event kinds, states and wire types are _order.pxd's).
 
 cdef enum:
-    GCU_K_SYNC = 1
-    GCU_K_METRIC = 2
-    GCU_K_LABEL = 3
-    GCU_K_RANGE_BEGIN = 5
-    GCU_K_RANGE_ACTIVE = 6
-    GCU_K_RANGE_END = 7
-    GCU_K_STATE_TRANSITION = 13
-
-    GCU_G_RUNNING = 3         # GoState values whose Executing() is true in Go
-    GCU_G_SYSCALL = 5
-
     GCU_RES_NONE = 0          # ResourceKind
     GCU_RES_GOROUTINE = 1
     GCU_RES_PROC = 2
@@ -74,9 +62,6 @@ cdef int64_t GCU_MAX_PROCS = 1 << 20
 
 cdef uint8_t GCU_RKIND[256]           # wire type -> RangeKind (0: not a range event)
 cdef uint8_t GCU_PROC_TYPE[256]       # wire type -> 1 if its transition is about a P
-cdef uint8_t GCU_T_PROCS_CHANGE = 0   # wire type of the GOMAXPROCS metric
-cdef uint8_t GCU_T_HEAP_ALLOC = 0     # wire type of the heap metric
-cdef uint8_t GCU_T_HEAP_GOAL = 0      # wire type of the heap goal metric
 
 RANGE_KINDS = {"GC_MARK": GCU_R_GC_MARK, "SWEEP": GCU_R_SWEEP,
                "MARK_ASSIST": GCU_R_MARK_ASSIST, "STW": GCU_R_STW}
@@ -85,34 +70,21 @@ its enum against this)."""
 
 
 def _gcu_init_tables():
-    global GCU_T_PROCS_CHANGE, GCU_T_HEAP_ALLOC, GCU_T_HEAP_GOAL
     memset(GCU_RKIND, 0, sizeof(GCU_RKIND))
     memset(GCU_PROC_TYPE, 0, sizeof(GCU_PROC_TYPE))
-    by_prefix = {"STW": GCU_R_STW, "GCSweep": GCU_R_SWEEP,
-                 "GCMarkAssist": GCU_R_MARK_ASSIST, "GC": GCU_R_GC_MARK}
-    for s in _gcu_spec.SPECS:
-        for suffix in ("Begin", "Active", "End"):
-            if s.name.endswith(suffix) and s.name[:-len(suffix)] in by_prefix:
-                GCU_RKIND[s.code] = by_prefix[s.name[:-len(suffix)]]
+    by_name = {_gcu_spec.STW_RANGE: GCU_R_STW, "GC incremental sweep": GCU_R_SWEEP,
+               "GC mark assist": GCU_R_MARK_ASSIST, "GC concurrent mark phase": GCU_R_GC_MARK}
+    for code, sp in _gcu_spec.RANGE_TYPES.items():
+        GCU_RKIND[code] = by_name[sp.range]
     for code in _gcu_spec.PROC_TYPES:
         GCU_PROC_TYPE[code] = 1
-    GCU_T_PROCS_CHANGE = _gcu_spec.BY_NAME["ProcsChange"].code
-    GCU_T_HEAP_ALLOC = _gcu_spec.BY_NAME["HeapAlloc"].code
-    GCU_T_HEAP_GOAL = _gcu_spec.BY_NAME["HeapGoal"].code
-    K = _gcu_kinds.EventKind
     R = _gcu_kinds.ResourceKind
-    G = _gcu_kinds.GoState
-    if (K.SYNC, K.METRIC, K.LABEL, K.RANGE_BEGIN, K.RANGE_ACTIVE, K.RANGE_END,
-            K.STATE_TRANSITION, G.RUNNING, G.SYSCALL, R.NONE, R.GOROUTINE, R.PROC) != (
-            GCU_K_SYNC, GCU_K_METRIC, GCU_K_LABEL, GCU_K_RANGE_BEGIN, GCU_K_RANGE_ACTIVE,
-            GCU_K_RANGE_END, GCU_K_STATE_TRANSITION, GCU_G_RUNNING, GCU_G_SYSCALL,
-            GCU_RES_NONE, GCU_RES_GOROUTINE, GCU_RES_PROC):
+    if (R.NONE, R.GOROUTINE, R.PROC) != (GCU_RES_NONE, GCU_RES_GOROUTINE, GCU_RES_PROC):
         raise RuntimeError("fastrace._analysis (_gcutil): constants disagree with fastrace.kinds")
-    if sum(1 for c in range(256) if GCU_RKIND[c]) != 11 or \
-            _gcu_spec.METRIC_NAMES.get(GCU_T_PROCS_CHANGE) != "/sched/gomaxprocs:threads" or \
-            _gcu_spec.METRIC_NAMES.get(GCU_T_HEAP_ALLOC) != "/memory/classes/heap/objects:bytes" or \
-            _gcu_spec.METRIC_NAMES.get(GCU_T_HEAP_GOAL) != "/gc/heap/goal:bytes":
-        raise RuntimeError("fastrace._analysis (_gcutil): range or metric types disagree "
+    if _gcu_spec.METRIC_NAMES.get(EvProcsChange) != "/sched/gomaxprocs:threads" or \
+            _gcu_spec.METRIC_NAMES.get(EvHeapAlloc) != "/memory/classes/heap/objects:bytes" or \
+            _gcu_spec.METRIC_NAMES.get(EvHeapGoal) != "/gc/heap/goal:bytes":
+        raise RuntimeError("fastrace._analysis (_gcutil): metric types disagree "
                            "with fastrace.spec")
 
 
@@ -413,32 +385,32 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
     sync_time = ev[0].time
     for i in range(n):
         e = &ev[i]
-        if e.kind == GCU_K_SYNC:
+        if e.kind == K_SYNC:
             sync_time = e.time
             continue
-        if e.kind == GCU_K_METRIC:
-            if e.type == GCU_T_HEAP_ALLOC:
+        if e.kind == K_METRIC:
+            if e.type == EvHeapAlloc:
                 st = gcu_push_metric(heap, e)
-            elif e.type == GCU_T_HEAP_GOAL:
+            elif e.type == EvHeapGoal:
                 st = gcu_push_metric(goal, e)
             if st:
                 break
             continue
-        if e.kind < GCU_K_RANGE_BEGIN or e.kind > GCU_K_RANGE_END or GCU_RKIND[e.type] == 0:
+        if e.kind < K_RANGE_BEGIN or e.kind > K_RANGE_END or GCU_RKIND[e.type] == 0:
             continue
         gcu_range_id(e, &rkind, &stw_kind, &scope_kind, &scope)
         k1 = <uint64_t>rkind | (<uint64_t>stw_kind << 8)
         slot = gcu_map_find(&open_, k1, <uint64_t>scope)
-        if e.kind != GCU_K_RANGE_END:
+        if e.kind != K_RANGE_END:
             if slot >= 0:
-                if e.kind == GCU_K_RANGE_ACTIVE:
+                if e.kind == K_RANGE_ACTIVE:
                     # Every generation re-reports the ranges in flight: the
                     # range is open already, and goes on.
                     continue
                 # A second begin without an end (Go's reader refuses these):
                 # end the first one here rather than leave it without an end.
                 gcu_range_at(out, early, open_.slots[slot].val).end = e.time
-            if e.kind == GCU_K_RANGE_ACTIVE:
+            if e.kind == K_RANGE_ACTIVE:
                 # In progress before the events we have: it starts with the
                 # generation (the trace, in the first one), as go tool trace
                 # draws it and as Go's summarizer counts it.
@@ -635,7 +607,7 @@ cdef struct GcuUtil:          # the state of one utilisation pass
 
 
 cdef enum:
-    GCU_G_STATE = 0x0F        # goroutine info: its GoState
+    G_STATE = 0x0F        # goroutine info: its GoState
     GCU_IN_ASSIST = 0x10      # goroutine is in a mark assist (Go's inGC)
     GCU_BG_MARK = 0x20        # goroutine is a background mark worker (Go's bgMark)
 
@@ -643,7 +615,7 @@ cdef enum:
 # byte each; 200,000 goroutines take 200 KB and the pass stays in cache,
 # where a hash map made it 100 ns an event on the 12 M-event sched trace).
 # Ids beyond this go to a hash map.
-cdef int64_t GCU_G_DENSE_MAX = 1 << 24
+cdef int64_t G_DENSE_MAX = 1 << 24
 
 
 cdef int gcu_add_util(GcuVec* v, int64_t time, double util) noexcept nogil:
@@ -706,7 +678,7 @@ cdef inline int64_t gcu_g_info(const GcuUtil* u, int64_t g) noexcept nogil:
     cdef Py_ssize_t slot
     if 0 <= g < <int64_t>u.gdense_n:
         return u.gdense[g]
-    if 0 <= g < GCU_G_DENSE_MAX:
+    if 0 <= g < G_DENSE_MAX:
         return 0
     slot = gcu_map_find(&u.gs, 0, <uint64_t>g)
     return u.gs.slots[slot].val if slot >= 0 else 0
@@ -715,7 +687,7 @@ cdef inline int64_t gcu_g_info(const GcuUtil* u, int64_t g) noexcept nogil:
 cdef int gcu_set_g_info(GcuUtil* u, int64_t g, int64_t info) noexcept nogil:
     cdef size_t n
     cdef uint8_t* p
-    if 0 <= g < GCU_G_DENSE_MAX:
+    if 0 <= g < G_DENSE_MAX:
         if g >= <int64_t>u.gdense_n:
             n = u.gdense_n * 2 if u.gdense_n else 4096
             while <int64_t>n <= g:
@@ -732,7 +704,7 @@ cdef int gcu_set_g_info(GcuUtil* u, int64_t g, int64_t info) noexcept nogil:
 
 
 cdef inline bint gcu_executing(int64_t state) noexcept nogil:
-    return state == GCU_G_RUNNING or state == GCU_G_SYSCALL
+    return state == G_RUNNING or state == G_SYSCALL
 
 
 cdef int gcu_set_procs(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
@@ -820,7 +792,7 @@ cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
     cdef bint is_assist = (flags & GCU_UTIL_ASSIST) != 0 and rk == GCU_R_MARK_ASSIST
     cdef int64_t g, info
     cdef int st
-    if e.kind == GCU_K_RANGE_ACTIVE:
+    if e.kind == K_RANGE_ACTIVE:
         if u.nsync > 1:
             # After a whole generation these only repeat what the begin
             # events said.
@@ -829,9 +801,9 @@ cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
         # the time recorded so far (a mark assist only if its goroutine is
         # running), then takes the event as a begin.
         if not per_proc and (is_sweep or (is_assist and gcu_executing(
-                gcu_g_info(u, e.g) & GCU_G_STATE))):
+                gcu_g_info(u, e.g) & G_STATE))):
             gcu_active_fixup(u)
-    if e.kind != GCU_K_RANGE_END:
+    if e.kind != K_RANGE_END:
         if is_stw:
             u.stw += 1
         elif is_sweep:
@@ -872,9 +844,9 @@ cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
     cdef double util
     for i in range(n):
         e = &ev[i]
-        if e.kind == GCU_K_SYNC:
+        if e.kind == K_SYNC:
             u.nsync = <int64_t>e.a[0]
-        elif e.kind == GCU_K_METRIC and e.type == GCU_T_PROCS_CHANGE:
+        elif e.kind == K_METRIC and e.type == EvProcsChange:
             st = gcu_set_procs(u, e, i, per_proc)
             if st:
                 return st
@@ -882,12 +854,12 @@ cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
             # Nothing to charge to before the first GOMAXPROCS metric.
             continue
 
-        if e.kind == GCU_K_RANGE_BEGIN or e.kind == GCU_K_RANGE_ACTIVE or \
-                e.kind == GCU_K_RANGE_END:
+        if e.kind == K_RANGE_BEGIN or e.kind == K_RANGE_ACTIVE or \
+                e.kind == K_RANGE_END:
             st = gcu_util_range(u, e, i, strs, flags)
             if st:
                 return st
-        elif e.kind == GCU_K_STATE_TRANSITION:
+        elif e.kind == K_STATE_TRANSITION:
             if not GCU_PROC_TYPE[e.type]:
                 g = <int64_t>e.a[0]
                 info = gcu_g_info(u, g)
@@ -900,10 +872,10 @@ cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
                         st = GCU_OK
                     if st:
                         return st
-                st = gcu_set_g_info(u, g, (info & ~GCU_G_STATE) | e.to_state)
+                st = gcu_set_g_info(u, g, (info & ~G_STATE) | e.to_state)
                 if st:
                     return st
-        elif e.kind == GCU_K_LABEL and (flags & GCU_UTIL_BACKGROUND):
+        elif e.kind == K_LABEL and (flags & GCU_UTIL_BACKGROUND):
             cls = gcu_label_class(strs, e.a[0])
             # Per P, dedicated workers do not count: they take the whole P,
             # so they delay no goroutine directly.

@@ -17,24 +17,12 @@ import numpy as np
 
 from fastrace._order import EVENT_DTYPE as _ST_EVENT_DTYPE
 from fastrace._varint import _dtype_of as _st_dtype_of
-from fastrace import kinds as _st_kinds
 from fastrace import spec as _st_spec
 
 
 cdef GoStateIntervalRec _st_interval_proto
 
 STATE_INTERVAL_DTYPE = _st_dtype_of(<GoStateIntervalRec[:1]>&_st_interval_proto)
-
-# Event kind and goroutine states, as numbered in fastrace.kinds (Go's).
-cdef enum:
-    ST_KIND_STACK_SAMPLE = 4
-    ST_KIND_STATE_TRANSITION = 13
-    ST_GO_UNDETERMINED = 0
-    ST_GO_NOT_EXIST = 1
-    ST_GO_RUNNABLE = 2
-    ST_GO_RUNNING = 3
-    ST_GO_WAITING = 4
-    ST_GO_SYSCALL = 5
 
 # Which state-transition reasons a latency profile counts (cmd/trace's
 # computePprofIO / Block / Syscall / Sched).
@@ -50,21 +38,6 @@ cdef enum StStatus:
     ST_BAD_THREAD = 2         # an event's M row is outside Trace.threads
     ST_BAD_STACK = 3          # an event's stack row is outside Trace.stacks
     ST_BAD_STRING = 4         # a reason's string row is outside Trace.strings
-
-
-def _st_check_tables():
-    # The enum above mirrors fastrace.kinds: check it once at import.
-    K, G = _st_kinds.EventKind, _st_kinds.GoState
-    pairs = ((ST_KIND_STACK_SAMPLE, K.STACK_SAMPLE), (ST_KIND_STATE_TRANSITION, K.STATE_TRANSITION),
-             (ST_GO_UNDETERMINED, G.UNDETERMINED), (ST_GO_NOT_EXIST, G.NOT_EXIST),
-             (ST_GO_RUNNABLE, G.RUNNABLE), (ST_GO_RUNNING, G.RUNNING),
-             (ST_GO_WAITING, G.WAITING), (ST_GO_SYSCALL, G.SYSCALL))
-    for mine, theirs in pairs:
-        if mine != int(theirs):
-            raise ImportError(f"_states.pxi: {theirs!r} is {int(theirs)} in fastrace.kinds, {mine} here")
-
-
-_st_check_tables()
 
 
 # Goroutine transitions are the StateTransition rows whose wire type is not
@@ -249,7 +222,7 @@ cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* th
         return ST_NOMEM
     for i in range(n):
         e = &ev[i]
-        if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type] \
+        if e.kind != K_STATE_TRANSITION or not st_go_type[e.type] \
                 or e.from_state == e.to_state:
             continue
         if e.m >= nthreads:
@@ -271,7 +244,7 @@ cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* th
             r.end = e.time
             r.end_row = i
             slot[0] = -1
-        if e.to_state < ST_GO_RUNNABLE or e.to_state > ST_GO_SYSCALL:
+        if e.to_state < G_RUNNABLE or e.to_state > G_SYSCALL:
             continue
         r = <GoStateIntervalRec*>grow_slot(out)
         if r == NULL:
@@ -289,10 +262,10 @@ cdef int st_states_pass(const TraceEventRec* ev, Py_ssize_t n, const int64_t* th
         r.prev_state = e.from_state
         r.pad0 = 0
         r.pad1 = 0
-        if e.to_state == ST_GO_RUNNING:
+        if e.to_state == G_RUNNING:
             r.p = e.p
             r.m = threads[e.m]
-        elif e.to_state == ST_GO_SYSCALL:
+        elif e.to_state == G_SYSCALL:
             r.p = -1
             r.m = threads[e.m]
         else:
@@ -466,27 +439,27 @@ cdef int st_latency_feed(StLatency* L, const TraceEventRec* ev, Py_ssize_t n, St
     for i in range(n):
         e = &ev[i]
         L.last_time = e.time
-        if e.kind != ST_KIND_STATE_TRANSITION or not st_go_type[e.type]:
+        if e.kind != K_STATE_TRANSITION or not st_go_type[e.type]:
             continue
         g = st_goroutine(L, e.a[0])
         if g == NULL:
             return ST_NOMEM
         if not L.fixed and e.from_state != e.to_state:
             # Go's summarizer (summary.go), for the goroutine's window.
-            if e.from_state == ST_GO_UNDETERMINED or e.from_state == ST_GO_NOT_EXIST:
+            if e.from_state == G_UNDETERMINED or e.from_state == G_NOT_EXIST:
                 if g.seen and (g.has_samples or g.tracking or g.pending >= 0):
                     L.ambiguous = 1
                 st_drop_pending(L, g)
                 g.lo = 0
                 g.hi = 0
                 g.seen = 1
-            if e.to_state == ST_GO_RUNNING:
+            if e.to_state == G_RUNNING:
                 if g.lo == 0:
                     g.lo = e.time
                     st_drop_pending(L, g)
-            elif e.to_state == ST_GO_NOT_EXIST:
+            elif e.to_state == G_NOT_EXIST:
                 g.hi = e.time
-            elif e.to_state == ST_GO_WAITING:
+            elif e.to_state == G_WAITING:
                 f = st_string_flags(strings, e.a[1])
                 if f < 0:
                     return ST_BAD_STRING
@@ -574,7 +547,7 @@ cdef int st_cpu_pass(const TraceEventRec* ev, Py_ssize_t n, int64_t* count,
                      Py_ssize_t nstacks) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        if ev[i].kind == ST_KIND_STACK_SAMPLE:
+        if ev[i].kind == K_STACK_SAMPLE:
             if ev[i].stack >= nstacks:
                 return ST_BAD_STACK
             count[ev[i].stack] += 1

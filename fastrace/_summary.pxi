@@ -21,8 +21,6 @@ from fastrace._order cimport TraceEventRec, StackRowRec, FrameRowRec
 
 import numpy as np
 
-from fastrace import kinds as _sum_kinds
-from fastrace import spec as _sum_spec
 from fastrace import spec as _sum_spec
 from fastrace._varint import _dtype_of as _sum_dtype_of
 from fastrace.errors import TraceOrderError as _SumOrderError
@@ -36,41 +34,6 @@ cdef enum SumStatus:
     SUM_OK = 0
     SUM_NOMEM = 1
     SUM_BAD = 2               # inconsistent input; message in SumState.err
-
-cdef enum SumKind:            # fastrace.kinds.EventKind (checked at import)
-    SUM_K_SYNC = 1
-    SUM_K_RANGE_BEGIN = 5
-    SUM_K_RANGE_ACTIVE = 6
-    SUM_K_RANGE_END = 7
-    SUM_K_TASK_BEGIN = 8
-    SUM_K_TASK_END = 9
-    SUM_K_REGION_BEGIN = 10
-    SUM_K_REGION_END = 11
-    SUM_K_LOG = 12
-    SUM_K_STATE_TRANSITION = 13
-
-cdef enum SumGoState:         # fastrace.kinds.GoState
-    SUM_G_UNDETERMINED = 0
-    SUM_G_NOT_EXIST = 1
-    SUM_G_RUNNABLE = 2
-    SUM_G_RUNNING = 3
-    SUM_G_WAITING = 4
-    SUM_G_SYSCALL = 5
-
-cdef enum:
-    SUM_P_IDLE = 3            # fastrace.kinds.ProcState.IDLE
-
-cdef enum SumEv:              # wire types (checked against fastrace.spec at import)
-    SUM_EV_PROC_START = 10    # 10..13: the transitions that are about a P
-    SUM_EV_PROC_STATUS = 13
-    SUM_EV_STW_BEGIN = 26
-    SUM_EV_STW_END = 27
-    SUM_EV_GC_ACTIVE = 28
-    SUM_EV_GC_END = 30
-    SUM_EV_SWEEP_ACTIVE = 31
-    SUM_EV_SWEEP_END = 33
-    SUM_EV_ASSIST_ACTIVE = 34
-    SUM_EV_ASSIST_END = 36
 
 cdef enum SumScope:           # whose a range is (Go's Range.Scope.Kind)
     SUM_SCOPE_NONE = 0
@@ -93,36 +56,13 @@ cdef uint32_t SUM_NO_STRING = 0xFFFFFFFF
 
 
 def _sum_check_tables():
-    """The mirrors above must match fastrace.kinds and fastrace.spec."""
-    K, G = _sum_kinds.EventKind, _sum_kinds.GoState
-    pairs = [
-        (SUM_K_SYNC, K.SYNC), (SUM_K_RANGE_BEGIN, K.RANGE_BEGIN),
-        (SUM_K_RANGE_ACTIVE, K.RANGE_ACTIVE), (SUM_K_RANGE_END, K.RANGE_END),
-        (SUM_K_TASK_BEGIN, K.TASK_BEGIN), (SUM_K_TASK_END, K.TASK_END),
-        (SUM_K_REGION_BEGIN, K.REGION_BEGIN), (SUM_K_REGION_END, K.REGION_END),
-        (SUM_K_LOG, K.LOG), (SUM_K_STATE_TRANSITION, K.STATE_TRANSITION),
-        (SUM_G_UNDETERMINED, G.UNDETERMINED), (SUM_G_NOT_EXIST, G.NOT_EXIST),
-        (SUM_G_RUNNABLE, G.RUNNABLE), (SUM_G_RUNNING, G.RUNNING),
-        (SUM_G_WAITING, G.WAITING), (SUM_G_SYSCALL, G.SYSCALL),
-        (SUM_P_IDLE, _sum_kinds.ProcState.IDLE),
-    ]
-    code = {name: s.code for name, s in _sum_spec.BY_NAME.items()}
-    pairs += [
-        (SUM_EV_STW_BEGIN, code["STWBegin"]), (SUM_EV_STW_END, code["STWEnd"]),
-        (SUM_EV_GC_ACTIVE, code["GCActive"]), (SUM_EV_GC_END, code["GCEnd"]),
-        (SUM_EV_SWEEP_ACTIVE, code["GCSweepActive"]), (SUM_EV_SWEEP_END, code["GCSweepEnd"]),
-        (SUM_EV_ASSIST_ACTIVE, code["GCMarkAssistActive"]),
-        (SUM_EV_ASSIST_END, code["GCMarkAssistEnd"]),
-    ]
-    for mine, theirs in pairs:
-        if mine != int(theirs):
-            raise ImportError(f"fastrace._analysis summary tables out of date: {mine} != {theirs!r}")
-    ranges = {name: code[name] for name in (
-        "STWBegin", "STWEnd", "GCActive", "GCBegin", "GCEnd", "GCSweepActive", "GCSweepBegin",
-        "GCSweepEnd", "GCMarkAssistActive", "GCMarkAssistBegin", "GCMarkAssistEnd")}
-    if sorted(ranges.values()) != list(range(SUM_EV_STW_BEGIN, SUM_EV_ASSIST_END + 1)):
+    """What this pass assumes of the wire codes (from _order.pxd's Ev, which
+    _order checks against fastrace.spec): the range events are 26..36 and
+    the P transitions 10..13."""
+    code = {name: sp.code for name, sp in _sum_spec.BY_NAME.items()}
+    if sorted(sp for sp in _sum_spec.RANGE_TYPES) != list(range(EvSTWBegin, EvGCMarkAssistEnd + 1)):
         raise ImportError("fastrace._analysis: range event types are not 26..36")
-    if set(_sum_spec.PROC_TYPES) != set(range(SUM_EV_PROC_START, SUM_EV_PROC_STATUS + 1)):
+    if set(_sum_spec.PROC_TYPES) != set(range(EvProcStart, EvProcStatus + 1)):
         raise ImportError("fastrace._analysis: P transition types are not 10..13")
 
 
@@ -697,26 +637,26 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
     cdef uint32_t fs, nf
     if old == new:
         return SUM_OK
-    if old == SUM_G_UNDETERMINED:
+    if old == G_UNDETERMINED:
         # Already there at the last Sync: created then, and in state new
         # since then.
         if sum_new_g(s, id, s.sync_ts, &gi):
             return SUM_NOMEM
         g = &s.gs[gi]
         dt = t - s.sync_ts
-        if new == SUM_G_RUNNING:
+        if new == G_RUNNING:
             g.st.exec += dt
-        elif new == SUM_G_WAITING:
+        elif new == G_WAITING:
             if sum_kv_add(&g.st.block, reason, dt):
                 return SUM_NOMEM
-        elif new == SUM_G_RUNNABLE:
+        elif new == G_RUNNABLE:
             g.st.sched += dt
-        elif new == SUM_G_SYSCALL:
+        elif new == G_SYSCALL:
             if ev.p < 0:
                 g.st.syscall_block += dt
             else:
                 g.st.syscall += dt
-    elif old == SUM_G_NOT_EXIST:
+    elif old == G_NOT_EXIST:
         # Created: a goroutine created inside a region inherits the
         # creator's innermost region's task, as a nameless region.
         c = NULL
@@ -742,19 +682,19 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
         if not sum_map_get(&s.gmap, id, &gi):
             return sum_no_goroutine(s, ev, id, "transition")
         g = &s.gs[gi]
-        if old == SUM_G_RUNNING:
+        if old == G_RUNNING:
             g.st.exec += t - g.last_start
             g.last_start = 0
-        elif old == SUM_G_WAITING:
+        elif old == G_WAITING:
             if g.last_block != 0:
                 if sum_kv_add(&g.st.block, g.last_block_reason, t - g.last_block):
                     return SUM_NOMEM
                 g.last_block = 0
-        elif old == SUM_G_RUNNABLE:
+        elif old == G_RUNNABLE:
             if g.last_runnable != 0:
                 g.st.sched += t - g.last_runnable
                 g.last_runnable = 0
-        elif old == SUM_G_SYSCALL:
+        elif old == G_SYSCALL:
             if g.last_syscall != 0:
                 if g.last_syscall_block != 0:
                     g.st.syscall_block += t - g.last_syscall_block
@@ -780,19 +720,19 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
             # Decided now: the string table is only at hand while feeding.
             g.named_user = not sum_is_system(s, g.name)
 
-    if new == SUM_G_RUNNING:
+    if new == G_RUNNING:
         g.last_start = t
         if g.start == 0:
             g.start = t
-    elif new == SUM_G_RUNNABLE:
+    elif new == G_RUNNABLE:
         g.last_runnable = t
-    elif new == SUM_G_WAITING and reason != s.forever:
+    elif new == G_WAITING and reason != s.forever:
         g.last_block = t
         g.last_block_reason = reason
-    elif new == SUM_G_WAITING or new == SUM_G_NOT_EXIST:
+    elif new == G_WAITING or new == G_NOT_EXIST:
         # Exited, or blocked "forever" (which Go counts as an exit).
         return sum_finalize(s, gi, t, True)
-    elif new == SUM_G_SYSCALL:
+    elif new == G_SYSCALL:
         if sum_map_put(&s.sys_p, ev.p, id) or sum_map_put(&s.sys_g, id, ev.p):
             return SUM_NOMEM
         g.last_syscall = t
@@ -802,7 +742,7 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
 cdef int sum_proc_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
     # A P going idle while its goroutine is in a syscall: the syscall blocks.
     cdef int64_t pid = <int64_t>ev.a[0], goid, gi
-    if ev.from_state == ev.to_state or ev.to_state != SUM_P_IDLE:
+    if ev.from_state == ev.to_state or ev.to_state != P_IDLE:
         return SUM_OK
     if sum_map_get(&s.sys_p, pid, &goid):
         if not sum_map_get(&s.gmap, goid, &gi):
@@ -818,7 +758,7 @@ cdef int sum_range_of(SumState* s, const TraceEventRec* ev, uint32_t* key, int* 
     cdef uint8_t typ = ev.type
     cdef int64_t k
     scope[0] = SUM_SCOPE_NONE
-    if typ == SUM_EV_STW_BEGIN or typ == SUM_EV_STW_END:
+    if typ == EvSTWBegin or typ == EvSTWEnd:
         scope[0] = SUM_SCOPE_GOROUTINE
         scope_id[0] = ev.g
         if not sum_map_get(&s.stw_keys, <int64_t>ev.a[1], &k):
@@ -830,11 +770,11 @@ cdef int sum_range_of(SumState* s, const TraceEventRec* ev, uint32_t* key, int* 
             if sum_map_put(&s.stw_keys, <int64_t>ev.a[1], k):
                 return SUM_NOMEM
         key[0] = <uint32_t>k
-    elif typ >= SUM_EV_SWEEP_ACTIVE and typ <= SUM_EV_SWEEP_END:
+    elif typ >= EvGCSweepActive and typ <= EvGCSweepEnd:
         scope[0] = SUM_SCOPE_PROC
         scope_id[0] = <int64_t>ev.a[0]
         key[0] = SUM_RANGE_SWEEP
-    elif typ >= SUM_EV_ASSIST_ACTIVE and typ <= SUM_EV_ASSIST_END:
+    elif typ >= EvGCMarkAssistActive and typ <= EvGCMarkAssistEnd:
         scope[0] = SUM_SCOPE_GOROUTINE
         scope_id[0] = <int64_t>ev.a[0]
         key[0] = SUM_RANGE_ASSIST
@@ -865,7 +805,7 @@ cdef int sum_range_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
     else:
         return SUM_OK
     g = &s.gs[gi]
-    if ev.kind == SUM_K_RANGE_ACTIVE:
+    if ev.kind == K_RANGE_ACTIVE:
         # Already active at the last Sync: counted from the Sync.
         ts = sum_kv_get(&g.last_range, key)
         if ts != 0:
@@ -972,7 +912,7 @@ cdef int sum_task_event(SumState* s, const TraceEventRec* ev) noexcept nogil:
     s.tasks[ti].name = <uint32_t>ev.a[2]
     if sum_task_goroutine(s, ti, ev.g):
         return SUM_NOMEM
-    if ev.kind == SUM_K_TASK_BEGIN:
+    if ev.kind == K_TASK_BEGIN:
         s.tasks[ti].start = ev.time
     else:
         s.tasks[ti].end = ev.time
@@ -1005,24 +945,24 @@ cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
             s.sync_ts = ev.time
         s.last_ts = ev.time
         k = ev.kind
-        if k == SUM_K_STATE_TRANSITION:
-            if ev.type >= SUM_EV_PROC_START and ev.type <= SUM_EV_PROC_STATUS:
+        if k == K_STATE_TRANSITION:
+            if ev.type >= EvProcStart and ev.type <= EvProcStatus:
                 st = sum_proc_transition(s, ev)
             else:
                 st = sum_go_transition(s, ev)
-        elif k == SUM_K_SYNC:
+        elif k == K_SYNC:
             s.sync_ts = ev.time
-        elif k == SUM_K_RANGE_BEGIN or k == SUM_K_RANGE_ACTIVE:
+        elif k == K_RANGE_BEGIN or k == K_RANGE_ACTIVE:
             st = sum_range_begin(s, ev)
-        elif k == SUM_K_RANGE_END:
+        elif k == K_RANGE_END:
             st = sum_range_end(s, ev)
-        elif k == SUM_K_REGION_BEGIN:
+        elif k == K_REGION_BEGIN:
             st = sum_region_begin(s, ev)
-        elif k == SUM_K_REGION_END:
+        elif k == K_REGION_END:
             st = sum_region_end(s, ev)
-        elif k == SUM_K_TASK_BEGIN or k == SUM_K_TASK_END:
+        elif k == K_TASK_BEGIN or k == K_TASK_END:
             st = sum_task_event(s, ev)
-        elif k == SUM_K_LOG:
+        elif k == K_LOG:
             st = sum_log(s, ev)
         if st:
             bad_row[0] = i
