@@ -33,6 +33,7 @@ import io
 import mmap
 import os
 import stat
+import sys
 
 from fastrace.errors import TraceFormatError
 
@@ -66,7 +67,14 @@ def open_input(source) -> tuple[memoryview, object]:
 
 def _raw(source) -> tuple[memoryview, object]:
     if isinstance(source, (str, os.PathLike)):
+        if os.fspath(source) == "-":
+            # The command-line convention for standard input.
+            return _from_file_object(sys.stdin.buffer)
         with open(source, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                # A pipe, FIFO or device (/dev/stdin, <(zcat ...)): it cannot
+                # be mapped, so it is read to its end into memory.
+                return _from_file_object(f)
             return _map_file(f, 0)
     if isinstance(source, mmap.mmap):
         return memoryview(source), source

@@ -317,3 +317,21 @@ def test_wrong_argument_types():
         fastrace.read(42)
     with pytest.raises(FileNotFoundError):
         fastrace.read("/nonexistent/trace.out")
+
+
+@pytest.mark.parametrize("arg", ["-", "/dev/stdin"])
+def test_pipes_are_read_into_memory(arg):
+    """Standard input and other pipes cannot be mapped: the CLI reads them
+    to their end ("-" is standard input), compressed or not."""
+    import gzip
+    import subprocess
+    import sys
+
+    trace = FIXTURES / "go1.27" / "sched.trace"
+    want = subprocess.run([sys.executable, "-m", "fastrace", "dump", "--format", "go-parsed",
+                           str(trace)], capture_output=True, check=True).stdout
+    for data in (trace.read_bytes(), gzip.compress(trace.read_bytes())):
+        got = subprocess.run([sys.executable, "-m", "fastrace", "dump", "--format", "go-parsed",
+                              arg], input=data, capture_output=True)
+        assert got.returncode == 0, got.stderr
+        assert got.stdout == want
