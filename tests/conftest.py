@@ -23,6 +23,11 @@ FIXTURES = TESTS / "fixtures" / "traces"
 
 def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnraisableExceptionWarning")
+    # -m "not live": a run that must work offline with no Go toolchain;
+    # test modules then collect only what needs none (see gotool.MAY_DOWNLOAD).
+    import gotool
+
+    gotool.MAY_DOWNLOAD = "not live" not in (config.getoption("markexpr") or "")
 
 
 @pytest.fixture

@@ -36,6 +36,10 @@ EXIT_UNSUPPORTED = 3
 
 GOPROGS = Path(__file__).resolve().parent / "goprogs"
 
+# Whether a test run may download toolchains: conftest.py turns it off when
+# live tests are deselected (-m "not live": no network, maybe no toolchain).
+MAY_DOWNLOAD = True
+
 
 @dataclasses.dataclass(frozen=True)
 class Program:

@@ -187,6 +187,7 @@ def check_wall_rule(t, go_syncs: list[dict]) -> None:
     assert got.view(np.int64).tolist() == want
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_fixture_matches_go(path, go_gc, capsys):
     ref, = go_gc([path])
@@ -197,6 +198,7 @@ def test_fixtures_are_there():
     assert len(FIXTURES) >= 50
 
 
+@pytest.mark.live
 def test_conformance_traces_match_go(conformance_traces, go_gc, capsys):
     # Among them Go's GC stress trace: ranges in flight when tracing starts
     # (RangeActive), ranges open at the end, many assists.
@@ -318,6 +320,7 @@ def test_wall_time_needs_go125(version, writers):
     assert f"go 1.{version[-2:]}" in msg and writers in msg and "Go 1.25" in msg
 
 
+@pytest.mark.live
 def test_pieces_give_the_same_utilisation(conformance_traces):
     # fastrace mmu feeds the pass piece by piece; tiny pieces split every
     # generation many times.

@@ -180,6 +180,7 @@ def _event_offsets(data, w, batch):
     return out
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("version", ["1.22.10", "1.25.5", "1.27.3"])
 def test_malformed_event_go_parsed_equals_go(tmp_path, version):
     """A malformed event is found when the ordering gets to it, as in Go's

@@ -258,6 +258,7 @@ def assert_cpu_profile_matches(trace_path: Path, go_samples: list[tuple], out_di
     assert got == Counter(go_samples)
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("path", FIXTURE_TRACES, ids=_fid)
 def test_latency_profiles_match_go(path, fixture_refs, pprof_out):
     assert_latency_profiles_match(path, fixture_refs[path], pprof_out)
@@ -279,6 +280,7 @@ def test_cpu_profile_matches_go_parsed(path, pprof_out):
     assert_cpu_profile_matches(path, _go_stack_samples(dump), pprof_out)
 
 
+@pytest.mark.live
 def test_driver_stack_samples_equal_parsed_dumps(fixture_refs):
     """The batch driver prints the StackSample events as `-d=parsed` does."""
     seen = 0
@@ -290,6 +292,7 @@ def test_driver_stack_samples_equal_parsed_dumps(fixture_refs):
     assert seen > 100      # the cpuprofile fixtures have CPU samples
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", ["go1.27/syscalls", "go1.22/cgo"])
 def test_driver_equals_go_tool_trace(name, fixture_refs):
     """The batch driver gives what `go tool trace -pprof=TYPE FILE` prints."""
@@ -354,6 +357,7 @@ def test_states_hand_worked():
         t.states(state="Sleeping")
 
 
+@pytest.mark.live
 def test_profiles_hand_worked(fixture_refs, hand_paths):
     t = fastrace.read(_hand_trace())
     block = (("main.block", "main.go", 20), ("main.main", "main.go", 30))
@@ -383,6 +387,7 @@ def test_profiles_hand_worked(fixture_refs, hand_paths):
     assert t.cpu_profile().total() == (0, 0)
 
 
+@pytest.mark.live
 def test_profile_stacks_merged_by_pcs(fixture_refs, hand_paths):
     t = fastrace.read(_deep_trace())
     prof = t.profile("sync")
@@ -497,6 +502,7 @@ def _go_pprof(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return gotool.run_go(gotool.REFERENCE, "tool", "pprof", *args, cwd=cwd, check=False)
 
 
+@pytest.mark.live
 def test_go_tool_pprof_reads_them(pprof_out):
     """`go tool pprof -top` of the reference toolchain reads every profile
     written by the tests above (module order: they ran before): one call
@@ -518,6 +524,7 @@ def test_go_tool_pprof_reads_them(pprof_out):
         assert ("Type: delay" if name == "latency" else "Type: cpu") in out
 
 
+@pytest.mark.live
 def test_go_tool_pprof_top_equals_gos(tmp_path, fixture_refs):
     """On a real profile, `go tool pprof -top` prints the same table for
     fastrace's profile as for Go's."""
@@ -554,6 +561,7 @@ def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
 
 
+@pytest.mark.live
 def test_cli_pprof(tmp_path, fixture_refs):
     path = FIXTURES / "go1.27" / "syscalls.trace"
     out = _cli("pprof", "syscall", str(path))

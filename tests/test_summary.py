@@ -132,6 +132,7 @@ def test_fixtures_present():
     assert len(FIXTURE_TRACES) >= 50
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("path", FIXTURE_TRACES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_fixture_matches_go(path, fixture_refs):
     check_against_go(path, fixture_refs[str(path)])
@@ -179,6 +180,7 @@ def conformance_traces(tmp_path_factory):
     return paths
 
 
+@pytest.mark.live
 def test_conformance_traces_match_go(conformance_traces, go_summary):
     """Go's reader test traces that read successfully (syscalls losing
     their P in every way, tasks across generations, GC ranges active at a
@@ -264,10 +266,12 @@ def corners(tmp_path_factory, go_summary):
     return p, go_summary([p])[str(p)]
 
 
+@pytest.mark.live
 def test_corners_match_go(corners):
     check_against_go(*corners)
 
 
+@pytest.mark.live
 def test_corners_by_hand(corners):
     """Go's rules worked out by hand on CORNERS.  The last event is the
     final Sync, which Go's reader puts 1 ns after the last one written."""
@@ -353,6 +357,7 @@ RANGES = text_trace(22, [
 ], STRINGS, STACKS)
 
 
+@pytest.mark.live
 def test_ranges_across_generations(tmp_path, go_summary):
     p = tmp_path / "ranges.trace"
     p.write_bytes(RANGES)
