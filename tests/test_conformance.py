@@ -28,6 +28,7 @@ import pytest
 import fastrace
 from fastrace import rawtext
 from fastrace.dump import iter_go_wire
+from fastrace.validate import validate
 
 import gotool
 from refcompare import read_outcome
@@ -197,7 +198,11 @@ def test_conformance(path, deadline):
     wire = rawtext.text_to_wire(text)
     read = fastrace.read  # the ordering engine's entry point
     if not expect.failure:
-        read(wire)
+        # Go's test also runs its validator over every event it reads;
+        # fastrace's extra invariants hold on these cases too.
+        trace = read(wire)
+        assert validate(trace, extra=False) == []
+        assert validate(trace) == []
         return
     with pytest.raises(fastrace.TraceError) as info:
         read(wire)
