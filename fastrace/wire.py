@@ -126,18 +126,6 @@ class WireGeneration:
             for r in self.strings
         }
 
-    def events_by_m(self) -> dict[int, np.ndarray]:
-        """This generation's events grouped per M, each in batch order."""
-        ms = self.trace.batches["m"][self.events["batch"]]
-        order = np.argsort(ms, kind="stable")
-        sorted_ms = ms[order]
-        keys, starts = np.unique(sorted_ms, return_index=True)
-        bounds = list(starts) + [len(order)]
-        return {
-            int(k): self.events[order[bounds[i]:bounds[i + 1]]]
-            for i, k in enumerate(keys)
-        }
-
 
 class WireTrace:
     """The decoded wire tables of one trace.

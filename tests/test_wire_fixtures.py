@@ -93,3 +93,12 @@ def test_cli_version_and_help():
     assert proc.returncode == 0
     for command in ("dump", "validate", "info", "goroutines", "tasks", "mmu", "pprof", "export"):
         assert command in out, command
+
+
+def test_shipped_example_is_the_reference_annotations_fixture():
+    # tests/fixtures/make.py copies it there, so Go's committed dumps of that
+    # fixture are the reference for the example `fastrace info` shows.
+    from fastrace.cli import example_trace_path
+
+    shipped = Path(example_trace_path()).read_bytes()
+    assert shipped == (FIXTURES / "go1.27" / "annotations.trace").read_bytes()
