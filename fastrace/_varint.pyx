@@ -179,6 +179,17 @@ cdef int grow(Growable* g) noexcept nogil:
     return grow_to(g, g.cap * 2 if g.cap else 64)
 
 
+# Times a table moved to, or grew in, its own mapping (for the tests: a
+# racy counter, as threads grow their tables without the GIL; a lower bound).
+cdef Py_ssize_t _mapped_growths = 0
+
+
+def mapped_growths():
+    """How many times a table has moved into, or grown in, its own memory
+    mapping in this process (the path of tables above MAP_THRESHOLD)."""
+    return _mapped_growths
+
+
 cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil:
     """Make room for ``newcap`` records (no-op if there is).  Returns 0, or
     -1 when out of memory.  Above MAP_THRESHOLD the room is only reserved
@@ -193,11 +204,13 @@ cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil:
     if newcap > (<Py_ssize_t>1 << 62) // g.size:
         return -1
     newbytes = <size_t>(newcap * g.size)
+    global _mapped_growths
     if g.mapped:
         p = <char*>mremap(g.data, oldbytes, newbytes, MREMAP_MAYMOVE)
         if <void*>p == MAP_FAILED:
             return -1
         madvise(p, newbytes, MADV_HUGEPAGE)
+        _mapped_growths += 1
     elif newbytes >= MAP_THRESHOLD:
         p = <char*>mmap(NULL, newbytes, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
@@ -208,6 +221,7 @@ cdef int grow_to(Growable* g, Py_ssize_t newcap) noexcept nogil:
             memcpy(p, g.data, <size_t>(g.n * g.size))
         PyMem_RawFree(g.data)
         g.mapped = True
+        _mapped_growths += 1
     else:
         p = <char*>PyMem_RawRealloc(g.data, newbytes)
         if p == NULL:

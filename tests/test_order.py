@@ -303,7 +303,11 @@ def test_large_tables_use_the_mapped_growth_path():
         for i in range(start, min(n, start + per_batch)):
             payload += ev(37, 1, i)      # HeapAlloc dt=1 value=i
         out += batch(1, 3, 100 + start, bytes(payload))
+    from fastrace import _varint
+
+    before = _varint.mapped_growths()
     t = fastrace.read(bytes(out))
+    assert _varint.mapped_growths() > before     # the mapped path was taken
     heap = t.events[t.events["type"] == 37]
     assert len(heap) == n
     assert heap["a"][:, 0].tolist() == list(range(n))
