@@ -47,12 +47,12 @@ cdef inline DepRec* dep_at(OrderState* o, Py_ssize_t i) noexcept nogil:
 cdef MState* m_by_id(OrderState* o, int64_t mid) noexcept nogil:
     cdef int64_t slot
     if map_get(&o.mmap, <uint64_t>mid, &slot):
-        return mres(o, slot)
+        return m_state(o, slot)
     return NULL
 
 
 cdef bint ranges_match(DepRec** active, Py_ssize_t nactive, uint64_t kind, int64_t id,
-                       Res* r, int64_t* matched) noexcept nogil:
+                       ResourceState* r, int64_t* matched) noexcept nogil:
     """The ranges a resource had in flight (r, NULL = none) are exactly the
     ones the fresh run found active on it (its DEP_RANGE entries, listed in
     active: there are few)."""
@@ -108,7 +108,7 @@ cdef bint check_deps(OrderState* S, OrderState* F, IdMap* pops, DepRec** active,
                      Py_ssize_t nactive, int64_t* matched) noexcept nogil:
     cdef Py_ssize_t i
     cdef DepRec* d
-    cdef Res* r
+    cdef ResourceState* r
     cdef MState* ms
     cdef int64_t g, k
     for i in range(F.deps.n):
@@ -131,12 +131,12 @@ cdef bint check_deps(OrderState* S, OrderState* F, IdMap* pops, DepRec** active,
             if find_p_raw(S, d.id) != NULL:
                 return False
         elif d.kind == DEP_M_CTX:
-            ms = m_by_id(S, mres(F, d.id).id)
+            ms = m_by_id(S, m_state(F, d.id).id)
             if ms != NULL and (((d.a & UNK_G) and ms.g != NONE)
                                or ((d.a & UNK_P) and ms.p != NONE)):
                 return False
         elif d.kind == DEP_M_SYSCALL_G:
-            ms = m_by_id(S, mres(F, d.id).id)
+            ms = m_by_id(S, m_state(F, d.id).id)
             g = ms.g if ms != NULL else NONE
             if g != <int64_t>d.a:
                 return False
@@ -170,15 +170,15 @@ cdef bint check_deps(OrderState* S, OrderState* F, IdMap* pops, DepRec** active,
     return True
 
 
-cdef int take_res(OrderState* S, Pool* pool, IdMap* m, Res* src, int64_t pops) noexcept nogil:
+cdef int take_res(OrderState* S, Pool* pool, IdMap* m, ResourceState* src, int64_t pops) noexcept nogil:
     """Make S's resource src.id the fresh run's src (lists moved over; the
     first nregions - pops regions S had stay below the run's)."""
-    cdef Res* r
+    cdef ResourceState* r
     cdef int64_t slot
     cdef int32_t keep = 0, n
     cdef RegionEntry* regs
     if map_get(m, <uint64_t>src.id, &slot):
-        r = <Res*>(pool.data + slot * sizeof(Res))
+        r = <ResourceState*>(pool.data + slot * sizeof(ResourceState))
     else:
         r = new_res(S, pool, m, src.id)
         if r == NULL:
@@ -222,7 +222,7 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
     cdef TraceEventRec* rows = <TraceEventRec*>(S.out.data + base * sizeof(TraceEventRec))
     cdef Py_ssize_t n = F.out.n, i
     cdef DepRec* d
-    cdef Res* r
+    cdef ResourceState* r
     cdef MState* ms
     cdef MState* fm
     cdef TaskState* t
@@ -240,14 +240,14 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
             rows[d.row].from_state = (proc_state_of(d.a) if find_p_raw(S, d.id) != NULL
                                       else P_NOT_EXIST)
         elif d.kind == DEP_ROW_CTX:
-            ms = m_by_id(S, mres(F, d.id).id)
+            ms = m_by_id(S, m_state(F, d.id).id)
             if d.a & UNK_G:
                 rows[d.row].g = ms.g if ms != NULL else NONE
             if d.a & UNK_P:
                 rows[d.row].p = <int32_t>(ms.p if ms != NULL else NONE)
         elif d.kind == DEP_TASK_END:
             if map_get(&S.tmap, <uint64_t>d.id, &slot):
-                t = tres(S, slot)
+                t = task_state(S, slot)
                 rows[d.row].a[1] = t.parent
                 rows[d.row].a[2] = t.name
     rows[0].a[0] = <uint64_t>(S.syncs + 1)
@@ -258,16 +258,16 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
         return ST_NOMEM
     remap[0] = 0
     for i in range(F.mpool.n):
-        fm = mres(F, i)
+        fm = m_state(F, i)
         slot = m_slot(S, fm.id)
         if slot < 0:
             PyMem_RawFree(remap)
             return ST_NOMEM
         remap[i + 1] = <uint32_t>(slot + 1)
-        ms = mres(S, slot)
-        if not (fm.unk & UNK_G):
+        ms = m_state(S, slot)
+        if not (fm.unknown & UNK_G):
             ms.g = fm.g
-        if not (fm.unk & UNK_P):
+        if not (fm.unknown & UNK_P):
             ms.p = fm.p
     for i in range(n):
         rows[i].m = remap[rows[i].m]
@@ -292,25 +292,25 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
                 pool_release(&S.tpool, slot)
     it = 0
     while map_next(&F.gmap, &it, &key, &val):
-        r = gres(F, val)
+        r = g_state(F, val)
         if not map_get(pops, <uint64_t>r.id, &k):
             k = 0
         if take_res(S, &S.gpool, &S.gmap, r, k):
             return ST_NOMEM
     it = 0
     while map_next(&F.pmap, &it, &key, &val):
-        if take_res(S, &S.ppool, &S.pmap, pres(F, val), 0):
+        if take_res(S, &S.ppool, &S.pmap, p_state(F, val), 0):
             return ST_NOMEM
     # Tasks begun in the run and not ended.
     it = 0
     while map_next(&F.tmap, &it, &key, &val):
-        t = tres(F, val)
+        t = task_state(F, val)
         slot = pool_alloc(&S.tpool)
         if slot < 0 or map_put(&S.tmap, key, slot):
             return ST_NOMEM
-        tres(S, slot).parent = t.parent
-        tres(S, slot).name = t.name
-        tres(S, slot).next_free = -1
+        task_state(S, slot).parent = t.parent
+        task_state(S, slot).name = t.name
+        task_state(S, slot).next_free = -1
     if F.gc_state != GC_UNDETERMINED:
         S.gc_state = F.gc_state
         S.gc_seq = F.gc_seq

@@ -68,7 +68,7 @@ cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
         # few events before the ordering gets to this one.
         slot = o.gmap.dense[cu.args[0]]
         if slot >= 0:
-            fr_prefetch(gres(o, slot))
+            fr_prefetch(g_state(o, slot))
     if cu.last_ts == 0:
         cu.last_ts = tick_ns(gi.ns_per_tick, b.time)
     cu.time = <int64_t>(<uint64_t>delta_ns(gi, dt) + <uint64_t>cu.last_ts)
@@ -227,14 +227,14 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
         if o.next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[o.next_cpu] < ftime(o, 0)):
             c.m = gi.cpu_m[o.next_cpu]
             c.mslot = NONE
-            c.unk = 0
+            c.unknown = 0
             if c.m != NONE:
                 c.mslot = m_slot(o, c.m)
                 if c.mslot < 0:
                     return ST_NOMEM
             c.p = gi.cpu_p[o.next_cpu]
             c.g = gi.cpu_g[o.next_cpu]
-            r = new_row(o, gi.cpu_time[o.next_cpu], &c, K_STACK_SAMPLE, 7)
+            r = new_row(o, gi.cpu_time[o.next_cpu], &c, K_STACK_SAMPLE, EvCPUSample)
             if r == NULL:
                 return ST_NOMEM
             r.stack = gi.cpu_stack[o.next_cpu]

@@ -8,7 +8,7 @@ cdef inline uint8_t range_type(uint8_t typ) noexcept nogil:
     return START_OF[typ] if START_OF[typ] else typ
 
 
-cdef bint has_range(Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
+cdef bint has_range(ResourceState* r, uint8_t typ, uint64_t desc) noexcept nogil:
     cdef int32_t i
     for i in range(r.nranges):
         if r.ranges[i].typ == typ and r.ranges[i].desc == desc:
@@ -16,7 +16,7 @@ cdef bint has_range(Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
     return False
 
 
-cdef int add_range(Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
+cdef int add_range(ResourceState* r, uint8_t typ, uint64_t desc) noexcept nogil:
     cdef RangeEntry* p
     if r.nranges == r.cap_ranges:
         r.cap_ranges = r.cap_ranges * 2 if r.cap_ranges else 4
@@ -30,7 +30,7 @@ cdef int add_range(Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
     return ST_OK
 
 
-cdef int begin_range(OrderState* o, Res* r, uint8_t typ, uint64_t desc) noexcept nogil:
+cdef int begin_range(OrderState* o, ResourceState* r, uint8_t typ, uint64_t desc) noexcept nogil:
     typ = range_type(typ)
     if has_range(r, typ, desc):
         snprintf(o.err, sizeof(o.err),
@@ -39,7 +39,7 @@ cdef int begin_range(OrderState* o, Res* r, uint8_t typ, uint64_t desc) noexcept
     return add_range(r, typ, desc)
 
 
-cdef int active_range(OrderState* o, Res* r, uint8_t typ, bint initial) noexcept nogil:
+cdef int active_range(OrderState* o, ResourceState* r, uint8_t typ, bint initial) noexcept nogil:
     typ = range_type(typ)
     if initial:
         if has_range(r, typ, 0):
@@ -53,7 +53,7 @@ cdef int active_range(OrderState* o, Res* r, uint8_t typ, bint initial) noexcept
     return ST_OK
 
 
-cdef int end_range(OrderState* o, Res* r, uint8_t typ, uint64_t* desc) noexcept nogil:
+cdef int end_range(OrderState* o, ResourceState* r, uint8_t typ, uint64_t* desc) noexcept nogil:
     cdef uint8_t st = START_OF[typ]
     cdef int32_t i, idx = -1
     for i in range(r.nranges):
@@ -75,13 +75,13 @@ cdef int end_range(OrderState* o, Res* r, uint8_t typ, uint64_t* desc) noexcept 
 # Handlers, one per group of event types.  Each returns a Status and sets
 # ok when the event could be taken now; *nc is the M's context afterwards.
 
-cdef inline void set_seq(Res* r, uint64_t gen, uint64_t seq) noexcept nogil:
+cdef inline void set_seq(ResourceState* r, uint64_t gen, uint64_t seq) noexcept nogil:
     """Set a resource's sequence counter: seq within generation gen."""
     r.seq_gen = gen
     r.seq = seq
 
 
-cdef inline bint seq_succeeds(uint64_t gen, uint64_t seq, Res* r) noexcept nogil:
+cdef inline bint seq_succeeds(uint64_t gen, uint64_t seq, ResourceState* r) noexcept nogil:
     return gen == r.seq_gen and seq == r.seq + 1
 
 
@@ -100,7 +100,7 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     cdef int64_t pid = <int64_t>cu.args[0]
     cdef uint64_t status = cu.args[1]
     cdef uint64_t old
-    cdef Res* s
+    cdef ResourceState* s
     cdef int64_t i, found = 0
     cdef MState* ms
     cdef uint64_t args[4]
@@ -138,7 +138,7 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         dep(o, DEP_GIVE_UP, pid, -1, 0, 0)
         # Emit in the context of the M the P is bound to.
         for i in range(o.mpool.n):
-            ms = mres(o, i)
+            ms = m_state(o, i)
             if ms.p == pid:
                 c.m = ms.id
                 c.mslot = i
@@ -156,7 +156,7 @@ cdef int adv_proc_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 cdef int adv_proc_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                         bint* ok) noexcept nogil:
     cdef int64_t pid = <int64_t>cu.args[0]
-    cdef Res* s = find_p(o, pid)
+    cdef ResourceState* s = find_p(o, pid)
     cdef int st
     if s == NULL or s.status != PS_IDLE or not seq_succeeds(gi.gen, cu.args[1], s) or c.p != NONE:
         return ST_OK
@@ -174,7 +174,7 @@ cdef int adv_proc_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int adv_proc_stop(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                        bint* ok) noexcept nogil:
-    cdef Res* s = find_p(o, c.p)
+    cdef ResourceState* s = find_p(o, c.p)
     cdef int st
     if s == NULL:
         snprintf(o.err, sizeof(o.err), "event %s for proc (%lld) that doesn't exist",
@@ -197,7 +197,7 @@ cdef int adv_proc_steal(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                         bint* ok) noexcept nogil:
     cdef int64_t pid = <int64_t>cu.args[0]
     cdef int64_t mid = <int64_t>cu.args[2]
-    cdef Res* s = find_p(o, pid)
+    cdef ResourceState* s = find_p(o, pid)
     cdef uint8_t old
     cdef int st
     cdef int64_t slot
@@ -227,9 +227,9 @@ cdef int adv_proc_steal(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         dep(o, DEP_M_LOOKUP, mid, -1, 0, 0)
         snprintf(o.err, sizeof(o.err), "stole proc from non-existent thread %lld", <ll_t>mid)
         return ST_ERROR
-    ms = mres(o, slot)
-    if ms.unk:
-        dep(o, DEP_M_LOOKUP, mid, -1, 1, ms.unk)
+    ms = m_state(o, slot)
+    if ms.unknown:
+        dep(o, DEP_M_LOOKUP, mid, -1, 1, ms.unknown)
     if ms.p != pid:
         snprintf(o.err, sizeof(o.err),
                  "tried to steal proc %lld from thread %lld, but got proc %lld instead",
@@ -246,7 +246,7 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     cdef int64_t mid = <int64_t>cu.args[1]
     cdef uint64_t status = cu.args[2]
     cdef uint8_t old
-    cdef Res* s
+    cdef ResourceState* s
     cdef int64_t slot
     cdef MState* ms
     if status > GS_WAITING:
@@ -287,17 +287,17 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                 return ST_ERROR
             if o.fresh:
                 # In sequence this generation is not the first: the check above applies.
-                if c.unk & UNK_G:
-                    dep(o, DEP_M_SYSCALL_G, c.unk_slot, -1, <uint64_t>gid, 0)
+                if c.unknown & UNK_G:
+                    dep(o, DEP_M_SYSCALL_G, c.unknown_slot, -1, <uint64_t>gid, 0)
                 elif c.g != gid:
                     dep(o, DEP_GIVE_UP, gid, -1, 0, 0)
             nc.g = gid
         else:
             if map_get(&o.mmap, <uint64_t>mid, &slot):
-                ms = mres(o, slot)
-                if ms.unk:
-                    dep(o, DEP_M_LOOKUP, mid, -1, 1, ms.unk)
-                c.unk &= ~UNK_G     # the row's goroutine is that M's
+                ms = m_state(o, slot)
+                if ms.unknown:
+                    dep(o, DEP_M_LOOKUP, mid, -1, 1, ms.unknown)
+                c.unknown &= ~UNK_G     # the row's goroutine is that M's
                 if ms.g != gid:
                     snprintf(o.err, sizeof(o.err),
                              "inconsistent thread for syscalling goroutine %lld: thread has goroutine %lld",
@@ -309,9 +309,9 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                 slot = m_slot(o, mid)
                 if slot < 0:
                     return ST_NOMEM
-                ms = mres(o, slot)
+                ms = m_state(o, slot)
                 ms.g = gid
-                ms.unk &= ~UNK_G
+                ms.unknown &= ~UNK_G
             c.m = mid
             c.mslot = slot
     ok[0] = True
@@ -321,7 +321,7 @@ cdef int adv_go_status(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 cdef int adv_go_create(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                        bint* ok) noexcept nogil:
     cdef int st = check_ctx(o, c, MUST, MUST, MAY)
-    cdef Res* s
+    cdef ResourceState* s
     cdef int64_t newg = <int64_t>cu.args[0]
     if st:
         return st
@@ -342,10 +342,10 @@ cdef int adv_go_create(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 
 cdef int context_g(OrderState* o, Ctx* c, uint8_t typ, uint8_t status,
-                   Res** out) noexcept nogil:
+                   ResourceState** out) noexcept nogil:
     """The state of the context's goroutine, which must exist with ``status``.
     (Go says "not Running" for a goroutine not in a syscall too.)"""
-    cdef Res* s = find_g(o, c.g)
+    cdef ResourceState* s = find_g(o, c.g)
     if s == NULL:
         snprintf(o.err, sizeof(o.err), "event %s for goroutine (%lld) that doesn't exist",
                  EV_NAME[typ], <ll_t>c.g)
@@ -357,7 +357,7 @@ cdef int context_g(OrderState* o, Ctx* c, uint8_t typ, uint8_t status,
     return ST_OK
 
 
-cdef int running_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil:
+cdef int running_g(OrderState* o, Ctx* c, uint8_t typ, ResourceState** out) noexcept nogil:
     """The state of the context's goroutine, which must exist and be running
     in a full user context (M, P and G)."""
     cdef int st = user_go(o, c)
@@ -368,7 +368,7 @@ cdef int running_g(OrderState* o, Ctx* c, uint8_t typ, Res** out) noexcept nogil
 
 cdef int adv_go_stop_exec(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                           bint* ok) noexcept nogil:
-    cdef Res* s
+    cdef ResourceState* s
     cdef int st = running_g(o, c, cu.typ, &s)
     if st:
         return st
@@ -386,7 +386,7 @@ cdef int adv_go_stop_exec(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc
 cdef int adv_go_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                       bint* ok) noexcept nogil:
     cdef int64_t gid = <int64_t>cu.args[0]
-    cdef Res* s = find_g(o, gid)
+    cdef ResourceState* s = find_g(o, gid)
     cdef int st
     if s == NULL or s.status != GS_RUNNABLE or not seq_succeeds(gi.gen, cu.args[1], s):
         return ST_OK
@@ -402,7 +402,7 @@ cdef int adv_go_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int adv_go_unblock(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                         bint* ok) noexcept nogil:
-    cdef Res* s = find_g(o, <int64_t>cu.args[0])
+    cdef ResourceState* s = find_g(o, <int64_t>cu.args[0])
     if s == NULL or s.status != GS_WAITING or not seq_succeeds(gi.gen, cu.args[1], s):
         return ST_OK
     s.status = GS_RUNNABLE
@@ -413,8 +413,8 @@ cdef int adv_go_unblock(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int adv_go_switch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                        bint* ok) noexcept nogil:
-    cdef Res* cur
-    cdef Res* nxt
+    cdef ResourceState* cur
+    cdef ResourceState* nxt
     cdef int st = running_g(o, c, cu.typ, &cur)
     cdef int64_t nextg = <int64_t>cu.args[0]
     cdef uint64_t none_args[4]
@@ -450,8 +450,8 @@ cdef int adv_go_switch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int adv_syscall_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                            bint* ok) noexcept nogil:
-    cdef Res* s
-    cdef Res* p
+    cdef ResourceState* s
+    cdef ResourceState* p
     cdef int st = running_g(o, c, cu.typ, &s)
     if st:
         return st
@@ -474,8 +474,8 @@ cdef int adv_syscall_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* n
 
 cdef int adv_syscall_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                          bint* ok) noexcept nogil:
-    cdef Res* s
-    cdef Res* p
+    cdef ResourceState* s
+    cdef ResourceState* p
     cdef int st = user_go(o, c)
     if st:
         return st
@@ -499,8 +499,8 @@ cdef int adv_syscall_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int adv_syscall_end_blocked(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                                  bint* ok) noexcept nogil:
-    cdef Res* s
-    cdef Res* p
+    cdef ResourceState* s
+    cdef ResourceState* p
     cdef int st
     if c.p != NONE:
         p = find_p(o, c.p)
@@ -526,7 +526,7 @@ cdef int adv_go_create_syscall(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ct
                                bint* ok) noexcept nogil:
     cdef int st = check_ctx(o, c, MUST, MAY, MUST_NOT)
     cdef int64_t newg = <int64_t>cu.args[0]
-    cdef Res* s
+    cdef ResourceState* s
     if st:
         return st
     if find_g(o, newg) != NULL:
@@ -546,8 +546,8 @@ cdef int adv_go_create_syscall(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ct
 cdef int adv_go_destroy_syscall(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                                 bint* ok) noexcept nogil:
     cdef int st = check_ctx(o, c, MUST, MAY, MUST)
-    cdef Res* s
-    cdef Res* p
+    cdef ResourceState* s
+    cdef ResourceState* p
     cdef uint64_t steal[4]
     if st:
         return st
@@ -606,7 +606,7 @@ cdef int adv_task_begin(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     slot = pool_alloc(&o.tpool)
     if slot < 0 or map_put(&o.tmap, id, slot):
         return ST_NOMEM
-    t = tres(o, slot)
+    t = task_state(o, slot)
     t.parent = args[1]
     t.name = string_or_empty(gi, args[2])
     t.next_free = -1
@@ -626,7 +626,7 @@ cdef int adv_task_end(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     cdef TaskState* t
     cdef int st
     if map_get(&o.tmap, id, &slot):
-        t = tres(o, slot)
+        t = task_state(o, slot)
         parent = t.parent
         name = t.name
         map_del(&o.tmap, id)
@@ -646,7 +646,7 @@ cdef int adv_region(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     cdef uint64_t task = cu.args[0]
     cdef int64_t v
     cdef uint32_t name
-    cdef Res* s
+    cdef ResourceState* s
     cdef RegionEntry* top
     cdef RegionEntry* p
     cdef bint begin = cu.typ == EvUserRegionBegin
@@ -778,7 +778,7 @@ cdef int adv_simple(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc, bint
 cdef int adv_sweep(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                    bint* ok) noexcept nogil:
     cdef int st
-    cdef Res* p
+    cdef ResourceState* p
     cdef uint64_t desc
     if cu.typ == EvGCSweepActive:
         p = find_p(o, <int64_t>cu.args[0])
@@ -810,7 +810,7 @@ cdef int adv_sweep(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 cdef int adv_go_range(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                       bint* ok) noexcept nogil:
     cdef int st
-    cdef Res* s
+    cdef ResourceState* s
     cdef uint64_t desc = 0
     cdef int64_t gid
     if cu.typ == EvGCMarkAssistActive:
@@ -918,7 +918,7 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
     o.cur_batch = cu.batch
     o.cur_event = cu.k
     c.m = cu.m
-    c.unk = 0
+    c.unknown = 0
     if cu.m == NONE:
         c.p = NONE
         c.g = NONE
@@ -931,32 +931,32 @@ cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil
             if cu.mslot < 0:
                 return ST_NOMEM
         slot = cu.mslot
-        ms = mres(o, slot)
+        ms = m_state(o, slot)
         c.mslot = slot
         c.p = ms.p
         c.g = ms.g
-        c.unk_slot = slot
-        c.unk = ms.unk
-        if c.unk and not (cu.typ == EvProcStatus or cu.typ == EvGoStatus
+        c.unknown_slot = slot
+        c.unknown = ms.unknown
+        if c.unknown and not (cu.typ == EvProcStatus or cu.typ == EvGoStatus
                           or cu.typ == EvGoStatusStack):
             # Fresh run: an event that may depend on what this M was doing
             # before the generation began.  From here on the M's context
             # is the run's own, provided check_fresh finds it was empty.
-            dep(o, DEP_M_CTX, slot, -1, c.unk, 0)
-            ms.unk = 0
-            c.unk = 0
+            dep(o, DEP_M_CTX, slot, -1, c.unknown, 0)
+            ms.unknown = 0
+            c.unknown = 0
     nc = c
     ok[0] = False
     st = dispatch(o, gi, cu, &c, &nc, ok)
     if st == ST_OK and ok[0] and slot >= 0:
-        ms = mres(o, slot)  # handlers may have moved the pool
-        if ms.unk:
+        ms = m_state(o, slot)  # handlers may have moved the pool
+        if ms.unknown:
             # A status event binding a P or a goroutine to the M makes that
             # part of its context known.
             if nc.p != ms.p:
-                ms.unk &= ~UNK_P
+                ms.unknown &= ~UNK_P
             if nc.g != ms.g:
-                ms.unk &= ~UNK_G
+                ms.unknown &= ~UNK_G
         ms.p = nc.p
         ms.g = nc.g
     return st

@@ -56,8 +56,9 @@ cpdef enum KindC:            # fastrace.kinds.EventKind (checked at import)
     K_STATE_TRANSITION = 13
     K_EXPERIMENTAL = 14
 
-cpdef enum Ev:               # the wire types dispatch() handles, Ev + name in fastrace.spec
+cpdef enum Ev:               # the wire types the engine handles (dispatch() and CPU samples), Ev + name in fastrace.spec
                              # (checked at import: codes, and no type of the spec left out)
+    EvCPUSample = 7           # not timed: CPU samples come in their own batches
     EvProcsChange = 9
     EvProcStart = 10
     EvProcStop = 11

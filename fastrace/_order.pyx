@@ -135,9 +135,9 @@ def check_spec(specs=None):
     handled = {member.name[2:]: member.value for member in Ev}
     for name, code in handled.items():
         s = by_name.get(name)
-        if s is None or s.code != code or not s.timed or s.kind == K_BAD:
+        if s is None or s.code != code or s.kind == K_BAD:
             raise RuntimeError(f"fastrace._order handles event type {name} ({code}), which "
-                               "fastrace.spec does not define as a timed event type with that "
+                               "fastrace.spec does not define as an event type with that "
                                "code that makes rows")
     for s in specs:
         if s.timed and s.kind != K_BAD and not s.experiment and s.name not in handled:
@@ -284,8 +284,8 @@ cdef class _State:
         memset(&self.o, 0, sizeof(OrderState))
         self.o.version = version
         self.o.out.size = sizeof(TraceEventRec)
-        self.o.gpool.size = sizeof(Res)
-        self.o.ppool.size = sizeof(Res)
+        self.o.gpool.size = sizeof(ResourceState)
+        self.o.ppool.size = sizeof(ResourceState)
         self.o.mpool.size = sizeof(MState)
         self.o.tpool.size = sizeof(TaskState)
         self.o.gpool.free = -1
@@ -300,9 +300,9 @@ cdef class _State:
         cdef Py_ssize_t i
         # Released slots had their lists freed (pointers NULL) before release.
         for i in range(self.o.gpool.n):
-            free_res_lists(gres(&self.o, i))
+            free_res_lists(g_state(&self.o, i))
         for i in range(self.o.ppool.n):
-            free_res_lists(pres(&self.o, i))
+            free_res_lists(p_state(&self.o, i))
         PyMem_RawFree(self.o.gpool.data)
         PyMem_RawFree(self.o.ppool.data)
         PyMem_RawFree(self.o.mpool.data)
@@ -468,7 +468,7 @@ cdef class _State:
         cdef int64_t[::1] v = out
         v[0] = NONE
         for i in range(self.o.mpool.n):
-            v[i + 1] = mres(&self.o, i).id
+            v[i + 1] = m_state(&self.o, i).id
         return out
 
     def format_error(self, wire, gen):

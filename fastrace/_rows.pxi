@@ -114,8 +114,8 @@ cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
     if t <= o.last_ts:
         t = o.last_ts + 1
     o.last_ts = t
-    if c.unk:
-        dep(o, DEP_ROW_CTX, c.unk_slot, o.out.n - 1, c.unk, 0)
+    if c.unknown:
+        dep(o, DEP_ROW_CTX, c.unknown_slot, o.out.n - 1, c.unknown, 0)
     r.time = t
     r.g = c.g
     r.p = <int32_t>c.p        # checked to fit where P ids enter (check_pid)
@@ -292,7 +292,7 @@ cdef int push_sync(OrderState* o, int64_t t, uint64_t gen_row) noexcept nogil:
     c.p = NONE
     c.m = NONE
     c.mslot = NONE
-    c.unk = 0
+    c.unknown = 0
     r = new_row(o, t, &c, K_SYNC, 0)
     if r == NULL:
         return ST_NOMEM

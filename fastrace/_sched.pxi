@@ -12,7 +12,7 @@ cdef struct RegionEntry:
     uint64_t task             # task id
     uint32_t name             # row in the global string table
 
-cdef struct Res:              # a goroutine's or a P's state
+cdef struct ResourceState:              # a goroutine's or a P's state
     int64_t id
     uint64_t seq_gen          # generation of the sequence counter
     uint64_t seq              # sequence number within seq_gen
@@ -29,7 +29,7 @@ cdef struct MState:
     int64_t id
     int64_t g                 # goroutine bound to the M, -1 = none
     int64_t p                 # P bound to the M, -1 = none
-    uint8_t unk               # fresh runs: UNK_G / UNK_P while g / p may differ from the
+    uint8_t unknown               # fresh runs: UNK_G / UNK_P while g / p may differ from the
                               # M's state at the end of the previous generation
 
 cdef struct TaskState:
@@ -50,8 +50,8 @@ cdef struct Ctx:              # scheduling context of an event
     int64_t m
     int64_t mslot             # slot of M m in OrderState.mpool (-1 = no M): row mslot + 1 of
                               # Trace.threads
-    int64_t unk_slot          # fresh runs: the M whose unknown g / p (unk) this context holds
-    uint8_t unk
+    int64_t unknown_slot          # fresh runs: the M whose unknown g / p (unknown) this context holds
+    uint8_t unknown
 
 cdef struct OCursor:          # one M's stream of events in a generation
     int64_t m
@@ -198,16 +198,16 @@ cdef void pool_release(Pool* p, int64_t i) noexcept nogil:
     p.free = i
 
 
-cdef inline Res* gres(OrderState* o, int64_t slot) noexcept nogil:
-    return <Res*>(o.gpool.data + slot * sizeof(Res))
+cdef inline ResourceState* g_state(OrderState* o, int64_t slot) noexcept nogil:
+    return <ResourceState*>(o.gpool.data + slot * sizeof(ResourceState))
 
-cdef inline Res* pres(OrderState* o, int64_t slot) noexcept nogil:
-    return <Res*>(o.ppool.data + slot * sizeof(Res))
+cdef inline ResourceState* p_state(OrderState* o, int64_t slot) noexcept nogil:
+    return <ResourceState*>(o.ppool.data + slot * sizeof(ResourceState))
 
-cdef inline MState* mres(OrderState* o, int64_t slot) noexcept nogil:
+cdef inline MState* m_state(OrderState* o, int64_t slot) noexcept nogil:
     return <MState*>(o.mpool.data + slot * sizeof(MState))
 
-cdef inline TaskState* tres(OrderState* o, int64_t slot) noexcept nogil:
+cdef inline TaskState* task_state(OrderState* o, int64_t slot) noexcept nogil:
     return <TaskState*>(o.tpool.data + slot * sizeof(TaskState))
 
 
@@ -235,46 +235,46 @@ cdef void dep(OrderState* o, uint8_t kind, int64_t id, int64_t row, uint64_t a,
     d.b = b
 
 
-cdef inline Res* find_g_raw(OrderState* o, int64_t gid) noexcept nogil:
+cdef inline ResourceState* find_g_raw(OrderState* o, int64_t gid) noexcept nogil:
     cdef int64_t slot
     if map_get(&o.gmap, <uint64_t>gid, &slot):
-        return gres(o, slot)
+        return g_state(o, slot)
     return NULL
 
 
-cdef inline Res* find_p_raw(OrderState* o, int64_t pid) noexcept nogil:
+cdef inline ResourceState* find_p_raw(OrderState* o, int64_t pid) noexcept nogil:
     cdef int64_t slot
     if map_get(&o.pmap, <uint64_t>pid, &slot):
-        return pres(o, slot)
+        return p_state(o, slot)
     return NULL
 
 
-cdef Res* find_g(OrderState* o, int64_t gid) noexcept nogil:
-    cdef Res* r = find_g_raw(o, gid)
+cdef ResourceState* find_g(OrderState* o, int64_t gid) noexcept nogil:
+    cdef ResourceState* r = find_g_raw(o, gid)
     if r == NULL and o.fresh:
         dep(o, DEP_G_ABSENT, gid, -1, 0, 0)
     return r
 
 
-cdef Res* find_p(OrderState* o, int64_t pid) noexcept nogil:
-    cdef Res* r = find_p_raw(o, pid)
+cdef ResourceState* find_p(OrderState* o, int64_t pid) noexcept nogil:
+    cdef ResourceState* r = find_p_raw(o, pid)
     if r == NULL and o.fresh:
         dep(o, DEP_P_ABSENT, pid, -1, 0, 0)
     return r
 
 
-cdef Res* new_res(OrderState* o, Pool* pool, IdMap* m, int64_t id) noexcept nogil:
+cdef ResourceState* new_res(OrderState* o, Pool* pool, IdMap* m, int64_t id) noexcept nogil:
     cdef int64_t slot = pool_alloc(pool)
-    cdef Res* r
+    cdef ResourceState* r
     if slot < 0 or map_put(m, <uint64_t>id, slot):
         return NULL
-    r = <Res*>(pool.data + slot * sizeof(Res))
+    r = <ResourceState*>(pool.data + slot * sizeof(ResourceState))
     r.id = id
     r.next_free = -1
     return r
 
 
-cdef void free_res_lists(Res* r) noexcept nogil:
+cdef void free_res_lists(ResourceState* r) noexcept nogil:
     PyMem_RawFree(r.ranges)
     PyMem_RawFree(r.regions)
     r.ranges = NULL
@@ -286,7 +286,7 @@ cdef void delete_g(OrderState* o, int64_t gid) noexcept nogil:
     cdef int64_t slot
     dep(o, DEP_G_DELETED, gid, -1, 0, 0)
     if map_get(&o.gmap, <uint64_t>gid, &slot):
-        free_res_lists(gres(o, slot))
+        free_res_lists(g_state(o, slot))
         map_del(&o.gmap, <uint64_t>gid)
         pool_release(&o.gpool, slot)
 
@@ -300,10 +300,10 @@ cdef int64_t m_slot(OrderState* o, int64_t mid) noexcept nogil:
     slot = pool_alloc(&o.mpool)
     if slot < 0 or map_put(&o.mmap, <uint64_t>mid, slot):
         return -1
-    ms = mres(o, slot)
+    ms = m_state(o, slot)
     ms.id = mid
     ms.g = NONE
     ms.p = NONE
     # A fresh run does not know what the M was doing when its generation began.
-    ms.unk = UNK_G | UNK_P if o.fresh else 0
+    ms.unknown = UNK_G | UNK_P if o.fresh else 0
     return slot
