@@ -58,7 +58,15 @@ cannot be interpreted, and the state machine skips it):
   ``GoDestroySyscall`` (both keep the context from before the pair), and
   CPU samples.  ``context=False`` turns this check off.
 
-Problems read ``event <row> (<Kind> at <time>): <what>``.
+Problems read ``event <row> (<Kind> at <time>): <what>``, in row order
+(within a row: table invariants, time, stacks, state machine).
+
+The checks of the stack, frame and string tables run here with numpy; the
+checks of each row run in one C pass (``fastrace/_validate.pxi``, in
+``fastrace._analysis``) that returns (row, code, values) per problem, and
+only the problems found are worded here.  ``engine="python"`` runs the
+original per-row Python implementation instead (about 70 times slower),
+kept as the reference the C pass is tested against.
 """
 
 from __future__ import annotations
@@ -161,21 +169,6 @@ def _clock(gen_row) -> _Clock:
     """The clock snapshot of a row of Trace.generations."""
     return _Clock(int(gen_row["clock_trace"]), int(gen_row["clock_mono"]),
                   _wall(int(gen_row["clock_sec"]), int(gen_row["clock_nsec"])))
-
-
-class _VaCodes:
-    """fastrace._analysis.VaCode, imported when first used (the compiled
-    module is not loaded by ``import fastrace``)."""
-
-    def __getattr__(self, name: str) -> int:
-        from fastrace import _analysis
-
-        value = int(getattr(_analysis.VaCode, name))
-        setattr(self, name, value)
-        return value
-
-
-_VaCode = _VaCodes()
 
 
 @functools.cache
@@ -456,7 +449,10 @@ class Validator:
             count[np.clip(hi, 0, nframes)] > count[np.clip(lo, 0, nframes)])
 
     def _word(self, code: int, row: int, v0: int, v1: int) -> str:
-        """The message of one problem of the C pass (VaCode ``code``)."""
+        """The message of one problem of the C pass (VaCode ``code``): the
+        same words as the Python engine's."""
+        from fastrace._analysis import VaCode as V
+
         tr = self.trace
         e = tr.events[row]
         t, g, p, stk, k, typ = (int(e[f]) for f in ("time", "g", "p", "stack", "kind", "type"))
@@ -464,7 +460,6 @@ class Validator:
         a = [int(x) for x in e["a"]]
         m = int(tr.threads[m_row]) if m_row < len(tr.threads) else None
         rid = _signed(a[0])
-        V = _VaCode
         if code == V.VA_UNKNOWN_KIND:
             return f"unknown event kind {k}"
         if code == V.VA_WIRE_TYPE:
