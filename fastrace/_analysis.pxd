@@ -170,3 +170,70 @@ cdef struct StLatency:              # one latency profile being computed (States
     uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
     uint8_t fixed             # second pass: windows fixed, nothing pending
     uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
+
+# Validation
+# (_validate.pxi; Python layer: fastrace.validate)
+
+cdef struct ValidateProblemRec:     # one problem found by the validation pass
+    int64_t row               # row in Trace.events the problem is about
+    int64_t v0                # code-specific value (a state, an id, a row; see VaCode in _validate.pxi)
+    int64_t v1                # second code-specific value; 0 if unused
+    int32_t code              # VaCode: which check failed
+    int32_t pad0
+
+
+cdef struct ValidateTypeRec:        # what the validator needs to know of one wire type (256 rows)
+    uint8_t kind              # fastrace.kinds.EventKind its rows have; 0 = none (and Sync's code)
+    uint8_t string_slots      # bit s set: a[s] holds a row of Trace.strings
+    uint8_t stack_slots       # bit s set: a[s] holds a row of Trace.stacks
+    uint8_t is_proc           # 1 = a P transition (fastrace.spec.PROC_TYPES)
+    uint8_t range_name        # ranges: 1 + index of its range name (fastrace.spec.RANGE_TYPES); 0 = not a range
+    uint8_t range_scope       # ranges: fastrace.kinds.ResourceKind of its scope
+    uint8_t is_stw            # 1 = a stop-the-world range (its name includes the kind string a[1])
+    uint8_t is_go_status      # 1 = GoStatus or GoStatusStack
+
+
+cdef struct VaMap:                  # uint64 key -> int64 value, open addressing, linear probing (internal)
+    uint64_t* keys            # key per slot
+    int64_t* vals             # value per slot
+    uint8_t* used             # 1 where the slot holds a key
+    Py_ssize_t cap            # slots, a power of two
+    Py_ssize_t n              # slots in use
+
+
+cdef struct VaThread:               # what the transitions so far leave on one thread (internal)
+    int64_t m                 # thread (M) id
+    int64_t p                 # P id running on it; -1 = none
+    int64_t g                 # goroutine id running on it; -1 = none
+
+
+cdef struct VaRangeEntry:           # one active range on a scope, in a singly linked list (internal)
+    int64_t next              # next entry of the scope's list, or of the free list; -1 = none
+    uint32_t str              # stop-the-world ranges: string row of the kind (a[1]); 0 otherwise
+    uint8_t name              # ValidateTypeRec.range_name of the range
+    uint8_t pad0
+    uint16_t pad1
+
+
+cdef struct VaInput:                # the tables one validation pass reads (internal)
+    const TraceEventRec* ev   # Trace.events
+    Py_ssize_t n              # rows of ev
+    const int64_t* threads    # Trace.threads: M id per row
+    Py_ssize_t nthreads       # rows of threads
+    const uint8_t* sdata      # Trace.strings.data
+    const uint64_t* soff      # Trace.strings.offsets: nstrings + 1 entries
+    Py_ssize_t nstrings       # rows of Trace.strings
+    Py_ssize_t nstacks        # rows of Trace.stacks
+    const uint8_t* bad_stack  # per stack row: 1 = a frame after the first lacks information
+    Py_ssize_t ngens          # rows of Trace.generations
+    const int64_t* sync_row   # per generation: row of its Sync; NULL = the column is absent
+    const uint8_t* has_clock  # per generation: 1 = a clock snapshot exists
+    const int64_t* clock_trace  # per generation: snapshot on the trace clock, ns
+    const uint64_t* clock_mono  # per generation: snapshot of the monotonic clock, ns
+    const int64_t* clock_sec  # per generation: wall clock, s (normalised with clock_nsec here)
+    const int64_t* clock_nsec # per generation: wall clock, ns part
+    const ValidateTypeRec* types  # 256 rows, per wire type
+    int version               # trace format version the rules follow
+    bint extra                # fastrace's own invariants too
+    bint context              # the execution-context check
+    bint clock_checks         # clocks must increase from Sync to Sync

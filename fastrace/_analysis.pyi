@@ -71,3 +71,67 @@ class StatesLatency:
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 def states_cpu_samples(events: np.ndarray, nstacks: int) -> np.ndarray: ...
+
+
+# Row checks of fastrace.validate (_validate.pxi)
+
+VALIDATE_PROBLEM_DTYPE: np.dtype   # ValidateProblemRec: row, v0, v1, code (a VaCode)
+VALIDATE_TYPE_DTYPE: np.dtype      # ValidateTypeRec: what the pass knows of each wire type
+
+class VaCode(enum.IntEnum):   # which check a problem of validate_rows failed
+    VA_UNKNOWN_KIND = 1
+    VA_WIRE_TYPE = 2
+    VA_NO_STACK = 3
+    VA_NO_THREAD = 4
+    VA_BAD_G = 5
+    VA_BAD_P = 6
+    VA_NO_STRING_SLOT = 7
+    VA_NO_STACK_SLOT = 8
+    VA_STATE_RANGE = 9
+    VA_NO_GENERATION = 10
+    VA_GENERATION_BACK = 11
+    VA_FIRST_NOT_SYNC = 12
+    VA_LAST_NOT_SYNC = 13
+    VA_SCOPE_G = 14
+    VA_SCOPE_P = 15
+    VA_TIME = 16
+    VA_STACK_FRAMES = 17
+    VA_TSTACK_FRAMES = 18
+    VA_CONTEXT = 19
+    VA_NO_EXEC_THREAD = 20
+    VA_SYNC_NUMBER = 21
+    VA_SYNC_NO_CLOCK = 22
+    VA_SYNC_ZERO_WALL = 23
+    VA_SYNC_ZERO_MONO = 24
+    VA_SYNC_ZERO_TRACE = 25
+    VA_SYNC_WALL = 26
+    VA_SYNC_MONO = 27
+    VA_SYNC_TRACE = 28
+    VA_RANGE_BEGIN = 29
+    VA_RANGE_END = 30
+    VA_LABEL_EMPTY = 31
+    VA_LABEL_G = 32
+    VA_TASK_ID = 33
+    VA_TASK_PARENT = 34
+    VA_TASK_TYPE = 35
+    VA_G_TO_UNDETERMINED = 36
+    VA_G_FROM_UNDETERMINED = 37
+    VA_G_RANGES = 38
+    VA_G_OLD_STATE = 39
+    VA_G_FIRST = 40
+    VA_G_BUSY_THREAD = 41
+    VA_G_UNBOUND = 42
+    VA_G_OTHER_THREAD = 43
+    VA_G_TSTACK = 44
+    VA_P_TO_UNDETERMINED = 45
+    VA_P_FROM_UNDETERMINED = 46
+    VA_P_RANGES = 47
+    VA_P_OLD_STATE = 48
+    VA_P_FIRST = 49
+    VA_P_BUSY_THREAD = 50
+    VA_P_UNBOUND = 51
+    VA_P_OTHER_THREAD = 52
+
+def validate_rows(events: np.ndarray, threads: np.ndarray, strings: object, nstacks: int,
+                  bad_stack: np.ndarray, generations: np.ndarray, types: np.ndarray,
+                  version: int, extra: bool, context: bool, clock_checks: bool) -> np.ndarray: ...

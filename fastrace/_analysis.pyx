@@ -29,3 +29,4 @@ cnp.import_array()
 include "_summary.pxi"
 include "_gcutil.pxi"
 include "_states.pxi"
+include "_validate.pxi"

@@ -58,10 +58,20 @@ cannot be interpreted, and the state machine skips it):
   ``GoDestroySyscall`` (both keep the context from before the pair), and
   CPU samples.  ``context=False`` turns this check off.
 
-Problems read ``event <row> (<Kind> at <time>): <what>``.
+Problems read ``event <row> (<Kind> at <time>): <what>``, in row order
+(within a row: table invariants, time, stacks, state machine).
+
+The checks of the stack, frame and string tables run here with numpy; the
+checks of each row run in one C pass (``fastrace/_validate.pxi``, in
+``fastrace._analysis``) that returns (row, code, values) per problem, and
+only the problems found are worded here.  ``engine="python"`` runs the
+original per-row Python implementation instead (about 70 times slower),
+kept as the reference the C pass is tested against.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -155,32 +165,66 @@ class _Clock:
         self.trace, self.mono, self.wall = trace, mono, wall
 
 
+def _clock(gen_row) -> _Clock:
+    """The clock snapshot of a row of Trace.generations."""
+    return _Clock(int(gen_row["clock_trace"]), int(gen_row["clock_mono"]),
+                  _wall(int(gen_row["clock_sec"]), int(gen_row["clock_nsec"])))
+
+
+@functools.cache
+def _type_table() -> np.ndarray:
+    """What the C pass needs to know of each wire type, from fastrace.spec
+    (the same sets the Python engine uses)."""
+    from fastrace._analysis import VALIDATE_TYPE_DTYPE
+
+    t = np.zeros(256, dtype=VALIDATE_TYPE_DTYPE)
+    t["kind"] = _KIND_OF_TYPE
+    bits = np.array([1, 2, 4], dtype=np.uint8)
+    t["string_slots"] = (_STRING_SLOT * bits).sum(axis=1)
+    t["stack_slots"] = (_STACK_SLOT * bits).sum(axis=1)
+    names = sorted({sp.range for sp in RANGE_TYPES.values()})
+    for code in PROC_TYPES:
+        t["is_proc"][code] = 1
+    for code, sp in RANGE_TYPES.items():
+        t["range_name"][code] = 1 + names.index(sp.range)
+        t["range_scope"][code] = int(sp.scope)
+        t["is_stw"][code] = code in _STW
+    for code in _GO_STATUS:
+        t["is_go_status"][code] = 1
+    t.flags.writeable = False
+    return t
+
+
 class Validator:
     """One pass over a trace's event table; see the module docstring.
 
     ``go_version`` is the trace format version the rules depend on (clock
-    snapshots from 25 on); by default ``trace.version``."""
+    snapshots from 25 on); by default ``trace.version``.  ``engine``:
+    ``"c"`` (default) checks the rows in one C pass (``_validate.pxi``);
+    ``"python"`` runs the original Python state machine below, kept as the
+    reference the C pass is tested against (tests/test_validate_c.py)."""
 
     def __init__(self, trace, *, go_version: int | None = None, clock_checks: bool = True,
-                 extra: bool = True, context: bool = True):
+                 extra: bool = True, context: bool = True, engine: str = "c"):
+        if engine not in ("c", "python"):
+            raise ValueError(f"engine must be 'c' or 'python', not {engine!r}")
         self.trace = trace
         self.version = trace.version if go_version is None else go_version
         self.clock_checks = clock_checks
         self.extra = extra
         self.context = context and extra
+        self.engine = engine
         self._problems: list[tuple[int, int, int, str]] = []
-        ev = trace.events
-        self._time = ev["time"].tolist()
-        self._kind = ev["kind"].tolist()
 
     # -- reporting -------------------------------------------------------
 
     def _at(self, row: int) -> str:
         if row < 0:
             return "table"
-        k = self._kind[row]
+        ev = self.trace.events
+        k = int(ev["kind"][row])
         name = str(_K(k)) if k in _K._value2member_map_ else f"kind {k}"
-        return f"event {row} ({name} at {self._time[row]})"
+        return f"event {row} ({name} at {int(ev['time'][row])})"
 
     def _add(self, row: int, phase: int, msg: str) -> None:
         self._problems.append((row, phase, len(self._problems), msg))
@@ -191,23 +235,40 @@ class Validator:
     # -- the checks --------------------------------------------------------
 
     def run(self) -> list[str]:
+        if self.engine == "c":
+            return self._run_c()
         bad_rows = self._structure()
         self._timestamps()
         self._stacks(bad_rows)
         self._walk(bad_rows)
         return self.problems()
 
-    def _structure(self) -> set[int]:
-        """Table-level checks; returns rows the state machine must skip."""
+    def _run_c(self) -> list[str]:
+        """The checks of the stacks and frames tables here; those of each
+        row (_structure's row checks, _timestamps, _stacks, _walk) in one C
+        pass (``_validate.pxi``) that gives (row, code, values) per problem,
+        already in report order; only the problems found are worded here."""
+        from fastrace import _analysis
+
         tr = self.trace
-        ev = tr.events
-        n = len(ev)
+        self._tables()
+        out = self.problems()
+        if len(tr.events) == 0:
+            return out
+        found = _analysis.validate_rows(
+            tr.events, np.ascontiguousarray(tr.threads, dtype=np.int64), tr.strings,
+            len(tr.stacks), self._bad_stacks_vectorised().view(np.uint8), tr.generations,
+            _type_table(), self.version, self.extra, self.context, self.clock_checks)
+        for row, v0, v1, code in zip(*(found[f].tolist() for f in ("row", "v0", "v1", "code"))):
+            out.append(f"{self._at(row)}: {self._word(code, row, v0, v1)}")
+        return out
+
+    def _tables(self) -> None:
+        """Checks of the string, stack and frame tables (reported first)."""
+        tr = self.trace
         nstr = len(tr.strings)
         nstacks = len(tr.stacks)
         nframes = len(tr.frames)
-        ngen = len(tr.generations)
-        bad: set[int] = set()
-
         if nstr == 0 or bytes(tr.strings[0]) != b"":
             self._add(-1, 0, "string row 0 is not the empty string")
         if nstacks == 0:
@@ -224,6 +285,18 @@ class Validator:
                 for r in np.flatnonzero(fr[col] >= nstr).tolist():
                     self._add(-1, 0, f"frame row {r}: {col} string row {int(fr[col][r])} "
                                      f"does not exist")
+
+    def _structure(self) -> set[int]:
+        """Table-level checks; returns rows the state machine must skip."""
+        tr = self.trace
+        ev = tr.events
+        n = len(ev)
+        nstr = len(tr.strings)
+        nstacks = len(tr.stacks)
+        ngen = len(tr.generations)
+        bad: set[int] = set()
+
+        self._tables()
         if n == 0:
             return bad
 
@@ -348,6 +421,166 @@ class Validator:
                 bad[r] = True
         return bad
 
+    def _bad_stacks_vectorised(self) -> np.ndarray:
+        """:meth:`_bad_stacks` without a Python step per stack or string."""
+        tr = self.trace
+        st, fr = tr.stacks, tr.frames
+        nstacks, nframes = len(st), len(fr)
+        if nstacks == 0 or nframes == 0:
+            return np.zeros(nstacks, dtype=bool)
+        offsets = np.asarray(tr.strings.offsets, dtype=np.int64)
+        nstr = len(offsets) - 1
+        missing = (fr["pc"] == 0) | (fr["line"] == 0)
+        if nstr <= 0:
+            missing[:] = True
+        else:
+            empty = offsets[1:] == offsets[:-1]
+            for col in ("func", "file"):
+                s = fr[col].astype(np.int64)
+                missing |= (s >= nstr) | empty[np.minimum(s, nstr - 1)]
+        # Missing frames in [lo, hi) of each stack, from a running count.
+        count = np.zeros(nframes + 1, dtype=np.int64)
+        np.cumsum(missing, out=count[1:])
+        starts = st["frame_start"].astype(np.int64)
+        counts = st["nframes"].astype(np.int64)
+        lo = starts + 1
+        hi = np.minimum(starts + counts, nframes)
+        return (counts > 1) & (lo < hi) & (
+            count[np.clip(hi, 0, nframes)] > count[np.clip(lo, 0, nframes)])
+
+    def _word(self, code: int, row: int, v0: int, v1: int) -> str:
+        """The message of one problem of the C pass (VaCode ``code``): the
+        same words as the Python engine's."""
+        from fastrace._analysis import VaCode as V
+
+        tr = self.trace
+        e = tr.events[row]
+        t, g, p, stk, k, typ = (int(e[f]) for f in ("time", "g", "p", "stack", "kind", "type"))
+        m_row, fs, ts = int(e["m"]), int(e["from_state"]), int(e["to_state"])
+        a = [int(x) for x in e["a"]]
+        m = int(tr.threads[m_row]) if m_row < len(tr.threads) else None
+        rid = _signed(a[0])
+        if code == V.VA_UNKNOWN_KIND:
+            return f"unknown event kind {k}"
+        if code == V.VA_WIRE_TYPE:
+            spec = _spec.BY_CODE[typ]
+            return (f"wire type {typ} ({spec.name if spec else '?'}) "
+                    f"does not make a {_K(k)} event")
+        if code == V.VA_NO_STACK:
+            return f"stack row {stk} does not exist"
+        if code == V.VA_NO_THREAD:
+            return f"thread row {m_row} does not exist"
+        if code == V.VA_BAD_G:
+            return f"g = {g} is not an id or -1"
+        if code == V.VA_BAD_P:
+            return f"p = {p} is not an id or -1"
+        if code in (V.VA_NO_STRING_SLOT, V.VA_NO_STACK_SLOT):
+            what = "string" if code == V.VA_NO_STRING_SLOT else "stack"
+            return (f"a{v0} ({_spec.BY_CODE[typ].a_names[v0]}): {what} row {a[v0]} "
+                    "does not exist")
+        if code == V.VA_STATE_RANGE:
+            return (f"state {fs}->{ts} out of range for a "
+                    f"{'P' if typ in PROC_TYPES else 'goroutine'}")
+        if code == V.VA_NO_GENERATION:
+            return f"generation row {a[1]} does not exist"
+        if code == V.VA_GENERATION_BACK:
+            return f"generation row {a[1]} names row {v0} as its Sync"
+        if code == V.VA_FIRST_NOT_SYNC:
+            return "the first event is not a Sync"
+        if code == V.VA_LAST_NOT_SYNC:
+            return "the last event is not a Sync"
+        if code == V.VA_SCOPE_G:
+            return f"range scope {rid} is not the event's goroutine {g}"
+        if code == V.VA_SCOPE_P:
+            return f"range scope {rid} is not the event's P {p}"
+        if code == V.VA_TIME:
+            return f"time {t} is not after {v0}"
+        if code == V.VA_STACK_FRAMES:
+            return f"stack row {stk} has a frame without function, file, PC or line"
+        if code == V.VA_TSTACK_FRAMES:
+            return (f"transition stack row {a[2]} has a frame without function, file, PC "
+                    "or line")
+        if code == V.VA_CONTEXT:
+            return (f"runs as P={p} G={g} on thread {m}, but the transitions so far leave "
+                    f"P={v0} G={v1} there")
+        if code == V.VA_NO_EXEC_THREAD:
+            return "a goroutine or P starts executing on no thread"
+        if code == V.VA_SYNC_NUMBER:
+            return f"Sync N={a[0]} does not follow N={v0 % _U64}"
+        n = a[0]
+        if code == V.VA_SYNC_NO_CLOCK:
+            return f"Sync {n} has no clock snapshot"
+        if code == V.VA_SYNC_ZERO_WALL:
+            return f"Sync {n} has a zero wall-clock time"
+        if code == V.VA_SYNC_ZERO_MONO:
+            return f"Sync {n} has a zero monotonic time"
+        if code == V.VA_SYNC_ZERO_TRACE:
+            return f"Sync {n} has a zero trace time"
+        if code in (V.VA_SYNC_WALL, V.VA_SYNC_MONO, V.VA_SYNC_TRACE):
+            now, last = _clock(tr.generations[a[1]]), _clock(tr.generations[v0])
+            if code == V.VA_SYNC_WALL:
+                return f"Sync {n}: wall clock {now.wall} is not after {last.wall}"
+            if code == V.VA_SYNC_MONO:
+                return f"Sync {n}: monotonic clock {now.mono} is not after {last.mono}"
+            return f"Sync {n}: trace clock {now.trace} is not after {last.trace}"
+
+        def text(r: int) -> bytes:
+            return bytes(tr.strings[r])
+
+        if code in (V.VA_RANGE_BEGIN, V.VA_RANGE_END):
+            key, name = self._range(k, typ, a, g, p, text)
+            if code == V.VA_RANGE_BEGIN:
+                return f"range {_show(name)} begins on {_scope(key)} while already active there"
+            return f"range {_show(name)} ends on {_scope(key)} but is not active there"
+        if code == V.VA_LABEL_EMPTY:
+            return "empty label"
+        if code == V.VA_LABEL_G:
+            return f"label for goroutine {g}, which no transition has named"
+        if code == V.VA_TASK_ID:
+            return f"task of type {_show(text(a[2]))} has the invalid id {a[0]}"
+        if code == V.VA_TASK_PARENT:
+            return (f"task {a[0]} of type {_show(text(a[2]))} has the background task "
+                    "as its parent")
+        if code == V.VA_TASK_TYPE:
+            return (f"task {a[0]} ends with type {_show(text(a[2]))} but began with "
+                    f"type {_show(text(v0))}")
+        if code == V.VA_G_TO_UNDETERMINED:
+            return f"goroutine {rid} goes to the Undetermined state"
+        if code == V.VA_G_FROM_UNDETERMINED:
+            return f"goroutine {rid} comes from Undetermined after the first Sync"
+        if code == V.VA_G_RANGES:
+            return f"goroutine {rid} ends with active ranges"
+        if code == V.VA_G_OLD_STATE:
+            return f"goroutine {rid} leaves state {_gs(fs)} but is in {_gs(v0)}"
+        if code == V.VA_G_FIRST:
+            return f"first transition of goroutine {rid} leaves {_gs(fs)}"
+        if code == V.VA_G_BUSY_THREAD:
+            return (f"goroutine {rid} starts executing on thread {m}, which already runs "
+                    f"goroutine {v0}")
+        if code == V.VA_G_TSTACK:
+            return f"transition stack {a[2]} of goroutine {rid} is not the event's stack {stk}"
+        if code == V.VA_G_UNBOUND:
+            return f"goroutine {rid} stops executing but is bound to no thread"
+        if code == V.VA_G_OTHER_THREAD:
+            return f"goroutine {rid} stops executing on thread {v0}, which runs goroutine {v1}"
+        if code == V.VA_P_TO_UNDETERMINED:
+            return f"P {rid} goes to the Undetermined state"
+        if code == V.VA_P_FROM_UNDETERMINED:
+            return f"P {rid} comes from Undetermined after the first Sync"
+        if code == V.VA_P_RANGES:
+            return f"P {rid} stops existing with active ranges"
+        if code == V.VA_P_OLD_STATE:
+            return f"P {rid} leaves state {_ps(fs)} but is in {_ps(v0)}"
+        if code == V.VA_P_FIRST:
+            return f"first transition of P {rid} leaves {_ps(fs)}"
+        if code == V.VA_P_BUSY_THREAD:
+            return f"P {rid} starts running on thread {m}, which already has P {v0}"
+        if code == V.VA_P_UNBOUND:
+            return f"P {rid} stops running but is bound to no thread"
+        if code == V.VA_P_OTHER_THREAD:
+            return f"P {rid} stops running on thread {v0}, which has P {v1}"
+        raise AssertionError(f"validation code {code} has no wording")
+
     def _stacks(self, bad_rows: set[int]) -> None:
         ev = self.trace.events
         if len(ev) == 0:
@@ -449,9 +682,7 @@ class Validator:
                 clock = None
                 gen = a[1]
                 if gen != _NO_GEN and gen < len(gens) and gens["has_clock"][gen]:
-                    gr = gens[gen]
-                    clock = _Clock(int(gr["clock_trace"]), int(gr["clock_mono"]),
-                                   _wall(int(gr["clock_sec"]), int(gr["clock_nsec"])))
+                    clock = _clock(gens[gen])
                 if self.version >= 25 and not (n > 1 and clock is None):
                     self._sync_clock(row, n, clock, last_clock)
                 last_n = n
@@ -631,15 +862,17 @@ def _scope(key: tuple[str, int | None]) -> str:
 
 
 def validate(trace, *, go_version: int | None = None, clock_checks: bool = True,
-             extra: bool = True, context: bool = True) -> list[str]:
+             extra: bool = True, context: bool = True, engine: str = "c") -> list[str]:
     """All problems found in ``trace``'s event table; [] if it is consistent.
 
     ``extra=False`` runs Go's checks (and the table-reference checks
     without which rows cannot be read) only; ``context=False`` skips the
     execution-context check; ``clock_checks=False`` skips the clock-increase
-    checks of Sync events."""
+    checks of Sync events.  ``engine="python"`` runs the checks of each row
+    in Python instead of C: the same problems, 50-100 times slower (kept as
+    the reference the C pass is tested against)."""
     return Validator(trace, go_version=go_version, clock_checks=clock_checks, extra=extra,
-                     context=context).run()
+                     context=context, engine=engine).run()
 
 
 def check(trace, **kw) -> None:
