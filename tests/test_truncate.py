@@ -125,7 +125,8 @@ def test_truncate_keeps_what_go_delivers(go_cut_traces):
     """On every cut: read(on_error="truncate") holds exactly the events Go's
     reader prints before its error, with a warning iff Go reports one; the
     strict reader's ``partial`` is the same table, and is never None where Go
-    prints events; iter_generations gives the same rows in pieces."""
+    prints events; workers=2 gives the same table and warnings, and
+    iter_generations the same rows in pieces."""
     checked = damaged = 0
     for version, program, cut, f, want, go_error in go_cut_traces:
         data = f.read_bytes()
@@ -152,6 +153,9 @@ def test_truncate_keeps_what_go_delivers(go_cut_traces):
             assert isinstance(w, TraceWarning) and w.error is not None
             assert w.events_kept == len(kept.events)
             assert 0 <= w.bytes_lost <= len(data)
+        two = fastrace.read(data, workers=2, on_error="truncate")
+        assert two.events.tobytes() == kept.events.tobytes(), where
+        assert [str(x) for x in two.warnings] == [str(x) for x in kept.warnings], where
         pieces = list(fastrace.iter_generations(data, on_error="truncate", max_events=16))
         rows = np.concatenate([p.events for p in pieces]) if pieces else kept.events[:0]
         assert rows.tobytes() == kept.events.tobytes(), where
