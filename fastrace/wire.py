@@ -259,7 +259,8 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False,
     generation's tables (row numbers local to it) over the same buffer.
 
     With ``salvage_prefix``, damage is not raised but handed over in the
-    ``error`` attribute of the last piece (which may hold no generation).
+    ``error`` attribute of the last piece (which may hold no generation,
+    also when the damage is in the first one); a bad header still raises.
     Batch numbers in errors count from the start of the file.  With
     ``index_only`` event batches are indexed, not read: the pieces'
     ``events`` tables are empty, and the ordering stage reads and checks the
