@@ -22,23 +22,62 @@ def example_trace_path() -> str:
     return str(resources.files("fastrace").joinpath("data", "example.trace"))
 
 
-def _load(path: str):
-    """The trace argument as given: ``fastrace.wire.open_source`` (used by
-    every reader) takes binary, text-format and compressed traces alike."""
-    return path
+def _load(args, path: str | None = None):
+    """The trace argument (``args.trace``, or ``path``) as every command's
+    reader takes it: the path as given (``fastrace.wire.open_source`` takes
+    binary, text-format and compressed traces alike); with ``--on-error
+    truncate``, the Trace of what is readable (``read(on_error="truncate")``,
+    which every reader takes as it is), after one line on stderr per
+    warning saying what was dropped."""
+    path = args.trace if path is None else path
+    if getattr(args, "on_error", "raise") != "truncate":
+        return path
+    from fastrace.trace import read
+
+    trace = read(path, on_error="truncate")
+    for w in trace.warnings:
+        print(f"fastrace: warning: {path}: {w}", file=sys.stderr)
+    sys.stderr.flush()
+    return trace
+
+
+def _wire(args, path: str, *, quiet: bool = False):
+    """The wire tables of ``path``; with ``--on-error truncate``, those of
+    the generations before the damage (None if there are none), with a
+    line on stderr about the rest unless ``quiet``."""
+    from fastrace.wire import decode_wire
+
+    if getattr(args, "on_error", "raise") != "truncate":
+        return decode_wire(path)
+    try:
+        wire = decode_wire(path, salvage_prefix=True)
+        error = wire.error
+    except TraceError as e:
+        wire, error = None, e
+    if error is not None and not quiet:
+        print(f"fastrace: warning: {path}: dropped the rest: {error}", file=sys.stderr)
+    return wire
+
+
+def _add_on_error(p) -> None:
+    p.add_argument("--on-error", choices=("raise", "truncate"), default="raise",
+                   help="raise (default): bad input is an error (exit status 1); truncate: "
+                        "use every event Go's reader delivers before the damage, say on "
+                        "stderr what was dropped, exit status 0")
 
 
 def _cmd_dump(args) -> int:
     from fastrace.dump import write_go_wire
     from fastrace.parsed import write_go_parsed
     from fastrace.trace import read
-    from fastrace.wire import decode_wire
 
-    source = _load(args.trace)
     out = sys.stdout.buffer
     if args.format == "go-wire":
-        write_go_wire(decode_wire(source), out)
+        wire = _wire(args, args.trace)
+        if wire is not None:
+            write_go_wire(wire, out)
     else:
+        source = _load(args)
         try:
             trace = read(source)
         except TraceError as e:
@@ -57,7 +96,7 @@ def _cmd_validate(args) -> int:
     from fastrace.trace import read
     from fastrace.validate import validate
 
-    problems = validate(read(_load(args.trace)))
+    problems = validate(read(_load(args)))
     for p in problems[:args.max]:
         print(p)
     if problems:
@@ -73,20 +112,20 @@ def _cmd_info(args) -> int:
     import json
 
     from fastrace.info import OVERVIEW_FIELDS, format_overview, format_summary, overview, summarize
-    from fastrace.wire import decode_wire
 
     paths = args.trace or [example_trace_path()]
     names = args.trace or [f"{paths[0]} (example shipped with fastrace)"]
     out = sys.stdout
     rows = []
     for path, name in zip(paths, names):
-        o = overview(_load(path), name)
+        o = overview(_load(args, path), name)
         if args.format == "text":
             if rows:
                 out.write("\n")
             out.write(format_overview(o))
-            if args.verbose:
-                out.write("\n" + format_summary(summarize(decode_wire(_load(path))), name))
+            wire = _wire(args, path, quiet=True) if args.verbose else None
+            if wire is not None:
+                out.write("\n" + format_summary(summarize(wire), name))
         rows.append(o)
     if args.format == "json":
         json.dump(rows if len(rows) > 1 or args.trace and len(args.trace) > 1 else rows[0],
@@ -112,7 +151,7 @@ SUMMARY_FORMATS = ("text", "csv", "json")
 def _cmd_summary(args) -> int:
     from fastrace.analysis import summary
 
-    s = summary.summarize_file(_load(args.trace))   # streamed: the events are never all held
+    s = summary.summarize_file(_load(args))   # streamed: the events are never all held
     kind = "goroutines" if args.command == "goroutines" else "tasks"
     if args.format == "text":
         chunks = [getattr(summary, f"{kind}_text")(s)]
@@ -135,6 +174,7 @@ def _add_summary_parsers(sub) -> None:
         p.add_argument("--format", choices=SUMMARY_FORMATS, default="text",
                        help="text: a table for the terminal; csv: one row per item; "
                             "json: an array of objects, one per item (times in ns)")
+        _add_on_error(p)
         p.set_defaults(func=_cmd_summary)
 
 # Ranges, GC, MMU and wall clock (fastrace.analysis.gc): fastrace mmu
@@ -144,7 +184,7 @@ def _cmd_mmu(args) -> int:
 
     windows = args.window or list(gc.DEFAULT_WINDOWS)
     # Piece by piece: the utilisation pass needs the events only in order.
-    values = gc.stream_mmu_curve(_load(args.trace), per_proc=args.per_proc).mmu(windows)
+    values = gc.stream_mmu_curve(_load(args), per_proc=args.per_proc).mmu(windows)
     sys.stdout.write(gc.format_mmu(windows, values, args.format))
     sys.stdout.flush()
     return 0
@@ -175,6 +215,7 @@ def _add_mmu_parser(sub) -> None:
     m.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="text: a table; csv: window_ns,mmu; json: an object mapping each "
                         "window in ns (a string) to the MMU")
+    _add_on_error(m)
     m.set_defaults(func=_cmd_mmu)
 
 
@@ -183,7 +224,7 @@ def _cmd_pprof(args) -> int:
     # read piece by piece: the memory of one piece, not of the whole event table.
     from fastrace.analysis.pprof import CPU_PERIOD, read_profile
 
-    prof = read_profile(_load(args.trace), args.type,
+    prof = read_profile(_load(args), args.type,
                         period=CPU_PERIOD if args.period is None else args.period)
     data = prof.to_pprof()
     if args.output and args.output != "-":
@@ -214,7 +255,8 @@ def _cmd_export(args) -> int:
         sys.stdout.flush()
 
     try:
-        write_tables(args.trace, args.output, format=args.format, tables=tables,
+        write_tables(_load(args), args.output, format=args.format, tables=tables,
+                     source_name=os.path.basename(args.trace),
                      resolve=not args.no_resolve, wall=args.wall_clock, on_table=done)
     except KeyError as e:
         print(f"fastrace: {e.args[0]}", file=sys.stderr)
@@ -254,6 +296,7 @@ def _export_parser(sub) -> None:
                       help="add wall-clock columns (default: when the trace has clock "
                            "snapshots, Go 1.25+)")
     wall.add_argument("--no-wall-clock", dest="wall_clock", action="store_false")
+    _add_on_error(e)
     e.set_defaults(func=_cmd_export)
 
 
@@ -268,10 +311,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="go-wire: exactly what `go tool trace -d=wire` prints; "
                         "go-parsed: exactly what `go tool trace -d=parsed` prints")
     d.add_argument("trace", help="trace file (binary, or Go's text format)")
+    _add_on_error(d)
     d.set_defaults(func=_cmd_dump)
     v = sub.add_parser("validate", help="check a trace against the invariants of Go's validator")
     v.add_argument("trace", help="trace file (binary, or Go's text format)")
     v.add_argument("--max", type=int, default=20, help="problems to print at most")
+    _add_on_error(v)
     v.set_defaults(func=_cmd_validate)
     i = sub.add_parser(
         "info", help="what a trace holds, first what a person looks for (default: the shipped "
@@ -286,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
                         "several); csv: one row per trace")
     i.add_argument("-v", "--verbose", action="store_true",
                    help="text: also the low-level counts (generations, batches, event types)")
+    _add_on_error(i)
     i.set_defaults(func=_cmd_info)
     _add_summary_parsers(sub)
     _add_mmu_parser(sub)
@@ -306,6 +352,7 @@ def _parser() -> argparse.ArgumentParser:
     pp.add_argument("--period", type=int, default=None, metavar="NS",
                     help="cpu only: sampling period in ns (default 10000000, the runtime's "
                          "100 Hz; the trace does not record it)")
+    _add_on_error(pp)
     pp.set_defaults(func=_cmd_pprof)
 
     _export_parser(sub)

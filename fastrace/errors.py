@@ -8,13 +8,19 @@ message, so that a log line alone is enough to find the bad bytes.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 __all__ = [
     "TraceError",
     "TraceFormatError",
     "TraceOrderError",
+    "TraceWarning",
     "UnsupportedVersionError",
     "WholeTraceRequiredError",
 ]
+
+ON_ERROR = ("raise", "truncate")
+"""The values of the readers' ``on_error`` argument."""
 
 
 class TraceError(ValueError):
@@ -89,3 +95,58 @@ class WholeTraceRequiredError(ValueError):
     run across pieces).  The trace is fine: read it with
     :func:`fastrace.read`, or use the analysis's streaming form where it
     has one (the message names it)."""
+
+
+class TraceWarning(NamedTuple):
+    """What ``on_error="truncate"`` dropped from a damaged trace: one record
+    per problem in ``Trace.warnings`` (a reader stops at the first one, as
+    Go's does, so there is at most one today).
+
+    - ``offset``: byte offset of the damage in the input (None if unknown).
+    - ``generation``: generation number as written in the trace (None if
+      unknown).
+    - ``reason``: what is wrong, the problem text of ``error``.
+    - ``error``: the :class:`TraceError` the strict reader raises (its class
+      says whether the bytes are malformed or the events cannot be ordered).
+    - ``bytes_lost``: input bytes after the last generation kept whole: the
+      bytes of the damaged generation and of everything after it.  When
+      the damage is an event that cannot be ordered, the events of that
+      generation ordered before it are kept, though its bytes are counted.
+    - ``events_lost``: events of the input not in the result, where known
+      (None: the events in damaged or missing bytes cannot be counted).
+    - ``events_kept``: rows of the result (``len(trace.events)``).
+    """
+
+    offset: int | None
+    generation: int | None
+    reason: str
+    error: TraceError
+    bytes_lost: int | None
+    events_lost: int | None
+    events_kept: int
+
+    def __str__(self) -> str:
+        where = []
+        if self.offset is not None:
+            where.append(f"offset {self.offset}")
+        if self.generation is not None:
+            where.append(f"generation {self.generation}")
+        lost = []
+        if self.bytes_lost is not None:
+            lost.append(f"{self.bytes_lost:,} bytes")
+        if self.events_lost is not None:
+            lost.append(f"{self.events_lost:,} events")
+        text = f"kept {self.events_kept:,} events; dropped the rest"
+        if lost:
+            text += f" ({', '.join(lost)})"
+        text += f": {self.reason}"
+        if where:
+            text += f" (at {', '.join(where)})"
+        return text
+
+
+def check_on_error(on_error: str) -> None:
+    """Raise ValueError unless ``on_error`` is one of :data:`ON_ERROR`."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(map(repr, ON_ERROR))}, "
+                         f"not {on_error!r}")

@@ -16,7 +16,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from fastrace.errors import TraceError, TraceFormatError, WholeTraceRequiredError
+from fastrace.errors import (TraceError, TraceFormatError, TraceWarning, WholeTraceRequiredError,
+                             check_on_error)
 from fastrace.fields import EventView
 from fastrace.wire import WireTrace, decode_wire, drop_pages, iter_wire_generations, open_source
 
@@ -410,9 +411,10 @@ class Trace:
         return export.trace_from_state, (export.trace_state(self),)
 
 
-def read(source, *, workers: int = 1) -> Trace:
+def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
     """Decode and order a whole trace: a path (str or Path, memory-mapped), bytes-like
     object, open binary file, text-format or compressed trace (see fastrace.sources).
+    A :class:`Trace` is returned as it is.
 
     Generations are indexed and ordered one after the other; the memory
     mapped pages of each are given back once it is ordered.  With
@@ -427,18 +429,31 @@ def read(source, *, workers: int = 1) -> Trace:
     Raises :class:`fastrace.TraceFormatError` for malformed bytes and
     :class:`fastrace.TraceOrderError` for events that cannot be ordered;
     the exception's ``partial`` attribute is a Trace of everything before
-    the problem (Go's reader also hands those events out first).
+    the problem, exactly the events Go's reader hands out before it reports
+    the problem (a trace damaged in its first generation gives Go's lone
+    Sync event).  ``partial`` is None only where the input is not a trace
+    at all (no valid header: Go's reader gives no event either).
+
+    With ``on_error="truncate"`` that partial Trace is returned instead of
+    raising, its ``warnings`` a list of :class:`fastrace.TraceWarning`
+    saying what was dropped and why (empty for an intact trace).  Inputs
+    that are not traces still raise.
     """
     from fastrace import _order, parallel
 
+    check_on_error(on_error)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
+    if isinstance(source, Trace):
+        return source
     if isinstance(source, WireTrace):
         pieces = iter([source])
         view, keep = source.buffer, source
     else:
         view, keep = open_source(source)
         pieces = iter_wire_generations(view, salvage_prefix=True, index_only=True)
+    seen = _Seen(pieces)
+    pieces = iter(seen)
     state = None
     version = None
     try:
@@ -480,12 +495,55 @@ def read(source, *, workers: int = 1) -> Trace:
             current = next(pieces, None)
         _order.end_trace(state)
     except TraceError as e:
-        if state is not None:   # the rows ordered before the problem
-            e.partial = Trace(None, _order.finish(state), version=version, buffer=view)
+        if state is None:       # not a trace: nothing to keep
+            raise
+        # The rows ordered before the problem.
+        partial = Trace(None, _order.finish(state), version=version, buffer=view)
+        partial._keepalive = keep
+        partial.warnings = [seen.warning(e, len(view), len(partial.events))]
+        if on_error == "truncate":
+            return partial
+        e.partial = partial
         raise
     trace = Trace(None, _order.finish(state), version=version, buffer=view)
     trace._keepalive = keep
+    trace.warnings = []
     return trace
+
+
+class _Seen:
+    """The wire pieces a reader has pulled (iterating over it pulls them):
+    where each generation begins and ends in the file, to say what damage
+    cost."""
+
+    def __init__(self, pieces):
+        self._pieces = pieces
+        self.gens: list[tuple[int, int, int]] = []   # (gen number, offset, end)
+        self.header = None
+        self.wire_errors: list = []
+
+    def __iter__(self):
+        for piece in self._pieces:
+            if self.header is None:
+                self.header = piece.header_size
+            g = piece.generations
+            self.gens.extend(zip(g["gen"].tolist(), g["offset"].tolist(), g["end"].tolist()))
+            if piece.error is not None:
+                self.wire_errors.append(piece.error)
+            yield piece
+
+    def warning(self, e: TraceError, size: int, kept: int) -> TraceWarning:
+        if any(e is w for w in self.wire_errors):
+            # The wire damage comes after every generation pulled, all kept
+            # (before Go 1.26 the last may be what was read of a damaged one).
+            whole = self.gens[-1][2] if self.gens else self.header
+        else:
+            # An event that cannot be ordered: its generation is cut short.
+            starts = [off for gen, off, _ in self.gens if gen == e.generation]
+            whole = starts[-1] if starts else (self.gens[-1][1] if self.gens else self.header)
+        lost = None if whole is None else max(size - int(whole), 0)
+        return TraceWarning(offset=e.offset, generation=e.generation, reason=e.problem,
+                            error=e, bytes_lost=lost, events_lost=None, events_kept=kept)
 
 
 PIECE_EVENTS = 1 << 16
@@ -494,7 +552,8 @@ big enough for numpy to work on efficiently, small enough that streaming
 takes less memory than Go's own reader)."""
 
 
-def iter_generations(source, *, max_events: int | None = PIECE_EVENTS) -> Iterator[Trace]:
+def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
+                     on_error: str = "raise") -> Iterator[Trace]:
     """Decode and order a trace piece by piece, in bounded memory.
 
     Yields :class:`Trace` pieces in order.  A piece holds rows of one
@@ -515,13 +574,28 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS) -> Iterat
     order.  Memory use is bounded by ``max_events`` rows plus one
     generation's bytes; the mapped pages of generations already ordered are
     given back as with read().
+
+    On damage, the pieces before it come first (the same rows as read()'s
+    ``partial``), then the error is raised.  With ``on_error="truncate"``
+    the iteration ends there instead: every piece's ``warnings`` is the
+    same list of :class:`fastrace.TraceWarning`, filled in when the damage
+    is found (complete once the iteration has ended).
+
+    ``source`` may also be a :class:`Trace` already read: its rows come in
+    the same pieces, without decoding anything again.
     """
     from fastrace import _order
 
+    check_on_error(on_error)
     if max_events is not None and max_events < 16:
         raise ValueError(f"max_events must be at least 16 (or None), not {max_events}")
+    if isinstance(source, Trace):
+        yield from _trace_pieces(source, max_events)
+        return
     view, keep = open_source(source)
-    pieces = iter_wire_generations(view, salvage_prefix=True, index_only=True)
+    seen = _Seen(iter_wire_generations(view, salvage_prefix=True, index_only=True))
+    pieces = iter(seen)
+    warnings: list[TraceWarning] = []
     current = next(pieces, None)
     if current is None:
         return
@@ -537,18 +611,53 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS) -> Iterat
                     break
                 tables = _order.finish(state)
             except TraceError as e:
-                e.partial = _piece(current, _order.finish(state), first)
+                partial = _piece(current, _order.finish(state), first, warnings)
+                warnings.append(seen.warning(e, len(view), first + len(partial.events)))
+                if on_error == "truncate":
+                    if len(partial.events):
+                        yield partial
+                    return
+                e.partial = partial
                 raise
             if len(tables["events"]):
-                yield _piece(current, tables, first)
+                yield _piece(current, tables, first, warnings)
         drop_pages(keep, current)
         if current.error is not None:
+            warnings.append(seen.warning(current.error, len(view), state.taken))
+            if on_error == "truncate":
+                return
             raise current.error
         current = nxt
 
 
-def _piece(wire: WireTrace, tables: dict, first_row: int) -> Trace:
+def _piece(wire: WireTrace, tables: dict, first_row: int, warnings: list) -> Trace:
     t = Trace(wire, tables)
     t.first_row = first_row
     t.generation = len(t.generations) - 1
+    t.warnings = warnings
     return t
+
+
+def _trace_pieces(trace: Trace, max_events: int | None) -> Iterator[Trace]:
+    """The rows of a Trace already read in iter_generations' pieces: one
+    generation each (from its Sync to the next one's), at most
+    ``max_events`` rows.  Pieces share the trace's tables but the events."""
+    n = len(trace.events)
+    syncs = trace.generations["sync_row"].tolist()
+    starts = [0] + [int(r) for r in syncs[1:] if 0 < r < n] + [n]
+    tables = {
+        "threads": trace.threads, "string_data": trace.strings.data,
+        "string_offsets": trace.strings.offsets, "stacks": trace.stacks,
+        "frames": trace.frames, "exp_batches": trace.exp_batches,
+    }
+    for k in range(len(starts) - 1):
+        lo, hi = starts[k], starts[k + 1]
+        step = max(hi - lo, 1) if max_events is None else max_events
+        for a in range(lo, hi, step):
+            piece = Trace(None, dict(tables, events=trace.events[a:min(a + step, hi)],
+                                     generations=trace.generations[:k + 1]),
+                          version=trace.version, buffer=trace.buffer)
+            piece.first_row = a
+            piece.generation = min(k, len(trace.generations) - 1)
+            piece.warnings = getattr(trace, "warnings", [])
+            yield piece

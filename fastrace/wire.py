@@ -247,13 +247,15 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False,
     generation's tables (row numbers local to it) over the same buffer.
 
     With ``salvage_prefix``, damage is not raised but handed over in the
-    ``error`` attribute of the last piece (which may hold no generation).
+    ``error`` attribute of the last piece (which may hold no generation,
+    also when the damage is in the first one); a bad header still raises.
     Batch numbers in errors count from the start of the file.  With
     ``index_only`` event batches are indexed, not read: the pieces'
     ``events`` tables are empty, and the ordering stage reads and checks the
     events from the bytes.
     """
     view, keep = _open_trace(source)
+    view = _go_visible(view)
     pos = -1
     batches_before = 0
     while True:
@@ -261,9 +263,15 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False,
             tables = _varint.decode_wire(view, salvage_prefix, pos, 1, index_only)
         except TraceFormatError as e:
             e = _shift_batch(e, batches_before)
-            if not salvage_prefix or pos < 0:
+            if not salvage_prefix:
                 raise e from None
-            empty = _varint.decode_wire(view, False, len(view), 0)
+            # Damage in the first generation still yields a piece when the
+            # header is good (Go's reader ends even such a trace with a
+            # Sync before it reports); a bad header raises from here.
+            try:
+                empty = _varint.decode_wire(view, False, len(view), 0)
+            except TraceFormatError:
+                raise e from None
             empty["error"] = e
             yield WireTrace(empty, view, keep)
             return
@@ -278,6 +286,29 @@ def iter_wire_generations(source, *, salvage_prefix: bool = False,
             return
         batches_before += len(tables["batches"])
         pos = tables["next_offset"]
+
+
+def _go_visible(view: memoryview) -> memoryview:
+    """The part of ``view`` Go's reader sees as batches: all of it, except
+    a last byte that is a lone ExperimentalBatch header byte at a batch
+    boundary.  Go reads the experiment byte after it with an unwrapped
+    read, so the end of the file there is a clean end of trace to Go
+    rather than a truncated batch; fastrace follows.  Only that one case is
+    cut off, checked by decoding: the byte must be where a batch begins."""
+    n = len(view)
+    if n < 2 or view[n - 1] != _EXPERIMENTAL_BATCH:
+        return view
+    try:
+        _varint.decode_wire(view, False, -1, 0, True)   # batches only: milliseconds
+    except TraceFormatError as e:
+        if e.offset == n - 1 and e.event is None and e.batch is not None:
+            return view[:n - 1]
+    except ValueError:
+        pass
+    return view
+
+
+_EXPERIMENTAL_BATCH = _spec.BY_NAME["ExperimentalBatch"].code
 
 
 def _shift_batch(e: TraceFormatError, base: int) -> TraceFormatError:
