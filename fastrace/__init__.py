@@ -3,7 +3,9 @@ from fastrace.errors import (
     TraceError,
     TraceFormatError,
     TraceOrderError,
+    TraceWarning,
     UnsupportedVersionError,
+    WholeTraceRequiredError,
 )
 from fastrace.wire import WireTrace, decode_wire
 from fastrace.trace import Trace, iter_generations, read

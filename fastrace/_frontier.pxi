@@ -219,6 +219,7 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
     cdef bint ok
     cdef Ctx c
     cdef TraceEventRec* r
+    cdef uint32_t srow
     while o.nfrontier > 0 or o.next_cpu < gi.ncpu:
         # One step adds at most three rows (a GoSwitch is followed by the
         # switching goroutine's GoBlock or GoDestroy and the next one's GoStart).
@@ -234,10 +235,17 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
                     return ST_NOMEM
             c.p = gi.cpu_p[o.next_cpu]
             c.g = gi.cpu_g[o.next_cpu]
+            # Go checks a sample's stack when it hands the sample out, after
+            # every event before it.
+            st = lookup_stack(o, gi, gi.cpu_stack_id[o.next_cpu], &srow, EvCPUSample)
+            if st:
+                o.cur_m = NONE
+                o.cur_batch = -1
+                return st
             r = new_row(o, gi.cpu_time[o.next_cpu], &c, K_STACK_SAMPLE, EvCPUSample)
             if r == NULL:
                 return ST_NOMEM
-            r.stack = gi.cpu_stack[o.next_cpu]
+            r.stack = srow
             o.next_cpu += 1
             continue
         st = try_advance(o, gi, 0, &ok)

@@ -505,7 +505,7 @@ cdef int _fill_inputs(_State state, wire, p, uint64_t gen_row) except -1:
     cdef const int64_t[::1] cpu_m = p.cpu_m
     cdef const int64_t[::1] cpu_p = p.cpu_p
     cdef const int64_t[::1] cpu_g = p.cpu_g
-    cdef const uint32_t[::1] cpu_stack = p.cpu_stack
+    cdef const uint64_t[::1] cpu_stack_id = p.cpu_stack_id
     cdef const uint8_t[::1] buf = wire.buffer
     cdef IdTable smap = p.string_map
     cdef IdTable kmap = p.stack_map
@@ -529,7 +529,7 @@ cdef int _fill_inputs(_State state, wire, p, uint64_t gen_row) except -1:
     gi.cpu_m = &cpu_m[0] if gi.ncpu else NULL
     gi.cpu_p = &cpu_p[0] if gi.ncpu else NULL
     gi.cpu_g = &cpu_g[0] if gi.ncpu else NULL
-    gi.cpu_stack = &cpu_stack[0] if gi.ncpu else NULL
+    gi.cpu_stack_id = &cpu_stack_id[0] if gi.ncpu else NULL
     state.gi_keep = (wire, p)
     return 0
 

@@ -87,7 +87,7 @@ cdef struct GenIn:            # one generation's inputs, prepared in Python
     const int64_t* cpu_m
     const int64_t* cpu_p
     const int64_t* cpu_g
-    const uint32_t* cpu_stack
+    const uint64_t* cpu_stack_id   # stack ids, looked up when a sample is delivered
     int64_t ncpu
 
 # ---------------------------------------------------------------------------

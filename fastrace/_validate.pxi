@@ -664,7 +664,9 @@ cdef int va_pass(const VaInput* I, VaState* s) noexcept nogil:
             gen = e.a[1]
             has_clock = gen != UINT64_MAX and gen < <uint64_t>I.ngens \
                 and I.has_clock[gen]
-            if I.version >= 25 and not (n > 1 and not has_clock):
+            # The final Sync ends the trace without a generation (and is all a
+            # trace of only a header has): it has no snapshot.
+            if I.version >= 25 and gen != UINT64_MAX and not (n > 1 and not has_clock):
                 if va_sync_clock(I, s, r, n, has_clock, gen, last_has, last_gen):
                     return VA_NOMEM
             last_n = n

@@ -1173,6 +1173,18 @@ def _compact(pa, arr):
 _STATISTICS = frozenset({"time", "wall_time", "g", "alloc_time", "free_time"})
 
 
+
+def _csv_column(pa, c):
+    """A column CSV can hold: dictionaries decoded to their values, lists
+    (a task's goroutines) as their items joined by spaces."""
+    if pa.types.is_dictionary(c.type):
+        return c.dictionary_decode()
+    if pa.types.is_list(c.type) or pa.types.is_large_list(c.type):
+        import pyarrow.compute as pc
+
+        return pc.binary_join(c.cast(pa.list_(pa.string())), " ")
+    return c
+
 class _Sink:
     """One table's output file, written a batch at a time.  Batches are
     encoded on a thread of their own (pyarrow releases the GIL), so that
@@ -1204,8 +1216,7 @@ class _Sink:
         if self.fmt == "csv":
             from pyarrow import csv
 
-            cols = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
-                    for c in (col.combine_chunks() for col in t.columns)]
+            cols = [_csv_column(pa, c) for c in (col.combine_chunks() for col in t.columns)]
             t = pa.Table.from_arrays(cols, names=t.column_names)
             if self.writer is None:
                 self.writer = csv.CSVWriter(self.path, t.schema)

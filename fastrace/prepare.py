@@ -62,7 +62,7 @@ class PreparedGeneration(NamedTuple):
     cpu_m: np.ndarray         # int64 thread ids of the samples
     cpu_p: np.ndarray         # int64 P ids
     cpu_g: np.ndarray         # int64 goroutine ids (-1 none)
-    cpu_stack: np.ndarray     # uint32 stack rows
+    cpu_stack_id: np.ndarray  # uint64 stack ids (checked when a sample is delivered, as Go does)
     min_time: int             # the generation's earliest time, ticks (its Sync time)
 
 
@@ -254,19 +254,12 @@ def prepare_generation(wire, gi_index: int, tables: Tables) -> PreparedGeneratio
         raise TraceOrderError(f"P id {int(cpu_p[bad_p][0])} does not fit fastrace's 32-bit "
                               "P column", generation=gen)
     cpu_g = np.where(cs["g"] == 0, -1, cs["g"].astype(np.int64))
-    cpu_stack = np.zeros(len(cs), dtype=np.uint32)
-    for i, sid in enumerate(cs["stack"].tolist()):
-        if sid:
-            row = stack_map.get(sid)
-            if row is None:
-                raise TraceOrderError(f"found invalid stack ID {sid} for event CPUSample",
-                                      generation=gen)
-            cpu_stack[i] = row
+    cpu_stack_id = np.ascontiguousarray(cs["stack"], dtype=np.uint64)
     return PreparedGeneration(gen=gen, freq=freq, string_map=string_map, stack_map=stack_map,
                 exp_batches=g.exp_batches,
                 order=np.ascontiguousarray(order), bounds=bounds, m_ids=np.ascontiguousarray(m_ids),
                 cpu_time=cpu_time, cpu_m=cpu_m, cpu_p=cpu_p, cpu_g=np.ascontiguousarray(cpu_g),
-                cpu_stack=cpu_stack, min_time=int(g.record["min_time"]))
+                cpu_stack_id=cpu_stack_id, min_time=int(g.record["min_time"]))
 
 
 def generation_table(rows: list[GenerationRow], dtype) -> np.ndarray:

@@ -89,7 +89,11 @@ class Trace:
       ``events`` table, which ordering does not need); None for
       :func:`read`, which drops each generation's wire tables as soon as it
       is ordered (use :func:`fastrace.decode_wire` for the wire tables).
+    - ``warnings``: what ``on_error="truncate"`` dropped
+      (:class:`fastrace.TraceWarning` records); empty for an intact trace.
     """
+
+    warnings: "list | tuple" = ()  # read() and iter_generations give each trace its own list
 
     def __init__(self, wire: WireTrace | None, tables: dict, *, version: int | None = None,
                  buffer=None):

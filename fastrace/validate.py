@@ -683,7 +683,9 @@ class Validator:
                 gen = a[1]
                 if gen != _NO_GEN and gen < len(gens) and gens["has_clock"][gen]:
                     clock = _clock(gens[gen])
-                if self.version >= 25 and not (n > 1 and clock is None):
+                # The final Sync ends the trace without a generation (and is
+                # all a trace of only a header has): it has no snapshot.
+                if self.version >= 25 and gen != _NO_GEN and not (n > 1 and clock is None):
                     self._sync_clock(row, n, clock, last_clock)
                 last_n = n
                 last_clock = clock

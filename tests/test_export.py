@@ -539,3 +539,17 @@ def test_missing_extra_names_the_install(module, call, extra, monkeypatch):
     with pytest.raises(ImportError, match=rf"needs the {module} package: "
                                           rf"pip install 'fastrace\[{extra}\]'"):
         call(t)
+
+
+def test_csv_of_every_table(tmp_path):
+    """CSV holds every table, the analyses' too (a task's goroutines as
+    space-separated ids)."""
+    import csv as _csv
+
+    path = _path("go1.27/annotations")
+    written = export.write_tables(path, tmp_path, format="csv")
+    t = fastrace.read(path)
+    assert set(export.CORE_TABLES) <= set(written) and "tasks" in written
+    with open(written["tasks"], newline="") as f:
+        rows = list(_csv.DictReader(f))
+    assert [r["goroutines"] for r in rows] == [" ".join(map(str, g)) for g in t.tasks()["goroutines"]]

@@ -465,3 +465,13 @@ def test_fastrace_read_is_valid(fx):
     trace, _, _ = fixture_files(fx)
     tr = fastrace.trace.read(trace)
     assert validate(tr) == []
+
+
+def test_header_only_trace_is_valid():
+    """A Go 1.26+ trace of only a header reads as Go's reader reads it (one
+    final Sync, no generation) and has nothing for the validator to flag."""
+    from tracebuild import header
+
+    t = fastrace.read(header(26))
+    assert len(t.events) == 1 and len(t.generations) == 0
+    assert validate(t) == [] and validate(t, engine="python") == []
