@@ -339,15 +339,14 @@ _PPROF_FIELDS = {1: (2,), 2: (2,), 3: (2,), 4: (2,), 5: (2,), 6: (2,), 7: (0,), 
 
 
 def _varint(b: bytes, i: int) -> tuple[int, int] | None:
-    v = shift = 0
-    while i < len(b) and shift < 64:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << shift
-        if c < 0x80:
-            return v, i
-        shift += 7
-    return None
+    """The varint at ``b[i]`` and the offset after it; None if it is cut or
+    too long (the wire decoder's reader)."""
+    from fastrace import _varint as wire_varint
+
+    try:
+        return wire_varint.uvarint(b, i)
+    except ValueError:
+        return None
 
 
 def _looks_like_pprof(head: bytes) -> bool:

@@ -629,15 +629,9 @@ def test_pieces_refused(version):
 # --- AllocFree: malformed experimental batches --------------------------------
 
 def _varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+    from tracebuild import uv
+
+    return uv(v)
 
 
 def _type_record(tid, addr, size, ptr, name: bytes) -> bytes:

@@ -2,8 +2,8 @@
 
 The ```python blocks run in order in one namespace, as a reader would
 run them in a notebook, in a folder where ``trace.out`` is a committed
-AllocFree fixture (Go 1.27), ``out/`` is its ``fastrace export`` and
-``tests/`` is this folder.  (The outputs shown in comments are real output
+AllocFree fixture (Go 1.27), ``cut.trace`` a fixture cut short, ``out/``
+is the export of ``trace.out`` and ``tests/`` is this folder.  (The outputs shown in comments are real output
 of the committed fixtures, pasted; they are not compared here.)"""
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def folder(tmp_path_factory):
     (d / "trace.out").write_bytes((TESTS / "fixtures" / "traces" / "go1.27" /
                                    "allocfree.trace").read_bytes())
     (d / "tests").symlink_to(TESTS)
+    sched = (TESTS / "fixtures" / "traces" / "go1.27" / "sched.trace").read_bytes()
+    (d / "cut.trace").write_bytes(sched[:len(sched) * 3 // 5])
     assert cli.main(["export", str(d / "trace.out"), "-o", str(d / "out")]) == 0
     return d
 
