@@ -10,6 +10,7 @@ extension module (as msgpack and asyncpg split theirs):
   (``internal/trace/gc.go``).
 - ``_states.pxi``: goroutine state intervals and the latency profiles of
   ``cmd/trace/pprof.go``.
+- ``_validate.pxi``: the validator's per-row checks (``fastrace.validate``).
 
 Every pass reads the rows of ``Trace.events`` (``TraceEventRec`` in
 ``_order.pxd``) with the GIL released and returns numpy structured arrays
