@@ -181,6 +181,8 @@ def prepare_generation(wire, gi_index: int, tables: Tables) -> PreparedGeneratio
     lens = g.strings["length"].tolist()
     seen = {}
     rows = []
+    # Most strings recur in every generation: look them up without a call.
+    interned = tables.string_rows.get
     for sid, off, ln in zip(ids, offs, lens):
         s = bytes(buf[off:off + ln])
         if sid == 0 or sid in seen:
@@ -189,7 +191,8 @@ def prepare_generation(wire, gi_index: int, tables: Tables) -> PreparedGeneratio
                 f"multiple strings with the same ID: id={sid}, new={s!r}, existing={old!r}",
                 generation=gen)
         seen[sid] = s
-        rows.append(tables.string(s))
+        row = interned(s)
+        rows.append(tables.string(s) if row is None else row)
     string_map = IdTable(np.array(ids, dtype=np.uint64), np.array(rows, dtype=np.int64))
     # Stacks: a PC's frame is the one given where the PC first appears.
     pcs = {}
