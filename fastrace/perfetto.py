@@ -1,0 +1,459 @@
+"""A trace as a timeline for trace viewers: Perfetto's protobuf format.
+
+:func:`timeline` turns a whole :class:`fastrace.Trace` into tracks and what
+lies on them, from the analyses fastrace already computes (no optional
+package needed); :func:`write_perfetto` writes that as a Perfetto trace
+(``TracePacket``/``TrackEvent`` messages of the protos shipped in the
+``perfetto`` package: ``pip install 'fastrace[perfetto]'``), and
+:func:`fastrace.chromejson.write_chrome_json` as the Trace Event Format
+JSON that ``chrome://tracing`` and Go's own trace viewer read.  Both
+writers put the same content on the same tracks:
+
+| group | one track per | slices / events |
+| --- | --- | --- |
+| Procs | P | the goroutine running on it: "G12 main.worker" (``t.states()``, Running) |
+| Goroutines | goroutine in ``t.states()`` | each state interval: running slices named by the goroutine's function (``t.goroutines()["name"]``; "G12" without one), "Runnable", "Waiting: REASON", "Syscall" |
+| Threads | M that made a system call | "syscall G12" per Syscall interval |
+| GC | range name | GC mark phases, stop-the-world pauses (by kind), mark assists ("GC mark assist G12"), sweeps ("GC incremental sweep P3") (``t.ranges()``) |
+| Tasks | lane | user tasks (``t.tasks()``) as nested slices: a task lies inside its parent where their times allow |
+| Regions | goroutine (and lane) | user regions (``t.regions()``) as nested slices |
+| Logs | one track | ``t.logs()`` as instant events "category: message" |
+| Counters | counter | heap (``t.gc().heap``), heap goal, and the number of goroutines Running, Runnable, Waiting, in Syscall |
+
+Slices whose times overlap without nesting (tasks, regions, ranges of one
+name, a thread's syscalls) go to numbered lanes: extra tracks named
+"NAME (2)", "NAME (3)"; so every track's slices nest properly.  Times
+open at the trace's bounds (a task begun before tracing, a region still
+open) are drawn to the trace's first or last timestamp.
+
+Perfetto times are ns on the trace clock, as in ``Trace.events["time"]``.
+The file is written in chunks of :data:`CHUNK` packets (a ``Trace``
+message of them serialized and appended: concatenated ``Trace`` messages
+are one ``Trace``), so the output never sits whole in memory; what the
+writer holds beyond the trace is the tables above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Iterator
+
+import numpy as np
+
+from fastrace.kinds import GoState
+
+__all__ = ["Track", "Slices", "Instants", "Counter", "Timeline", "timeline", "state_counts",
+           "write_perfetto", "CHUNK"]
+
+CHUNK = 8192
+"""Packets (or JSON events) written at a time."""
+
+GROUPS = ("Procs", "Goroutines", "Threads", "GC", "Tasks", "Regions", "Logs", "Counters")
+"""Track groups, in display order."""
+
+COUNTED_STATES = (GoState.RUNNING, GoState.RUNNABLE, GoState.WAITING, GoState.SYSCALL)
+
+
+def _require(module: str, extra: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{module.split('.')[0]} is needed for this: "
+                          f"pip install 'fastrace[{extra}]'") from None
+
+
+@dataclasses.dataclass
+class Track:
+    """One track: ``id`` (1, 2, ...; unique in a :class:`Timeline`),
+    ``group`` (one of :data:`GROUPS`), ``name``, ``order`` (rank in its
+    group), ``kind``: "slice", "instant" or "counter"."""
+
+    id: int
+    group: str
+    name: str
+    order: int
+    kind: str = "slice"
+
+
+@dataclasses.dataclass
+class Slices:
+    """A set of slices of one ``category`` (e.g. "running"): one row per
+    slice in parallel arrays ``track`` (Track.id), ``start``/``end`` (ns),
+    ``name`` (object array of str), and ``args`` (name -> int64 array,
+    shown with each slice).  Per track, slices are in start order and
+    nest properly."""
+
+    category: str
+    track: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    name: np.ndarray
+    args: dict = dataclasses.field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.track)
+
+
+@dataclasses.dataclass
+class Instants:
+    """Instant events on one track: ``time`` (ns), ``name`` (object array),
+    ``args`` (name -> int64 array)."""
+
+    category: str
+    track: int
+    time: np.ndarray
+    name: np.ndarray
+    args: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Counter:
+    """A counter track's values: ``time`` (ns, increasing) and ``value``
+    (int64, the value from that time on)."""
+
+    track: int
+    time: np.ndarray
+    value: np.ndarray
+
+
+@dataclasses.dataclass
+class Timeline:
+    """What :func:`timeline` gives: ``tracks`` (list of :class:`Track`),
+    ``slices`` (list of :class:`Slices`), ``instants``, ``counters``, and
+    the trace's time bounds ``start``/``end`` (ns)."""
+
+    tracks: list
+    slices: list
+    instants: list
+    counters: list
+    start: int
+    end: int
+
+    def _new_track(self, group: str, name: str, order: int, kind: str = "slice") -> int:
+        t = Track(len(self.tracks) + 1, group, name, order, kind)
+        self.tracks.append(t)
+        return t.id
+
+
+def state_counts(states: np.ndarray, state: int) -> tuple[np.ndarray, np.ndarray]:
+    """How many goroutines are in ``state`` (a ``GoState``) over time, from
+    the intervals of ``Trace.states()``: ``(time, count)`` arrays, one row
+    per distinct time where the count changes, the count holding from that
+    time to the next row."""
+    s = states[states["state"] == state]
+    t = np.concatenate([s["start"], s["end"]])
+    d = np.concatenate([np.ones(len(s), np.int64), -np.ones(len(s), np.int64)])
+    order = np.argsort(t, kind="stable")
+    t, c = t[order], np.cumsum(d[order])
+    if len(t) == 0:
+        return t, c
+    last = np.r_[t[1:] != t[:-1], True]       # the count after every change at that time
+    return t[last], c[last]
+
+
+def _lanes(start: np.ndarray, end: np.ndarray, key: np.ndarray | None = None) -> np.ndarray:
+    """A lane (0, 1, ...) for each interval such that on each lane (per
+    ``key``) intervals either follow each other or nest: an interval goes on
+    the first lane whose innermost open interval contains it.  Intervals
+    must be given in start order with, on ties, the longer first."""
+    lane = np.zeros(len(start), np.int64)
+    open_: dict = {}                          # key -> per lane, stack of open ends
+    keys = key.tolist() if key is not None else [0] * len(start)
+    for i, (s, e, k) in enumerate(zip(start.tolist(), end.tolist(), keys)):
+        stacks = open_.setdefault(k, [])
+        for n, stack in enumerate(stacks):
+            while stack and stack[-1] <= s:
+                stack.pop()
+            if not stack or stack[-1] >= e:
+                stack.append(e)
+                lane[i] = n
+                break
+        else:
+            stacks.append([e])
+            lane[i] = len(stacks) - 1
+    return lane
+
+
+def _in_order(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    return np.lexsort((-(end - start), start))
+
+
+def _lane_tracks(tl: Timeline, group: str, base: str, lane: np.ndarray, order: int,
+                 cache: dict) -> np.ndarray:
+    ids = np.empty(len(lane), np.int64)
+    for n in np.unique(lane).tolist():
+        key = (group, base, n)
+        if key not in cache:
+            cache[key] = tl._new_track(group, base if n == 0 else f"{base} ({n + 1})",
+                                       order * 1000 + n)
+        ids[lane == n] = cache[key]
+    return ids
+
+
+def timeline(trace) -> Timeline:
+    """The tracks and their content for ``trace`` (a whole trace from
+    :func:`fastrace.read`); see the module docstring."""
+    from fastrace.analysis.states import reasons
+
+    ev = trace.events
+    t0 = int(ev["time"][0]) if len(ev) else 0
+    t1 = int(ev["time"][-1]) if len(ev) else 0
+    tl = Timeline([], [], [], [], t0, t1)
+
+    st = trace.states()
+    gs = trace.goroutines()
+    names_by_g = dict(zip(gs["id"].tolist(), gs["name"].tolist()))
+    label = {g: (n or f"G{g}") for g, n in names_by_g.items()}
+
+    # Goroutines: one track each, every state interval on it.
+    g_ids = np.unique(st["g"])
+    g_track = {}
+    for g in g_ids.tolist():
+        n = names_by_g.get(g, "")
+        g_track[g] = tl._new_track("Goroutines", f"G{g} {n}".rstrip(), g)
+    if len(st):
+        why = reasons(trace, st)
+        state = st["state"]
+        names = np.empty(len(st), object)
+        running = state == GoState.RUNNING
+        ug, inv = np.unique(st["g"], return_inverse=True)
+        names[running] = np.array([label.get(g, f"G{g}") for g in ug.tolist()],
+                                  object)[inv.reshape(-1)][running]
+        names[state == GoState.RUNNABLE] = "Runnable"
+        names[state == GoState.SYSCALL] = "Syscall"
+        waiting = state == GoState.WAITING
+        names[waiting] = np.array(["Waiting: " + r if r else "Waiting" for r in why[waiting]],
+                                  object) if waiting.any() else names[waiting]
+        tracks = np.array([g_track[g] for g in ug.tolist()], np.int64)[inv.reshape(-1)]
+        for cat, keep in (("running", running), ("runnable", state == GoState.RUNNABLE),
+                          ("waiting", waiting), ("syscall", state == GoState.SYSCALL)):
+            if keep.any():
+                s = st[keep]
+                tl.slices.append(Slices(cat, tracks[keep], s["start"], s["end"], names[keep],
+                                        {"g": s["g"], "p": s["p"], "m": s["m"]}))
+
+        # Procs: the goroutine running on each P.
+        on_p = running & (st["p"] >= 0)
+        r = st[on_p]
+        p_track = {p: tl._new_track("Procs", f"P{p}", p) for p in np.unique(r["p"]).tolist()}
+        if len(r):
+            up, pinv = np.unique(r["p"], return_inverse=True)
+            tracks = np.array([p_track[p] for p in up.tolist()], np.int64)[pinv.reshape(-1)]
+            rg, rinv = np.unique(r["g"], return_inverse=True)
+            pn = np.array([f"G{g} {names_by_g.get(g, '')}".rstrip() for g in rg.tolist()],
+                          object)[rinv.reshape(-1)]
+            tl.slices.append(Slices("proc", tracks, r["start"], r["end"], pn,
+                                    {"g": r["g"], "m": r["m"]}))
+
+        # Threads: system calls, per M.
+        sc = st[(state == GoState.SYSCALL) & (st["m"] >= 0)]
+        if len(sc):
+            o = _in_order(sc["start"], sc["end"])
+            sc = sc[o]
+            lane = _lanes(sc["start"], sc["end"], sc["m"])
+            ids = np.empty(len(sc), np.int64)
+            cache: dict = {}
+            for m in np.unique(sc["m"]).tolist():
+                k = sc["m"] == m
+                ids[k] = _lane_tracks(tl, "Threads", f"M{m}", lane[k], m, cache)
+            sn = np.array([f"syscall G{g}" for g in sc["g"].tolist()], object)
+            tl.slices.append(Slices("thread-syscall", ids, sc["start"], sc["end"], sn,
+                                    {"g": sc["g"], "m": sc["m"]}))
+
+    # GC: ranges, one track (and lanes) per kind of range.
+    rg = trace.ranges()
+    if len(rg):
+        kinds = np.array([n.split(" (")[0] if n.startswith("stop-the-world") else n
+                          for n in rg["name"].tolist()], object)
+        cache = {}
+        for order, kind in enumerate(dict.fromkeys(["GC concurrent mark phase",
+                                                    "stop-the-world"] + kinds.tolist())):
+            k = kinds == kind
+            if not k.any():
+                continue
+            r = rg[k]
+            o = _in_order(r["start"], r["end"])
+            r = r[o]
+            lane = _lanes(r["start"], r["end"])
+            ids = _lane_tracks(tl, "GC", str(kind), lane, order, cache)
+            sk = r["scope_kind"]
+            nm = np.array([n + (f" G{s}" if k == 1 else f" P{s}" if k == 2 else "")
+                           for n, s, k in zip(r["name"].tolist(), r["scope"].tolist(),
+                                              sk.tolist())], object)
+            tl.slices.append(Slices("gc", ids, r["start"], r["end"], nm,
+                                    {"scope": r["scope"]}))
+
+    # Tasks: nested slices on lanes.
+    tk = trace.tasks()
+    tk = tk[(tk["start"] >= 0) | (tk["end"] >= 0)]
+    if len(tk):
+        s = np.where(tk["start"] >= 0, tk["start"], t0)
+        e = np.where(tk["end"] >= 0, tk["end"], t1)
+        o = _in_order(s, e)
+        tk, s, e = tk[o], s[o], e[o]
+        lane = _lanes(s, e)
+        ids = _lane_tracks(tl, "Tasks", "Tasks", lane, 0, {})
+        nm = np.array([f"{n or 'task'} {i}" for n, i in zip(tk["name"].tolist(),
+                                                              tk["id"].tolist())], object)
+        tl.slices.append(Slices("task", ids, s, e, nm, {"task": tk["id"],
+                                                        "parent": tk["parent"]}))
+
+    # Regions: per goroutine, nested slices on lanes.
+    rgn = trace.regions()
+    if len(rgn):
+        s = np.where(rgn["start"] >= 0, rgn["start"], t0)
+        e = np.where(rgn["end"] >= 0, rgn["end"], t1)
+        o = _in_order(s, e)
+        rgn, s, e = rgn[o], s[o], e[o]
+        lane = _lanes(s, e, rgn["goroutine"])
+        ids = np.empty(len(rgn), np.int64)
+        cache = {}
+        for g in np.unique(rgn["goroutine"]).tolist():
+            k = rgn["goroutine"] == g
+            ids[k] = _lane_tracks(tl, "Regions", f"G{g} regions", lane[k], g, cache)
+        nm = np.array([n or "region" for n in rgn["name"].tolist()], object)
+        tl.slices.append(Slices("region", ids, s, e, nm, {"g": rgn["goroutine"],
+                                                         "task": rgn["task"]}))
+
+    # Logs: instants on one track.
+    lg = trace.logs()
+    if len(lg):
+        track = tl._new_track("Logs", "Logs", 0, "instant")
+        nm = np.array([f"{c}: {m}" if c else m for c, m in zip(lg["category"].tolist(),
+                                                                 lg["message"].tolist())],
+                      object)
+        tl.instants.append(Instants("log", track, lg["time"], nm,
+                                    {"g": lg["goroutine"], "task": lg["task"]}))
+
+    # Counters: heap, heap goal, goroutines per state.
+    gc = trace.gc()
+    for order, (name, table) in enumerate((("Heap (bytes)", gc.heap),
+                                           ("Heap goal (bytes)", gc.heap_goal))):
+        if len(table):
+            track = tl._new_track("Counters", name, order, "counter")
+            tl.counters.append(Counter(track, table["time"],
+                                       table["value"].astype(np.int64)))
+    for order, state in enumerate(COUNTED_STATES, start=10):
+        if len(st):
+            t, c = state_counts(st, state)
+            track = tl._new_track("Counters", f"Goroutines {state}", order, "counter")
+            tl.counters.append(Counter(track, t, c))
+    return tl
+
+
+def _chunks(n: int, size: int = CHUNK) -> Iterator[slice]:
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
+
+
+def write_perfetto(trace, out, *, source_name: str = "Go trace") -> int:
+    """Write ``trace`` as a Perfetto protobuf trace to ``out`` (a path or a
+    binary file object).  Returns the number of packets written.
+
+    Each track is a ``TrackDescriptor`` (groups as parent tracks, counters
+    with a ``CounterDescriptor``); each slice a ``TYPE_SLICE_BEGIN`` and a
+    ``TYPE_SLICE_END`` ``TrackEvent`` with the slice's args as debug
+    annotations; logs ``TYPE_INSTANT``; counter values ``TYPE_COUNTER``.
+    Open with https://ui.perfetto.dev or Perfetto's trace processor."""
+    pb = _require("perfetto.protos.perfetto.trace.perfetto_trace_pb2", "perfetto")
+    tl = timeline(trace)
+    if isinstance(out, (str, bytes)) or hasattr(out, "__fspath__"):
+        with open(out, "wb") as f:
+            return _write_packets(pb, tl, f, source_name)
+    return _write_packets(pb, tl, out, source_name)
+
+
+_SEQ = 1          # trusted_packet_sequence_id of every packet we write
+
+
+def _write_packets(pb, tl: Timeline, f, source_name: str) -> int:
+    chunk = pb.Trace()
+    written = 0
+    TE = pb.TrackEvent
+
+    def flush():
+        nonlocal chunk, written
+        if len(chunk.packet):
+            f.write(chunk.SerializeToString())
+            written += len(chunk.packet)
+            chunk = pb.Trace()
+
+    def packet():
+        if len(chunk.packet) >= CHUNK:
+            flush()
+        p = chunk.packet.add()
+        p.trusted_packet_sequence_id = _SEQ
+        return p
+
+    # Tracks: a root for the trace, a parent per group, then the tracks.
+    root = 1 << 40
+    p = packet()
+    p.track_descriptor.uuid = root
+    p.track_descriptor.name = source_name
+    group_uuid = {}
+    for rank, g in enumerate(GROUPS):
+        if not any(t.group == g for t in tl.tracks):
+            continue
+        group_uuid[g] = root + 1 + rank
+        d = packet().track_descriptor
+        d.uuid, d.parent_uuid, d.name = group_uuid[g], root, g
+        d.sibling_order_rank = rank
+        d.child_ordering = pb.TrackDescriptor.ChildTracksOrdering.EXPLICIT
+    for t in tl.tracks:
+        d = packet().track_descriptor
+        d.uuid, d.parent_uuid, d.name = t.id, group_uuid[t.group], t.name
+        d.sibling_order_rank = t.order
+        if t.kind == "counter":
+            d.counter.SetInParent()
+
+    for s in tl.slices:
+        keys = list(s.args)
+        for part in _chunks(len(s)):
+            cols = [s.track[part].tolist(), s.start[part].tolist(), s.end[part].tolist(),
+                    s.name[part].tolist()] + [s.args[k][part].tolist() for k in keys]
+            for row in zip(*cols):
+                track, start, end, name = row[:4]
+                p = packet()
+                p.timestamp = start
+                e = p.track_event
+                e.type = TE.TYPE_SLICE_BEGIN
+                e.track_uuid = track
+                e.name = name
+                e.categories.append(s.category)
+                for k, v in zip(keys, row[4:]):
+                    if v != -1:
+                        a = e.debug_annotations.add()
+                        a.name, a.int_value = k, v
+                p = packet()
+                p.timestamp = end
+                e = p.track_event
+                e.type = TE.TYPE_SLICE_END
+                e.track_uuid = track
+    for ins in tl.instants:
+        keys = list(ins.args)
+        for part in _chunks(len(ins.time)):
+            cols = [ins.time[part].tolist(), ins.name[part].tolist()] + \
+                   [ins.args[k][part].tolist() for k in keys]
+            for row in zip(*cols):
+                p = packet()
+                p.timestamp = row[0]
+                e = p.track_event
+                e.type = TE.TYPE_INSTANT
+                e.track_uuid = ins.track
+                e.name = row[1]
+                e.categories.append(ins.category)
+                for k, v in zip(keys, row[2:]):
+                    a = e.debug_annotations.add()
+                    a.name, a.int_value = k, v
+    for c in tl.counters:
+        for part in _chunks(len(c.time)):
+            for t, v in zip(c.time[part].tolist(), c.value[part].tolist()):
+                p = packet()
+                p.timestamp = t
+                e = p.track_event
+                e.type = TE.TYPE_COUNTER
+                e.track_uuid = c.track
+                e.counter_value = v
+    flush()
+    return written
