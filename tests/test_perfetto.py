@@ -1,0 +1,216 @@
+"""Perfetto and Chrome JSON exports (fastrace.perfetto, fastrace.chromejson)
+on the committed fixtures: the Perfetto file decodes with the perfetto
+package's own protos, has one track per goroutine in the state table and
+as many running slices per goroutine as t.states() has Running intervals;
+the JSON is valid and its event counts equal the tables'."""
+
+from __future__ import annotations
+
+import collections
+import glob
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+import fastrace
+from fastrace import chromejson, cli, perfetto
+
+pb = pytest.importorskip("perfetto.protos.perfetto.trace.perfetto_trace_pb2")
+
+HERE = os.path.dirname(__file__)
+FIXTURES = sorted(glob.glob(os.path.join(HERE, "fixtures", "traces", "go1.*", "*.trace")))
+IDS = [os.path.relpath(f, os.path.join(HERE, "fixtures", "traces")) for f in FIXTURES]
+TE = pb.TrackEvent
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return {}
+
+
+def _read(cache, path):
+    if path not in cache:
+        cache[path] = fastrace.read(path)
+    return cache[path]
+
+
+def _decode(data: bytes):
+    tr = pb.Trace()
+    tr.ParseFromString(data)
+    return tr
+
+
+def _tracks(tr):
+    """uuid -> (name, parent name)"""
+    d = {p.track_descriptor.uuid: p.track_descriptor for p in tr.packet
+         if p.HasField("track_descriptor")}
+    return {u: (t.name, d[t.parent_uuid].name if t.parent_uuid in d else None)
+            for u, t in d.items()}
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_perfetto_tracks_and_slices(traces, path):
+    t = _read(traces, path)
+    buf = io.BytesIO()
+    n = perfetto.write_perfetto(t, buf)
+    tr = _decode(buf.getvalue())
+    assert len(tr.packet) == n
+    tracks = _tracks(tr)
+    st = t.states()
+
+    # One track per goroutine of the state table, named "G<id> ...".
+    g_tracks = {u: int(name.split()[0][1:]) for u, (name, parent) in tracks.items()
+                if parent == "Goroutines"}
+    assert sorted(g_tracks.values()) == np.unique(st["g"]).tolist()
+    ran = set(st["g"][st["state"] == 3].tolist())
+    assert ran <= set(g_tracks.values())
+
+    # Running slices per goroutine = Running intervals per goroutine, same times.
+    begins = collections.defaultdict(list)
+    for p in tr.packet:
+        e = p.track_event
+        if p.HasField("track_event") and e.type == TE.TYPE_SLICE_BEGIN:
+            begins[(e.track_uuid, e.categories[0])].append(p.timestamp)
+    want = collections.Counter(st["g"][st["state"] == 3].tolist())
+    got = collections.Counter({g: len(begins.get((u, "running"), ())) for u, g in g_tracks.items()})
+    assert +got == +want
+    for u, g in g_tracks.items():
+        r = st[(st["g"] == g) & (st["state"] == 3)]
+        assert begins.get((u, "running"), []) == r["start"].tolist()
+
+    # Procs: running slices per P.
+    p_tracks = {u: int(name[1:]) for u, (name, parent) in tracks.items() if parent == "Procs"}
+    on_p = st[(st["state"] == 3) & (st["p"] >= 0)]
+    assert sorted(p_tracks.values()) == np.unique(on_p["p"]).tolist()
+    for u, p in p_tracks.items():
+        assert begins[(u, "proc")] == on_p["start"][on_p["p"] == p].tolist()
+
+    # Ranges, tasks, regions, logs, counters: as many as the tables' rows.
+    def count(cat):
+        return sum(len(v) for (u, c), v in begins.items() if c == cat)
+
+    assert count("gc") == len(t.ranges())
+    tk = t.tasks()
+    assert count("task") == int(((tk["start"] >= 0) | (tk["end"] >= 0)).sum())
+    assert count("region") == len(t.regions())
+    assert count("thread-syscall") == int(((st["state"] == 5) & (st["m"] >= 0)).sum())
+    logs = [p for p in tr.packet if p.track_event.type == TE.TYPE_INSTANT]
+    assert len(logs) == len(t.logs())
+    assert [p.timestamp for p in logs] == t.logs()["time"].tolist()
+    heap_track = [u for u, (name, _) in tracks.items() if name == "Heap (bytes)"]
+    heap = t.gc().heap
+    if len(heap):
+        vals = [p.track_event.counter_value for p in tr.packet
+                if p.track_event.type == TE.TYPE_COUNTER and p.track_event.track_uuid ==
+                heap_track[0]]
+        assert vals == heap["value"].tolist()
+
+
+@pytest.mark.parametrize("path", FIXTURES[::5], ids=IDS[::5])
+def test_perfetto_slices_nest_per_track(traces, path):
+    """On every track, begin/end pairs nest: sorted by time (file order on
+    ties, as Perfetto's sorter keeps), no end without an open slice, none
+    left open."""
+    tr = _decode(_bytes(_read(traces, path)))
+    evs = collections.defaultdict(list)
+    for i, p in enumerate(tr.packet):
+        e = p.track_event
+        if p.HasField("track_event") and e.type in (TE.TYPE_SLICE_BEGIN, TE.TYPE_SLICE_END):
+            evs[e.track_uuid].append((p.timestamp, i, e.type))
+    assert evs
+    for track, items in evs.items():
+        depth = 0
+        for _, _, kind in sorted(items):
+            depth += 1 if kind == TE.TYPE_SLICE_BEGIN else -1
+            assert depth >= 0, track
+        assert depth == 0, track
+
+
+def _bytes(t) -> bytes:
+    b = io.BytesIO()
+    perfetto.write_perfetto(t, b)
+    return b.getvalue()
+
+
+class _Writes(io.BytesIO):
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def write(self, b):
+        self.sizes.append(len(b))
+        return super().write(b)
+
+
+def test_perfetto_written_in_chunks(traces, monkeypatch):
+    """Packets go out CHUNK at a time: the same bytes as in one piece,
+    written in many writes none holding more than CHUNK packets."""
+    t = _read(traces, os.path.join(HERE, "fixtures", "traces", "go1.27", "sched.trace"))
+    whole = _bytes(t)
+    monkeypatch.setattr(perfetto, "CHUNK", 100)
+    w = _Writes()
+    n = perfetto.write_perfetto(t, w)
+    assert w.getvalue() == whole
+    assert len(w.sizes) == -(-n // 100) > 10
+    off = 0
+    for size in w.sizes:
+        assert len(_decode(w.getvalue()[off:off + size]).packet) <= 100
+        off += size
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_chrome_json_counts(traces, path):
+    t = _read(traces, path)
+    buf = io.StringIO()
+    n = chromejson.write_chrome_json(t, buf)
+    doc = json.loads(buf.getvalue())
+    ev = doc["traceEvents"]
+    assert len(ev) == n
+    assert doc["displayTimeUnit"] == "ns"
+    st = t.states()
+    by = collections.Counter((e["ph"], e.get("cat")) for e in ev)
+    assert by[("X", "running")] == int((st["state"] == 3).sum())
+    assert by[("X", "runnable")] == int((st["state"] == 2).sum())
+    assert by[("X", "waiting")] == int((st["state"] == 4).sum())
+    assert by[("X", "syscall")] == int((st["state"] == 5).sum())
+    assert by[("X", "proc")] == int(((st["state"] == 3) & (st["p"] >= 0)).sum())
+    assert by[("X", "gc")] == len(t.ranges())
+    assert by[("X", "region")] == len(t.regions())
+    assert by[("i", "log")] == len(t.logs())
+    gc = t.gc()
+    counters = collections.Counter(e["name"] for e in ev if e["ph"] == "C")
+    assert counters.get("Heap (bytes)", 0) == len(gc.heap)
+    assert counters.get("Heap goal (bytes)", 0) == len(gc.heap_goal)
+
+    # Every slice's thread is named; goroutine threads are "G<id> ...".
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    running = collections.Counter()
+    t0 = int(t.events["time"][0])
+    starts = collections.defaultdict(list)
+    for e in ev:
+        if e["ph"] in "Xi":
+            assert (e["pid"], e["tid"]) in names
+        if e["ph"] == "X" and e["cat"] == "running":
+            g = int(names[(e["pid"], e["tid"])].split()[0][1:])
+            running[g] += 1
+            starts[g].append(round(e["ts"] * 1000) + t0)
+    assert running == collections.Counter(st["g"][st["state"] == 3].tolist())
+    for g, s in starts.items():
+        assert s == st["start"][(st["g"] == g) & (st["state"] == 3)].tolist()
+
+
+def test_cli_export_perfetto_and_chrome_json(tmp_path, capsys):
+    src = os.path.join(HERE, "fixtures", "traces", "go1.27", "annotations.trace")
+    t = fastrace.read(src)
+    out = tmp_path / "a.pftrace"
+    assert cli.main(["export", src, "--format", "perfetto", "-o", str(out)]) == 0
+    assert out.read_bytes() == _bytes(t)
+    js = tmp_path / "a.json"
+    assert cli.main(["export", src, "--format", "chrome-json", "-o", str(js)]) == 0
+    assert len(json.loads(js.read_text())["traceEvents"]) > 100
+    printed = capsys.readouterr().out
+    assert "a.pftrace" in printed and "a.json" in printed
