@@ -214,3 +214,137 @@ def test_cli_export_perfetto_and_chrome_json(tmp_path, capsys):
     assert len(json.loads(js.read_text())["traceEvents"]) > 100
     printed = capsys.readouterr().out
     assert "a.pftrace" in printed and "a.json" in printed
+
+
+# --- Go's own trace viewer in headless Chromium -------------------------------
+# The page below is ours: it loads the viewer shipped in the Go toolchain
+# (static/ of internal/trace/traceviewer, copied from the installed GOROOT at
+# test time, never committed), imports the JSON file named in the URL's
+# query, and reports what the viewer's model holds in document.title.
+
+VIEWER_PAGE = """<html><head>
+<script src="webcomponents.min.js"></script>
+<link rel="import" href="trace_viewer_full.html">
+<style>html,body{margin:0;width:100%;height:100%;overflow:hidden}#v{width:100%;height:100%}</style>
+<script>
+'use strict';
+function report(text) { document.title = text; }
+window.addEventListener('error', function(e) { report('error: ' + e.message); });
+document.addEventListener('WebComponentsReady', function() {
+  var view = document.createElement('tr-ui-timeline-view');
+  var tracks = document.createElement('track-view-container');
+  tracks.id = 'track_view_container';
+  view.track_view_container = tracks;
+  Polymer.dom(view).appendChild(tracks);
+  view.id = 'v';
+  view.globalMode = true;
+  Polymer.dom(document.body).appendChild(view);
+  var req = new XMLHttpRequest();
+  req.open('GET', window.location.search.substr(1), true);
+  req.onload = function() {
+    var model = new tr.Model();
+    var opts = new tr.importer.ImportOptions();
+    opts.shiftWorldToZero = false;
+    try {
+      new tr.importer.Import(model, opts).importTraces([req.responseText]);
+    } catch (err) {
+      report('error: ' + tr.b.normalizeException(err).message);
+      return;
+    }
+    view.model = model;
+    var out = {slices: 0, threads: 0, counters: 0};
+    model.getAllThreads().forEach(function(t) {
+      out.threads++;
+      out.slices += t.sliceGroup.slices.length;
+    });
+    model.getAllProcesses().forEach(function(p) {
+      for (var k in p.counters) out.counters += p.counters[k].series[0].samples.length;
+    });
+    out.warnings = model.importWarnings.map(function(w) { return w.message; });
+    report('loaded ' + JSON.stringify(out));
+  };
+  req.send(null);
+});
+</script></head><body></body></html>
+"""
+
+
+def _chromium():
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def viewer_dir(dest) -> str:
+    """Go's trace viewer from the installed reference toolchain, plus our
+    page, in directory ``dest``; skips when the toolchain lacks it."""
+    import shutil
+
+    import gotool
+
+    static = gotool.go_root(gotool.REFERENCE) / "src" / "internal" / "trace" / "traceviewer" / \
+        "static"
+    if not (static / "trace_viewer_full.html").exists():
+        pytest.skip(f"no Go trace viewer in {static}")
+    for name in ("trace_viewer_full.html", "webcomponents.min.js"):
+        shutil.copy(static / name, dest / name)
+    (dest / "view.html").write_text(VIEWER_PAGE)
+    return str(dest)
+
+
+def serve(directory):
+    """A local HTTP server for ``directory`` (the viewer loads its parts with
+    XMLHttpRequest, which file:// URLs refuse): (server, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=directory))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+def run_chromium(url: str, *extra: str) -> str:
+    import subprocess
+
+    chrome = _chromium()
+    r = subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", "--virtual-time-budget=60000", *extra, url],
+                       capture_output=True, text=True, timeout=120)
+    return r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="needs Chromium (apt-get install chromium)")
+def test_chrome_json_loads_in_go_trace_viewer(tmp_path, traces):
+    import re
+
+    srv, base = serve(viewer_dir(tmp_path))
+    try:
+        for name in ("go1.27/sched", "go1.22/annotations", "go1.25/gcalloc"):
+            t = _read(traces, os.path.join(HERE, "fixtures", "traces", f"{name}.trace"))
+            out = tmp_path / (name.replace("/", "-") + ".json")
+            chromejson.write_chrome_json(t, out)
+            ev = json.loads(out.read_text())["traceEvents"]
+            dom = run_chromium(f"{base}/view.html?{out.name}", "--dump-dom")
+            m = re.search(r"<title>loaded (\{.*?\})</title>", dom)
+            assert m, re.search(r"<title>.*?</title>", dom)
+            got = json.loads(m.group(1).replace("&quot;", '"'))
+            assert got["warnings"] == []
+            assert got["slices"] == sum(e["ph"] in "Xi" for e in ev)
+            assert got["counters"] == sum(e["ph"] == "C" for e in ev)
+            # Counter tracks are the process's counters, not threads.
+            counters = perfetto.GROUPS.index("Counters")
+            assert got["threads"] == sum(e["ph"] == "M" and e["name"] == "thread_name"
+                                         and e["pid"] != counters for e in ev)
+    finally:
+        srv.shutdown()
