@@ -78,7 +78,7 @@ def _write_events(tl: Timeline, f) -> int:
         for part in _chunks(len(s)):
             ts = _us(s.start[part], tl.start)
             dur = (s.end[part] - s.start[part]).tolist()
-            cols = [s.track[part].tolist(), ts, dur, s.name[part].tolist()] + \
+            cols = [s.track[part].tolist(), ts, dur, s.names[s.code[part]].tolist()] + \
                    [s.args[k][part].tolist() for k in keys]
             for row in zip(*cols):
                 track, t, d, name = row[:4]

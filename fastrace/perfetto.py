@@ -80,19 +80,27 @@ class Track:
 class Slices:
     """A set of slices of one ``category`` (e.g. "running"): one row per
     slice in parallel arrays ``track`` (Track.id), ``start``/``end`` (ns),
-    ``name`` (object array of str), and ``args`` (name -> int64 array,
-    shown with each slice).  Per track, slices are in start order and
-    nest properly."""
+    ``code`` (int32: row of ``names``, the slice's name), and ``args``
+    (name -> int64 array, shown with each slice; -1 = none).  Per track,
+    slices are in start order and nest properly.  Names are kept as codes
+    into a short table, not a string per slice: a large trace has
+    millions of slices and a few hundred names."""
 
     category: str
     track: np.ndarray
     start: np.ndarray
     end: np.ndarray
-    name: np.ndarray
+    code: np.ndarray
+    names: np.ndarray
     args: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.track)
+
+    @property
+    def name(self) -> np.ndarray:
+        """Each slice's name: object array of str."""
+        return self.names[self.code]
 
 
 @dataclasses.dataclass
@@ -175,6 +183,14 @@ def _lanes(start: np.ndarray, end: np.ndarray, key: np.ndarray | None = None) ->
     return lane
 
 
+def _coded(names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Object array of str -> (int32 codes, table of distinct names)."""
+    if len(names) == 0:
+        return np.zeros(0, np.int32), np.zeros(0, object)
+    table, code = np.unique(names.astype(str), return_inverse=True)
+    return code.reshape(-1).astype(np.int32), table.astype(object)
+
+
 def _in_order(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.lexsort((-(end - start), start))
 
@@ -194,7 +210,6 @@ def _lane_tracks(tl: Timeline, group: str, base: str, lane: np.ndarray, order: i
 def timeline(trace) -> Timeline:
     """The tracks and their content for ``trace`` (a whole trace from
     :func:`fastrace.read`); see the module docstring."""
-    from fastrace.analysis.states import reasons
 
     ev = trace.events
     t0 = int(ev["time"][0]) if len(ev) else 0
@@ -203,6 +218,8 @@ def timeline(trace) -> Timeline:
 
     st = trace.states()
     gs = trace.goroutines()
+    # Columns copied out of the state table one by one, not as rows of
+    # it: a view of a column keeps the whole 72-byte row alive.
     names_by_g = dict(zip(gs["id"].tolist(), gs["name"].tolist()))
     label = {g: (n or f"G{g}") for g, n in names_by_g.items()}
 
@@ -213,38 +230,41 @@ def timeline(trace) -> Timeline:
         n = names_by_g.get(g, "")
         g_track[g] = tl._new_track("Goroutines", f"G{g} {n}".rstrip(), g)
     if len(st):
-        why = reasons(trace, st)
         state = st["state"]
-        names = np.empty(len(st), object)
         running = state == GoState.RUNNING
-        ug, inv = np.unique(st["g"], return_inverse=True)
-        names[running] = np.array([label.get(g, f"G{g}") for g in ug.tolist()],
-                                  object)[inv.reshape(-1)][running]
-        names[state == GoState.RUNNABLE] = "Runnable"
-        names[state == GoState.SYSCALL] = "Syscall"
         waiting = state == GoState.WAITING
-        names[waiting] = np.array(["Waiting: " + r if r else "Waiting" for r in why[waiting]],
-                                  object) if waiting.any() else names[waiting]
-        tracks = np.array([g_track[g] for g in ug.tolist()], np.int64)[inv.reshape(-1)]
+        ug, inv = np.unique(st["g"], return_inverse=True)
+        inv = inv.reshape(-1).astype(np.int32)
+        # Name table: the goroutines' labels (running), then the other states.
+        rows, rinv = np.unique(st["reason"][waiting], return_inverse=True)
+        why = [trace.strings.text(int(r)) for r in rows.tolist()]
+        names = np.array([label.get(g, f"G{g}") for g in ug.tolist()] + ["Runnable", "Syscall"]
+                         + ["Waiting: " + r if r else "Waiting" for r in why], object)
+        code = inv.copy()
+        code[state == GoState.RUNNABLE] = len(ug)
+        code[state == GoState.SYSCALL] = len(ug) + 1
+        code[waiting] = len(ug) + 2 + rinv.reshape(-1)
+        tracks = np.array([g_track[g] for g in ug.tolist()], np.int64)[inv]
         for cat, keep in (("running", running), ("runnable", state == GoState.RUNNABLE),
                           ("waiting", waiting), ("syscall", state == GoState.SYSCALL)):
             if keep.any():
-                s = st[keep]
-                tl.slices.append(Slices(cat, tracks[keep], s["start"], s["end"], names[keep],
-                                        {"g": s["g"], "p": s["p"], "m": s["m"]}))
+                tl.slices.append(Slices(cat, tracks[keep], st["start"][keep], st["end"][keep],
+                                        code[keep], names,
+                                        {"g": st["g"][keep], "p": st["p"][keep],
+                                         "m": st["m"][keep]}))
+        del tracks, code
 
         # Procs: the goroutine running on each P.
         on_p = running & (st["p"] >= 0)
-        r = st[on_p]
-        p_track = {p: tl._new_track("Procs", f"P{p}", p) for p in np.unique(r["p"]).tolist()}
-        if len(r):
-            up, pinv = np.unique(r["p"], return_inverse=True)
+        rp = st["p"][on_p]
+        up, pinv = np.unique(rp, return_inverse=True)
+        p_track = {p: tl._new_track("Procs", f"P{p}", p) for p in up.tolist()}
+        if len(rp):
             tracks = np.array([p_track[p] for p in up.tolist()], np.int64)[pinv.reshape(-1)]
-            rg, rinv = np.unique(r["g"], return_inverse=True)
-            pn = np.array([f"G{g} {names_by_g.get(g, '')}".rstrip() for g in rg.tolist()],
-                          object)[rinv.reshape(-1)]
-            tl.slices.append(Slices("proc", tracks, r["start"], r["end"], pn,
-                                    {"g": r["g"], "m": r["m"]}))
+            pnames = np.array([f"G{g} {names_by_g.get(g, '')}".rstrip() for g in ug.tolist()],
+                              object)
+            tl.slices.append(Slices("proc", tracks, st["start"][on_p], st["end"][on_p],
+                                    inv[on_p], pnames, {"g": st["g"][on_p], "m": st["m"][on_p]}))
 
         # Threads: system calls, per M.
         sc = st[(state == GoState.SYSCALL) & (st["m"] >= 0)]
@@ -257,8 +277,10 @@ def timeline(trace) -> Timeline:
             for m in np.unique(sc["m"]).tolist():
                 k = sc["m"] == m
                 ids[k] = _lane_tracks(tl, "Threads", f"M{m}", lane[k], m, cache)
-            sn = np.array([f"syscall G{g}" for g in sc["g"].tolist()], object)
-            tl.slices.append(Slices("thread-syscall", ids, sc["start"], sc["end"], sn,
+            sg, sinv = np.unique(sc["g"], return_inverse=True)
+            sn = np.array([f"syscall G{g}" for g in sg.tolist()], object)
+            tl.slices.append(Slices("thread-syscall", ids, sc["start"], sc["end"],
+                                    sinv.reshape(-1).astype(np.int32), sn,
                                     {"g": sc["g"], "m": sc["m"]}))
 
     # GC: ranges, one track (and lanes) per kind of range.
@@ -281,7 +303,7 @@ def timeline(trace) -> Timeline:
             nm = np.array([n + (f" G{s}" if k == 1 else f" P{s}" if k == 2 else "")
                            for n, s, k in zip(r["name"].tolist(), r["scope"].tolist(),
                                               sk.tolist())], object)
-            tl.slices.append(Slices("gc", ids, r["start"], r["end"], nm,
+            tl.slices.append(Slices("gc", ids, r["start"], r["end"], *_coded(nm),
                                     {"scope": r["scope"]}))
 
     # Tasks: nested slices on lanes.
@@ -296,7 +318,7 @@ def timeline(trace) -> Timeline:
         ids = _lane_tracks(tl, "Tasks", "Tasks", lane, 0, {})
         nm = np.array([f"{n or 'task'} {i}" for n, i in zip(tk["name"].tolist(),
                                                               tk["id"].tolist())], object)
-        tl.slices.append(Slices("task", ids, s, e, nm, {"task": tk["id"],
+        tl.slices.append(Slices("task", ids, s, e, *_coded(nm), {"task": tk["id"],
                                                         "parent": tk["parent"]}))
 
     # Regions: per goroutine, nested slices on lanes.
@@ -313,7 +335,7 @@ def timeline(trace) -> Timeline:
             k = rgn["goroutine"] == g
             ids[k] = _lane_tracks(tl, "Regions", f"G{g} regions", lane[k], g, cache)
         nm = np.array([n or "region" for n in rgn["name"].tolist()], object)
-        tl.slices.append(Slices("region", ids, s, e, nm, {"g": rgn["goroutine"],
+        tl.slices.append(Slices("region", ids, s, e, *_coded(nm), {"g": rgn["goroutine"],
                                                          "task": rgn["task"]}))
 
     # Logs: instants on one track.
@@ -411,7 +433,7 @@ def _write_packets(pb, tl: Timeline, f, source_name: str) -> int:
         keys = list(s.args)
         for part in _chunks(len(s)):
             cols = [s.track[part].tolist(), s.start[part].tolist(), s.end[part].tolist(),
-                    s.name[part].tolist()] + [s.args[k][part].tolist() for k in keys]
+                    s.names[s.code[part]].tolist()] + [s.args[k][part].tolist() for k in keys]
             for row in zip(*cols):
                 track, start, end, name = row[:4]
                 p = packet()
