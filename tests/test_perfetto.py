@@ -43,6 +43,26 @@ def _decode(data: bytes):
     return tr
 
 
+def _resolved(tr):
+    """(packet, event name, category, {arg: value}) per TrackEvent, with the
+    interned ids resolved the way a reader does: each packet's
+    interned_data adds to the sequence's tables, in file order."""
+    names, cats, args = {}, {}, {}
+    out = []
+    for p in tr.packet:
+        d = p.interned_data
+        names.update((x.iid, x.name) for x in d.event_names)
+        cats.update((x.iid, x.name) for x in d.event_categories)
+        args.update((x.iid, x.name) for x in d.debug_annotation_names)
+        if p.HasField("track_event"):
+            e = p.track_event
+            assert p.trusted_packet_sequence_id == 1
+            out.append((p, names.get(e.name_iid) if e.name_iid else None,
+                        cats[e.category_iids[0]] if e.category_iids else None,
+                        {args[a.name_iid]: a.int_value for a in e.debug_annotations}))
+    return out
+
+
 def _tracks(tr):
     """uuid -> (name, parent name)"""
     d = {p.track_descriptor.uuid: p.track_descriptor for p in tr.packet
@@ -68,12 +88,19 @@ def test_perfetto_tracks_and_slices(traces, path):
     ran = set(st["g"][st["state"] == 3].tolist())
     assert ran <= set(g_tracks.values())
 
-    # Running slices per goroutine = Running intervals per goroutine, same times.
+    # Running slices per goroutine = Running intervals per goroutine, same
+    # times, named by the goroutine's function (Go's summary name).
+    gs = t.goroutines()
+    names = dict(zip(gs["id"].tolist(), gs["name"].tolist()))
     begins = collections.defaultdict(list)
-    for p in tr.packet:
+    events = _resolved(tr)
+    for p, name, cat, args in events:
         e = p.track_event
-        if p.HasField("track_event") and e.type == TE.TYPE_SLICE_BEGIN:
-            begins[(e.track_uuid, e.categories[0])].append(p.timestamp)
+        if e.type == TE.TYPE_SLICE_BEGIN:
+            begins[(e.track_uuid, cat)].append(p.timestamp)
+            if cat == "running":
+                g = g_tracks[e.track_uuid]
+                assert name == (names[g] or f"G{g}") and args["g"] == g
     want = collections.Counter(st["g"][st["state"] == 3].tolist())
     got = collections.Counter({g: len(begins.get((u, "running"), ())) for u, g in g_tracks.items()})
     assert +got == +want
@@ -97,9 +124,12 @@ def test_perfetto_tracks_and_slices(traces, path):
     assert count("task") == int(((tk["start"] >= 0) | (tk["end"] >= 0)).sum())
     assert count("region") == len(t.regions())
     assert count("thread-syscall") == int(((st["state"] == 5) & (st["m"] >= 0)).sum())
-    logs = [p for p in tr.packet if p.track_event.type == TE.TYPE_INSTANT]
-    assert len(logs) == len(t.logs())
-    assert [p.timestamp for p in logs] == t.logs()["time"].tolist()
+    logs = [(p, name) for p, name, _, _ in events if p.track_event.type == TE.TYPE_INSTANT]
+    lg = t.logs()
+    assert len(logs) == len(lg)
+    assert [p.timestamp for p, _ in logs] == lg["time"].tolist()
+    assert [n for _, n in logs] == [f"{c}: {m}" if c else m
+                                    for c, m in zip(lg["category"], lg["message"])]
     heap_track = [u for u, (name, _) in tracks.items() if name == "Heap (bytes)"]
     heap = t.gc().heap
     if len(heap):
