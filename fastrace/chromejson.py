@@ -72,7 +72,7 @@ def _write_events(tl: Timeline, f) -> int:
         emit('{"ph":"M","name":"thread_sort_index","pid":%d,"tid":%d,'
              '"args":{"sort_index":%d}}' % (pid[t.group], t.id, t.order))
     group_of = {t.id: pid[t.group] for t in tl.tracks}
-    for s in tl.slices:
+    for s in tl.iter_slices():
         keys = list(s.args)
         cat = dumps(s.category)
         for part in _chunks(len(s)):

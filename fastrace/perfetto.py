@@ -11,7 +11,7 @@ writers put the same content on the same tracks:
 
 | group | one track per | slices / events |
 | --- | --- | --- |
-| Procs | P | the goroutine running on it: "G12 main.worker" (``t.states()``, Running) |
+| Procs | P | the goroutine running on it: "G12 main.worker" (``t.states()``, Running; as in Go's viewer, one slice through a system call that kept the P) |
 | Goroutines | goroutine in ``t.states()`` | each state interval: running slices named by the goroutine's function (``t.goroutines()["name"]``; "G12" without one), "Runnable", "Waiting: REASON", "Syscall" |
 | Threads | M that made a system call | "syscall G12" per Syscall interval |
 | GC | range name | GC mark phases, stop-the-world pauses (by kind), mark assists ("GC mark assist G12"), sweeps ("GC incremental sweep P3") (``t.ranges()``) |
@@ -19,6 +19,13 @@ writers put the same content on the same tracks:
 | Regions | goroutine (and lane) | user regions (``t.regions()``) as nested slices |
 | Logs | one track | ``t.logs()`` as instant events "category: message" |
 | Counters | counter | heap (``t.gc().heap``), heap goal, and the number of goroutines Running, Runnable, Waiting, in Syscall |
+
+As Go's viewer does, a goroutine found Running or in Syscall with no
+earlier record (it was so when tracing began) is drawn from the trace's
+start.  The Procs slices equal those of ``go tool trace``'s proc view
+except after a system call that blocked, where Go's slice goes on until
+the P is taken and fastrace's ends as the call begins
+(``tests/test_perfetto.py`` compares them).
 
 Slices whose times overlap without nesting (tasks, regions, ranges of one
 name, a thread's syscalls) go to numbered lanes: extra tracks named
@@ -128,8 +135,9 @@ class Counter:
 @dataclasses.dataclass
 class Timeline:
     """What :func:`timeline` gives: ``tracks`` (list of :class:`Track`),
-    ``slices`` (list of :class:`Slices`), ``instants``, ``counters``, and
-    the trace's time bounds ``start``/``end`` (ns)."""
+    ``slices`` (:class:`Slices`, or functions that build them: use
+    :meth:`iter_slices`), ``instants``, ``counters``, and the trace's time
+    bounds ``start``/``end`` (ns)."""
 
     tracks: list
     slices: list
@@ -137,6 +145,13 @@ class Timeline:
     counters: list
     start: int
     end: int
+
+    def iter_slices(self) -> Iterator[Slices]:
+        """Each set of slices in turn.  The sets made from the goroutine
+        state table (one row per interval: millions in a large trace) are
+        built when reached, so a writer holds one of them at a time."""
+        for s in self.slices:
+            yield s() if callable(s) else s
 
     def _new_track(self, group: str, name: str, order: int, kind: str = "slice") -> int:
         t = Track(len(self.tracks) + 1, group, name, order, kind)
@@ -181,6 +196,34 @@ def _lanes(start: np.ndarray, end: np.ndarray, key: np.ndarray | None = None) ->
             stacks.append([e])
             lane[i] = len(stacks) - 1
     return lane
+
+
+def _executions(st: np.ndarray, on_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A goroutine's stretches on a P as Go's viewer draws them: a Running
+    interval, and with it a system call that returned without losing the P
+    (Running, Syscall, Running again on the same P, back to back) and the
+    Running interval after it.  Returns the rows of ``st`` where each
+    stretch begins and ends, in the order of its first row."""
+    order = np.lexsort((np.arange(len(st)), st["g"]))       # per goroutine, in time order
+    g, state, p = st["g"][order], st["state"][order], st["p"][order]
+    s, e = st["start"][order], st["end"][order]
+    # Row i (Running) joins row i+2 (Running) through row i+1 (Syscall).
+    same = np.zeros(len(order), bool)
+    if len(order) > 2:
+        same[:-2] = ((g[:-2] == g[2:]) & (g[1:-1] == g[:-2])
+                     & (state[:-2] == GoState.RUNNING) & (state[1:-1] == GoState.SYSCALL)
+                     & (state[2:] == GoState.RUNNING) & (p[:-2] == p[2:])
+                     & (e[:-2] == s[1:-1]) & (e[1:-1] == s[2:]))
+    keep = on_p[order]
+    joined_from_before = np.zeros(len(order), bool)
+    joined_from_before[2:] = same[:-2]
+    first = np.flatnonzero(keep & ~joined_from_before)
+    # A stretch's last row: the first Running row at or after its start
+    # that no join continues.
+    stop = np.flatnonzero(keep & ~same)
+    begins, ends = order[first], order[stop[np.searchsorted(stop, first)]]
+    o = np.argsort(begins, kind="stable")
+    return begins[o], ends[o]
 
 
 def _coded(names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -244,30 +287,44 @@ def timeline(trace) -> Timeline:
         code[state == GoState.RUNNABLE] = len(ug)
         code[state == GoState.SYSCALL] = len(ug) + 1
         code[waiting] = len(ug) + 2 + rinv.reshape(-1)
-        tracks = np.array([g_track[g] for g in ug.tolist()], np.int64)[inv]
+        g_tracks = np.array([g_track[g] for g in ug.tolist()], np.int64)
+        # As Go's viewer (cmd/trace), a goroutine found running or in a
+        # system call with no earlier record (Undetermined before) is drawn
+        # from the trace's start: it was already doing that when tracing began.
+        start = st["start"].copy()
+        start[(st["prev_state"] == GoState.UNDETERMINED)
+              & ((state == GoState.RUNNING) | (state == GoState.SYSCALL))] = t0
+
+        def states_of(cat, keep):
+            return lambda: Slices(cat, g_tracks[inv[keep]], start[keep], st["end"][keep],
+                                  code[keep], names, {"p": st["p"][keep], "m": st["m"][keep]})
+
         for cat, keep in (("running", running), ("runnable", state == GoState.RUNNABLE),
                           ("waiting", waiting), ("syscall", state == GoState.SYSCALL)):
             if keep.any():
-                tl.slices.append(Slices(cat, tracks[keep], st["start"][keep], st["end"][keep],
-                                        code[keep], names,
-                                        {"g": st["g"][keep], "p": st["p"][keep],
-                                         "m": st["m"][keep]}))
-        del tracks, code
+                tl.slices.append(states_of(cat, keep))
 
         # Procs: the goroutine running on each P.
         on_p = running & (st["p"] >= 0)
-        rp = st["p"][on_p]
-        up, pinv = np.unique(rp, return_inverse=True)
+        up = np.unique(st["p"][on_p])
         p_track = {p: tl._new_track("Procs", f"P{p}", p) for p in up.tolist()}
-        if len(rp):
-            tracks = np.array([p_track[p] for p in up.tolist()], np.int64)[pinv.reshape(-1)]
+        if len(up):
             pnames = np.array([f"G{g} {names_by_g.get(g, '')}".rstrip() for g in ug.tolist()],
                               object)
-            tl.slices.append(Slices("proc", tracks, st["start"][on_p], st["end"][on_p],
-                                    inv[on_p], pnames, {"g": st["g"][on_p], "m": st["m"][on_p]}))
+
+            def procs():
+                first, last = _executions(st, on_p)
+                rp = st["p"][first]
+                tracks = np.array([p_track[p] for p in up.tolist()], np.int64)[
+                    np.searchsorted(up, rp)]
+                return Slices("proc", tracks, start[first], st["end"][last], inv[first],
+                              pnames, {"g": st["g"][first], "m": st["m"][first]})
+
+            tl.slices.append(procs)
 
         # Threads: system calls, per M.
         sc = st[(state == GoState.SYSCALL) & (st["m"] >= 0)]
+        sc["start"] = start[(state == GoState.SYSCALL) & (st["m"] >= 0)]
         if len(sc):
             o = _in_order(sc["start"], sc["end"])
             sc = sc[o]
@@ -475,7 +532,7 @@ def _write_packets(pb, tl: Timeline, f, source_name: str) -> int:
         if t.kind == "counter":
             d.counter.SetInParent()
 
-    for s in tl.slices:
+    for s in tl.iter_slices():
         keys = list(s.args)
         for part in _chunks(len(s)):
             cols = [s.track[part].tolist(), s.start[part].tolist(), s.end[part].tolist(),
