@@ -162,17 +162,16 @@ class Timeline:
 def state_counts(states: np.ndarray, state: int) -> tuple[np.ndarray, np.ndarray]:
     """How many goroutines are in ``state`` (a ``GoState``) over time, from
     the intervals of ``Trace.states()``: ``(time, count)`` arrays, one row
-    per distinct time where the count changes, the count holding from that
+    per distinct time an interval begins or ends, the count holding from that
     time to the next row."""
-    s = states[states["state"] == state]
-    t = np.concatenate([s["start"], s["end"]])
-    d = np.concatenate([np.ones(len(s), np.int64), -np.ones(len(s), np.int64)])
-    order = np.argsort(t, kind="stable")
-    t, c = t[order], np.cumsum(d[order])
-    if len(t) == 0:
-        return t, c
-    last = np.r_[t[1:] != t[:-1], True]       # the count after every change at that time
-    return t[last], c[last]
+    keep = states["state"] == state
+    starts = np.sort(states["start"][keep])
+    ends = np.sort(states["end"][keep])
+    t = np.unique(np.concatenate([starts, ends]))
+    # Open at t: begun at or before t, not yet ended at t.
+    c = (np.searchsorted(starts, t, side="right")
+         - np.searchsorted(ends, t, side="right")).astype(np.int64)
+    return t, c
 
 
 def _lanes(start: np.ndarray, end: np.ndarray, key: np.ndarray | None = None) -> np.ndarray:
