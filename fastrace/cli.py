@@ -238,7 +238,7 @@ def _cmd_pprof(args) -> int:
 
 # fastrace export (fastrace.export) ------------------------------------------
 
-EXPORT_FORMATS = ("parquet", "csv")
+EXPORT_FORMATS = ("parquet", "csv", "perfetto", "chrome-json")
 
 
 def _cmd_export(args) -> int:
@@ -246,6 +246,8 @@ def _cmd_export(args) -> int:
 
     from fastrace.export import write_tables
 
+    if args.format in PICTURE_FORMATS:
+        return _cmd_export_timeline(args)
     tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
     size = _input_size(args.trace)
     start = time.perf_counter()
@@ -284,10 +286,13 @@ def _export_parser(sub) -> None:
                     "&& duckdb -c \"select type, count(*) from 'out/events.parquet' group by "
                     "type\"")
     e.add_argument("trace", help="trace file (binary, Go's text format, gzip or zstd)")
-    e.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    e.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output directory (perfetto, chrome-json: output file)")
     e.add_argument("--format", choices=EXPORT_FORMATS, default="parquet",
                    help="parquet (default; the trace's metadata in each file's key-value "
-                        "metadata) or csv (plus metadata.json)")
+                        "metadata) or csv (plus metadata.json); perfetto: one Perfetto "
+                        "protobuf trace for ui.perfetto.dev; chrome-json: one Trace Event "
+                        "Format file for chrome://tracing")
     e.add_argument("--tables", metavar="T1,T2", help="only these tables (default: all)")
     e.add_argument("--no-resolve", action="store_true",
                    help="keep string columns as rows of strings.parquet instead of text")
@@ -298,6 +303,57 @@ def _export_parser(sub) -> None:
     wall.add_argument("--no-wall-clock", dest="wall_clock", action="store_false")
     _add_on_error(e)
     e.set_defaults(func=_cmd_export)
+
+
+# Pictures (fastrace.perfetto, .chromejson, .plot): export --format perfetto|chrome-json,
+# fastrace plot.
+
+PICTURE_FORMATS = ("perfetto", "chrome-json")
+
+
+def _cmd_export_timeline(args) -> int:
+    # One file, not a directory of tables: the whole trace's timeline.
+    from fastrace.trace import read
+
+    trace = read(_load(args.trace))
+    if args.format == "perfetto":
+        from fastrace.perfetto import write_perfetto
+
+        n = write_perfetto(trace, args.output)
+    else:
+        from fastrace.chromejson import write_chrome_json
+
+        n = write_chrome_json(trace, args.output)
+    what = "packets" if args.format == "perfetto" else "events"
+    print(f"{args.output}  {n:,} {what}  {os.path.getsize(args.output):,} bytes")
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from fastrace.plot import plot
+    from fastrace.trace import read
+
+    plot(read(_load(args.trace)), args.kind, args.output, dpi=args.dpi)
+    print(f"{args.output}  {os.path.getsize(args.output):,} bytes")
+    return 0
+
+
+def _plot_parser(sub) -> None:
+    from fastrace.plot import KINDS
+
+    p = sub.add_parser(
+        "plot", help="draw a picture of a trace into an image file (matplotlib)",
+        description="Draw a plot of the trace with matplotlib (pip install 'fastrace[plot]'): "
+                    "timeline (goroutines on Ps, GC, stop-the-world), heap (live heap and "
+                    "goal), mmu (minimum mutator utilisation), goroutines (counts by state), "
+                    "live_heap (by type, AllocFree traces). "
+                    "Example: fastrace plot trace.out timeline -o timeline.png")
+    p.add_argument("trace", help="trace file (binary, Go's text format, gzip or zstd)")
+    p.add_argument("kind", choices=KINDS, help="which picture")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="image file; the format follows the extension (.png, .svg, .pdf)")
+    p.add_argument("--dpi", type=int, default=120, help="resolution of raster images")
+    p.set_defaults(func=_cmd_plot)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -356,6 +412,7 @@ def _parser() -> argparse.ArgumentParser:
     pp.set_defaults(func=_cmd_pprof)
 
     _export_parser(sub)
+    _plot_parser(sub)
     return p
 
 

@@ -414,6 +414,27 @@ class Trace:
 
         return export.trace_from_state, (export.trace_state(self),)
 
+    # Pictures (fastrace.plot, .perfetto) -------------------------------------
+
+    @property
+    def plot(self):
+        """Plots with matplotlib, each returning the Axes:
+        ``t.plot.timeline(start, end)`` (goroutines on Ps, GC, STW),
+        ``.heap()``, ``.mmu()``, ``.goroutines()`` (counts by state),
+        ``.live_heap()`` (AllocFree traces).  Needs ``pip install
+        'fastrace[plot]'``; see :mod:`fastrace.plot`.  For a trace viewer:
+        ``fastrace.perfetto.write_perfetto(t, path)`` and
+        ``fastrace.chromejson.write_chrome_json(t, path)``."""
+        from fastrace import plot
+
+        return plot.Plotter(self)
+
+    def _repr_html_(self) -> str:
+        # Notebooks: the facts of `fastrace info` as a table.
+        from fastrace import plot
+
+        return plot.html_summary(self)
+
 
 def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
     """Decode and order a whole trace: a path (str or Path, memory-mapped), bytes-like
