@@ -315,7 +315,7 @@ def _cmd_export_timeline(args) -> int:
     # One file, not a directory of tables: the whole trace's timeline.
     from fastrace.trace import read
 
-    trace = read(_load(args.trace))
+    trace = read(_load(args))
     if args.format == "perfetto":
         from fastrace.perfetto import write_perfetto
 
@@ -333,7 +333,7 @@ def _cmd_plot(args) -> int:
     from fastrace.plot import plot
     from fastrace.trace import read
 
-    plot(read(_load(args.trace)), args.kind, args.output, dpi=args.dpi)
+    plot(read(_load(args)), args.kind, args.output, dpi=args.dpi)
     print(f"{args.output}  {os.path.getsize(args.output):,} bytes")
     return 0
 
@@ -353,6 +353,7 @@ def _plot_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="image file; the format follows the extension (.png, .svg, .pdf)")
     p.add_argument("--dpi", type=int, default=120, help="resolution of raster images")
+    _add_on_error(p)
     p.set_defaults(func=_cmd_plot)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from fastrace import spec as _spec
 from fastrace.wire import BatchKind, WireTrace
 
-__all__ = ["overview", "format_overview", "OVERVIEW_FIELDS", "summarize", "format_summary",
+__all__ = ["overview", "overview_of", "format_overview", "OVERVIEW_FIELDS", "summarize", "format_summary",
            "WRITERS"]
 
 # Which Go releases write each trace format version.
@@ -130,13 +130,22 @@ OVERVIEW_FIELDS = (
 
 def overview(source, name: str, *, top: int = 3) -> dict:
     """What a person wants to know first about a trace, as plain values
-    (keys: OVERVIEW_FIELDS).  Times are ns; ``wall_clock_start`` is an
-    RFC 3339 UTC time for Go 1.25+ traces (None before); ``max_procs``
-    the largest GOMAXPROCS the trace reports; ``top_block_reasons`` maps
-    the ``top`` reasons goroutines waited for most to the ns waited."""
-    from fastrace import errors, read
+    (keys: OVERVIEW_FIELDS): :func:`overview_of` the trace read from
+    ``source``."""
+    from fastrace import read
 
-    t = read(source)
+    return overview_of(read(source), name, top=top)
+
+
+def overview_of(t, name: str, *, top: int = 3) -> dict:
+    """:func:`overview` of a :class:`fastrace.Trace` already read.  Times
+    are ns; ``wall_clock_start`` is an RFC 3339 UTC time for Go 1.25+
+    traces (None before); ``max_procs`` the largest GOMAXPROCS the trace
+    reports; ``top_block_reasons`` maps the ``top`` reasons goroutines
+    waited for most to the ns waited.  On a piece of iter_generations the
+    analyses' fields (goroutines, GC, blocking) are None."""
+    from fastrace import errors
+
     ev = t.events
     duration = int(ev["time"][-1] - ev["time"][0]) if len(ev) else 0
     wall = None
@@ -146,13 +155,15 @@ def overview(source, name: str, *, top: int = 3) -> dict:
         except errors.TraceError:
             wall = None
     procs = ev["a"][:, 0][ev["type"] == _spec.BY_NAME["ProcsChange"].code]
-    gc = t.gc()
-    pauses = gc.pauses["duration"]
-    blocks = t.goroutine_block_times()
-    by_reason: dict[str, int] = {}
-    for reason, ns in zip(blocks["reason"].tolist(), blocks["time"].tolist()):
-        by_reason[reason] = by_reason.get(reason, 0) + int(ns)
-    top_reasons = dict(sorted(by_reason.items(), key=lambda kv: -kv[1])[:top])
+    whole = getattr(t, "first_row", None) is None
+    if whole:
+        gc = t.gc()
+        pauses = gc.pauses["duration"]
+        blocks = t.goroutine_block_times()
+        by_reason: dict[str, int] = {}
+        for reason, ns in zip(blocks["reason"].tolist(), blocks["time"].tolist()):
+            by_reason[reason] = by_reason.get(reason, 0) + int(ns)
+        top_reasons = dict(sorted(by_reason.items(), key=lambda kv: -kv[1])[:top])
     return {
         "trace": name,
         "format": f"go 1.{t.version} trace",
@@ -161,13 +172,13 @@ def overview(source, name: str, *, top: int = 3) -> dict:
         "duration_ns": duration,
         "events": len(ev),
         "generations": len(t.generations),
-        "goroutines": len(t.goroutines()),
+        "goroutines": len(t.goroutines()) if whole else None,
         "max_procs": int(procs.max()) if len(procs) else None,
-        "gc_cycles": len(gc.cycles),
-        "stw_pauses": len(pauses),
-        "stw_total_ns": int(pauses.sum()),
-        "stw_longest_ns": int(pauses.max()) if len(pauses) else 0,
-        "top_block_reasons": top_reasons,
+        "gc_cycles": len(gc.cycles) if whole else None,
+        "stw_pauses": len(pauses) if whole else None,
+        "stw_total_ns": int(pauses.sum()) if whole else None,
+        "stw_longest_ns": (int(pauses.max()) if len(pauses) else 0) if whole else None,
+        "top_block_reasons": top_reasons if whole else None,
         "cpu_samples": int((ev["kind"] == 4).sum()),
         "experiments": t.experiments(),
     }

@@ -228,41 +228,27 @@ def _fmt_ns(ns: int) -> str:
 
 
 def html_summary(trace) -> str:
-    """``Trace._repr_html_``: format, writer, start, duration, events,
-    goroutines, GOMAXPROCS, GC and stop-the-world, top block reasons, as an
-    HTML table (the facts of ``fastrace info``)."""
-    from fastrace import spec as _spec
-    from fastrace.info import WRITERS
+    """``Trace._repr_html_``: the facts of ``fastrace info``
+    (:func:`fastrace.info.overview_of`) as an HTML table."""
+    from fastrace.info import overview_of
 
-    t = trace
-    ev = t.events
-    rows = [("format", f"go 1.{t.version} trace, written by {WRITERS.get(t.version, '?')}")]
-    if len(ev) and t.version >= 25:
-        try:
-            rows.append(("started", str(t.wall_time(ev["time"][:1])[0]) + "Z"))
-        except Exception:      # a trace without clock snapshots
-            pass
-    dur = int(ev["time"][-1] - ev["time"][0]) if len(ev) else 0
-    rows.append(("duration", f"{_fmt_ns(dur)} ({len(ev):,} events, "
-                             f"{len(t.generations)} generations)"))
-    if getattr(t, "first_row", None) is None:
-        procs = ev["a"][:, 0][ev["type"] == _spec.BY_NAME["ProcsChange"].code]
-        gc = t.gc()
-        p = gc.pauses["duration"]
-        blocks = t.goroutine_block_times()
-        by_reason: dict = {}
-        for r, ns in zip(blocks["reason"].tolist(), blocks["time"].tolist()):
-            by_reason[r] = by_reason.get(r, 0) + int(ns)
-        top = sorted(by_reason.items(), key=lambda kv: -kv[1])[:3]
+    o = overview_of(trace, repr(trace))
+    rows = [("format", f"{o['format']}, written by {o['go']}")]
+    if o["wall_clock_start"]:
+        rows.append(("started", o["wall_clock_start"]))
+    rows.append(("duration", f"{_fmt_ns(o['duration_ns'])} ({o['events']:,} events, "
+                             f"{o['generations']} generations)"))
+    if o["goroutines"] is not None:
+        top = o["top_block_reasons"]
         rows += [
-            ("goroutines", f"{len(t.goroutines()):,}"),
-            ("GOMAXPROCS", str(int(procs.max())) if len(procs) else "unknown"),
-            ("GC", f"{len(gc.cycles)} cycles; stop-the-world {len(p)} pauses, "
-                   f"{_fmt_ns(int(p.sum()))} in all"),
-            ("blocked on", ", ".join(f"{r or '(no reason)'} {_fmt_ns(ns)}" for r, ns in top)
+            ("goroutines", f"{o['goroutines']:,}"),
+            ("GOMAXPROCS", str(o["max_procs"]) if o["max_procs"] is not None else "unknown"),
+            ("GC", f"{o['gc_cycles']} cycles; stop-the-world {o['stw_pauses']} pauses, "
+                   f"{_fmt_ns(o['stw_total_ns'])} in all"),
+            ("blocked on", ", ".join(f"{r or '(no reason)'} {_fmt_ns(ns)}" for r, ns in top.items())
              or "nothing"),
         ]
-    rows.append(("experiments", ", ".join(t.experiments()) or "none"))
+    rows.append(("experiments", ", ".join(o["experiments"]) or "none"))
     body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
                    f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f"<table><caption>{html.escape(repr(t))}</caption>{body}</table>"
+    return f"<table><caption>{html.escape(repr(trace))}</caption>{body}</table>"

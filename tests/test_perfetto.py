@@ -369,6 +369,7 @@ def run_chromium(url: str, *extra: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.live
 @pytest.mark.skipif(_chromium() is None, reason="needs Chromium (apt-get install chromium)")
 def test_chrome_json_loads_in_go_trace_viewer(tmp_path, traces):
     import re
@@ -435,6 +436,7 @@ def go_viewer_json(path: str) -> dict:
         proc.wait()
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", GO_VIEWER_TRACES)
 def test_proc_slices_equal_go_viewer(traces, name):
     import re
