@@ -414,7 +414,32 @@ def _parser() -> argparse.ArgumentParser:
 
     _export_parser(sub)
     _plot_parser(sub)
+    for name, parser in sub.choices.items():
+        parser.epilog = "Examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES[name])
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return p
+
+
+# Shown under every command's --help (the README has more).
+EXAMPLES = {
+    "dump": ["fastrace dump --format go-parsed trace.out | less",
+             "fastrace dump --format go-wire trace.out > wire.txt   # = go tool trace -d=wire"],
+    "validate": ["fastrace validate trace.out", "fastrace validate --max 100 trace.out"],
+    "info": ["fastrace info trace.out", "fastrace info -v trace.out",
+             "fastrace info --format csv traces/*.out > traces.csv"],
+    "goroutines": ["fastrace goroutines trace.out | head",
+                   "fastrace goroutines --format json trace.out > goroutines.json"],
+    "tasks": ["fastrace tasks trace.out", "fastrace tasks --format csv trace.out > tasks.csv"],
+    "mmu": ["fastrace mmu trace.out", "fastrace mmu --window 1000000 --window 10000000 trace.out",
+            "fastrace mmu --per-proc --format json trace.out"],
+    "pprof": ["fastrace pprof sync trace.out -o sync.pb.gz && go tool pprof -top sync.pb.gz",
+              "fastrace pprof cpu trace.out | go tool pprof -top -"],
+    "export": ["fastrace export trace.out -o tables/               # Parquet, one file per table",
+               "fastrace export trace.out -o tables/ --format csv --tables events,goroutines",
+               "fastrace export trace.out --format perfetto -o trace.pftrace   # ui.perfetto.dev"],
+    "plot": ["fastrace plot trace.out timeline -o timeline.png",
+             "fastrace plot trace.out heap -o heap.svg"],
+}
 
 
 def main(argv: list[str] | None = None) -> int:

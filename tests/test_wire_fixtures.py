@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,14 @@ def test_shipped_example_is_the_reference_annotations_fixture():
 
     shipped = Path(example_trace_path()).read_bytes()
     assert shipped == (FIXTURES / "go1.27" / "annotations.trace").read_bytes()
+
+
+def test_every_command_help_has_examples():
+    from fastrace import cli
+
+    parser = cli._parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(cli.EXAMPLES)
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        assert "Examples:" in text and f"fastrace {name}" in text, name
