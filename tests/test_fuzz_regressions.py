@@ -86,3 +86,36 @@ def test_handmade_pieces_of_minimal_trace():
     for data in cases:
         for target in fuzz_trace.TARGETS.values():
             fuzz_trace.check(target, data)
+
+
+def test_allocfree_info_batch_with_page_size_zero():
+    # Finding (target "experiment"): an info batch giving a page size of 0
+    # made the span lookup divide by zero (numpy: a warning and page 0 for
+    # every address).  Kind 1 = info: min heap address, page size, heap and
+    # stack alignment.
+    from fastrace.experiments.allocfree import parse_batches
+
+    data = bytes([1]) + bytes([0x80, 0x80, 0x80, 0x80, 0x01]) + bytes([0]) + bytes([8, 8])
+    with pytest.raises(fastrace.TraceFormatError, match="page size of 0"):
+        parse_batches([(1, 7, data, 100)])
+    info, _ = parse_batches([(1, 7, data[:6] + bytes([0x80, 0x40]) + data[7:], 100)])
+    assert info["page_size"].tolist() == [8192]
+
+
+def test_experiment_wire_times_out_of_range():
+    # Finding (target "experiment"): the written times of experimental
+    # events were converted from ticks with numpy's float -> int64 cast,
+    # which warns and depends on the platform for products out of range;
+    # now the ordering engine's conversion: the minimum int64, as Go on amd64.
+    import warnings
+
+    import numpy as np
+    from fastrace.experiments import _truncate
+
+    ticks = np.array([0, 1, 2**62, 2**64 - 1], dtype=np.uint64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ns = _truncate(ticks, 1)      # 1 tick per second
+    # Go: ns per tick = 1 / (freq / 1e9) = 999999999.9999999, truncated.
+    assert ns.tolist() == [0, 999_999_999, -2**63, -2**63]
+    assert _truncate(ticks[:2], 15625000).tolist() == [0, 64]

@@ -14,7 +14,8 @@ its seeds).
 
 The property checked on every input: it decodes, or raises a
 :class:`fastrace.TraceError` subclass; nothing else escapes, no input runs
-longer than ``--timeout`` seconds, and the peak RSS of the process
+longer than ``--timeout`` seconds, no numpy RuntimeWarning (overflow,
+division by zero, invalid cast: silently wrong values), and the peak RSS of the process
 (``resource.getrusage``, which counts the memory-mapped tables too) grows
 by at most ``RSS_FLOOR + RSS_FACTOR * len(input)`` on any one input.
 Compressed inputs (gzip, zstd, xz, bzip2 magic) are budgeted by their
@@ -54,6 +55,7 @@ import resource
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -250,7 +252,11 @@ TARGETS = {
 def check(target, data: bytes) -> None:
     """Run one input through a target with the RSS budget."""
     before = _peak_rss()
-    target(data)
+    with warnings.catch_warnings():
+        # numpy's overflow, division and cast warnings mean silently wrong
+        # values computed from the input: findings too.
+        warnings.simplefilter("error", RuntimeWarning)
+        target(data)
     grown = _peak_rss() - before
     budget = RSS_FLOOR + RSS_FACTOR * _budget_size(data)
     if grown > budget:
