@@ -62,10 +62,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-# An instrumented copy of fastrace (tests/fuzz/build_native.sh) comes first.
+# Instrumented extensions (tests/fuzz/build_native.sh): DIR/fastrace/*.so
+# come before the worktree's own; the Python modules stay the worktree's.
 NATIVE = os.environ.get("FASTRACE_FUZZ_NATIVE")
-if NATIVE:
-    sys.path.insert(0, NATIVE)
 
 try:
     import atheris
@@ -86,6 +85,14 @@ def _import_fastrace(instrument: bool):
 
     ctx = atheris.instrument_imports(include=["fastrace"]) if instrument else contextlib.nullcontext()
     with ctx:
+        if NATIVE:
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                "fastrace", ROOT / "fastrace" / "__init__.py",
+                submodule_search_locations=[str(Path(NATIVE) / "fastrace"), str(ROOT / "fastrace")])
+            pkg = importlib.util.module_from_spec(spec)
+            sys.modules["fastrace"] = pkg
+            spec.loader.exec_module(pkg)
         for name in FUZZ_MODULES:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
@@ -626,10 +633,28 @@ def random_loop(target: str, corpus: Path, seconds: float, timeout: int, seed: i
     return bad
 
 
+def _load_fastrace() -> None:
+    """Import fastrace once the fuzzer runs.  An instrumented build
+    (FASTRACE_FUZZ_NATIVE) calls libFuzzer's coverage hooks, which live in
+    the libFuzzer atheris loads when fuzzing starts, with its symbols
+    local: they are made global first (RTLD_NOLOAD: the library already
+    loaded, not a second copy)."""
+    if NATIVE:
+        import ctypes
+        import atheris.core_with_libfuzzer as core
+        ctypes.CDLL(core.__file__, mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+    _import_fastrace(instrument=True)
+
+
 def run_atheris(target: str, corpus: Path, seconds: float, timeout: int, extra: list[str]) -> None:
     fn = TARGETS[target]
 
+    loaded = []
+
     def test_one(data: bytes) -> None:
+        if not loaded:
+            _load_fastrace()
+            loaded.append(True)
         check(fn, data)
 
     def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
@@ -659,20 +684,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-atheris", action="store_true")
     ap.add_argument("--replay", action="store_true", help="run the seeds and corpus once")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds-only", action="store_true", help="write the seeds to the corpus and stop")
     ap.add_argument("extra", nargs="*", help="flags passed on to libFuzzer (after --)")
     args = ap.parse_args(argv)
 
-    use_atheris = atheris is not None and not args.no_atheris and not args.replay
-    _import_fastrace(instrument=use_atheris)
+    use_atheris = (atheris is not None and not args.no_atheris and not args.replay
+                   and not args.seeds_only)
+    if args.seeds_only or not (use_atheris or NATIVE):
+        _import_fastrace(instrument=False)
+    elif NATIVE and not use_atheris:
+        sys.exit("FASTRACE_FUZZ_NATIVE needs atheris")
     if args.replay:
         targets = list(TARGETS) if args.target == "all" else [args.target]
         return 1 if replay(targets, args.corpus, args.timeout) else 0
     if args.target == "all":
         ap.error("'all' only with --replay")
     corpus = args.corpus or HERE / "corpus" / args.target
-    print(f"{args.target}: {write_seeds(args.target, corpus)} seeds in {corpus}", flush=True)
     if use_atheris:
+        # fastrace is imported when fuzzing starts (_load_fastrace): the
+        # seeds come from a child process with the ordinary build.
+        import subprocess
+        env = {k: v for k, v in os.environ.items() if k != "FASTRACE_FUZZ_NATIVE"}
+        subprocess.run([sys.executable, __file__, args.target, "--seeds-only",
+                        "--corpus", str(corpus)], env=env, check=True)
         run_atheris(args.target, corpus, args.seconds, args.timeout, args.extra)
+        return 0
+    print(f"{args.target}: {write_seeds(args.target, corpus)} seeds in {corpus}", flush=True)
+    if args.seeds_only:
         return 0
     if atheris is None and not args.no_atheris:
         print("atheris is not installed: plain random mutation", flush=True)
