@@ -119,3 +119,26 @@ def test_experiment_wire_times_out_of_range():
     # Go: ns per tick = 1 / (freq / 1e9) = 999999999.9999999, truncated.
     assert ns.tolist() == [0, 999_999_999, -2**63, -2**63]
     assert _truncate(ticks[:2], 15625000).tolist() == [0, 64]
+
+
+# 2**64-1 as a varint: nine 0xff bytes and 0x01.
+U64_MAX = b"\xff" * 9 + b"\x01"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_event_error_in_generation_past_int64(workers):
+    # Finding (target "read", with the C code's coverage): a malformed event
+    # in a generation numbered past 2**63-1 raised OverflowError from the
+    # error path (the generation number went through an int64 argument)
+    # instead of the TraceFormatError.
+    data = (
+        b"go 1.23 trace\x00\x00\x00"
+        # EventBatch gen=2**64-1 m=none(2**64-1) time=1000 size=5: Frequency 15625000
+        + b"\x01" + U64_MAX + U64_MAX + b"\xe8\x07" + b"\x05" + b"\x08\xa8\xd6\xb9\x07"
+        # EventBatch gen=2**64-1 m=7 time=1010 size=1: event type 0xff (none such)
+        + b"\x01" + U64_MAX + b"\x07" + b"\xf2\x07" + b"\x01" + b"\xff"
+    )
+    with pytest.raises(fastrace.TraceFormatError) as info:
+        fastrace.read(data, workers=workers)
+    assert info.value.generation == 2**64 - 1
+    assert info.value.batch == 1 and info.value.offset == len(data) - 1

@@ -667,6 +667,11 @@ def run_atheris(target: str, corpus: Path, seconds: float, timeout: int, extra: 
 
     crashes = HERE / "crashes"
     crashes.mkdir(exist_ok=True)
+    if NATIVE:
+        # The first input waits for fastrace's import and instrumentation
+        # (_load_fastrace), which libFuzzer's clock counts: seconds on a
+        # busy machine.
+        timeout = max(timeout, 60)
     argv = [sys.argv[0], str(corpus), f"-max_total_time={int(seconds)}", f"-timeout={timeout}",
             "-max_len=65536", "-rss_limit_mb=2048", f"-artifact_prefix={crashes}/{target}-",
             "-print_final_stats=1", *extra]
