@@ -51,13 +51,12 @@ def test_trace_without_interpretation_is_freed():
 
 
 @pytest.mark.parametrize("target", sorted(fuzz_trace.TARGETS))
-def test_fuzz_target_short_run(target, capsys):
+def test_fuzz_target_short_run(target, tmp_path):
     # Each target, on its seeds and a few hundred structure-aware mutations
     # of them (fixed seed): every input decodes or raises a TraceError,
     # within the time and memory budgets.
-    corpus = Path(__file__).parent / "fuzz" / "corpus" / target
-    fuzz_trace.write_seeds(target, corpus)
-    assert fuzz_trace.replay([target], corpus.parent, timeout=30) == 0
+    corpus = tmp_path / target
+    assert fuzz_trace.replay([target], tmp_path, timeout=30) == 0
     assert fuzz_trace.random_loop(target, corpus, seconds=2, timeout=30, seed=7) == 0
 
 
