@@ -957,19 +957,26 @@ cdef _wire_error(WireError* e, int version):
     )
 
 
-def event_error(int code, Py_ssize_t offset, uint64_t a, uint64_t b, int64_t gen,
+def event_error(int code, Py_ssize_t offset, uint64_t a, uint64_t b, gen,
                 int64_t batch, int64_t event, int version):
     """The TraceFormatError the wire decoder raises for status ``code``
-    (WireStatus), for problems found in events by the ordering stage."""
+    (WireStatus), for problems found in events by the ordering stage.
+    ``gen``: the generation number as written (any uint64), or None."""
     cdef WireError e
     e.code = code
     e.offset = offset
     e.a = a
     e.b = b
-    e.gen = gen
+    # WireError keeps -1 for "none" in an int64; a generation number past
+    # that (fuzzing: 2**64-1 in a batch header) is put back afterwards.
+    e.gen = gen if gen is not None and 0 <= gen <= 0x7FFFFFFFFFFFFFFF else -1
     e.batch = batch
     e.event = event
-    return _wire_error(&e, version)
+    err = _wire_error(&e, version)
+    if e.gen < 0 and gen is not None:
+        err = type(err)(err.problem, offset=err.offset, generation=gen, batch=err.batch,
+                        event=err.event)
+    return err
 
 
 def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,

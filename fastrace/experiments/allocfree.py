@@ -244,6 +244,8 @@ def parse_batches(batches) -> tuple[np.ndarray, list[tuple]]:
                 vals.append(v)
             if len(vals) < 4:
                 raise _batch_error(f"info batch holds {len(vals)} values, not 4", base)
+            if vals[1] == 0:   # addresses are divided by it to find their pages
+                raise _batch_error("info batch gives a page size of 0", base)
             info.append((*vals, gen))
         elif kind == _TYPES_BATCH:
             while i < len(data):
