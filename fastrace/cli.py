@@ -443,9 +443,13 @@ EXAMPLES = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fastrace import progress
+
     args = _parser().parse_args(argv)
     try:
-        return args.func(args)
+        # A progress bar on a terminal for work over a second (tqdm).
+        with progress.reporting(progress.terminal_bar(f"fastrace {args.command}")):
+            return args.func(args)
     except (TraceError, ImportError) as e:   # ImportError: an optional package is missing
         print(f"fastrace: {e}", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from fastrace import _order
+from fastrace import _order, progress
 from fastrace.errors import TraceError, TraceFormatError
 from fastrace.wire import WireTrace, drop_pages
 
@@ -165,6 +165,7 @@ def order_parallel(state, pieces: list, keep, workers: int) -> int:
                 _order.order_trace(pieces[j], state, final=False, take=False,
                                    prepared=prepared[j])
             drop_pages(keep, pieces[j])
+            progress.generation_done(pieces[j])
     except TraceError as e:
         with cond:
             stop[0] = True

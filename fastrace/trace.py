@@ -18,6 +18,7 @@ import numpy as np
 
 from fastrace.errors import (TraceError, TraceFormatError, TraceWarning, WholeTraceRequiredError,
                              check_on_error)
+from fastrace import progress
 from fastrace.fields import EventView
 from fastrace.wire import WireTrace, decode_wire, drop_pages, iter_wire_generations, open_source
 
@@ -513,6 +514,7 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
             else:
                 _order.order_trace(current, state, final=False, take=False)
             drop_pages(keep, current)
+            progress.generation_done(current)
             if current.error is not None:
                 # Go's reader ends what it read with a Sync, then reports.
                 _order.end_trace(state)
@@ -647,6 +649,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
             if len(tables["events"]):
                 yield _piece(current, tables, first, warnings)
         drop_pages(keep, current)
+        progress.generation_done(current)
         if current.error is not None:
             warnings.append(seen.warning(current.error, len(view), state.taken))
             if on_error == "truncate":
