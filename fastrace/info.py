@@ -184,7 +184,8 @@ def overview_of(t, name: str, *, top: int = 3) -> dict:
     }
 
 
-def _ns(ns: int) -> str:
+def format_ns(ns: int) -> str:
+    """A duration in ns for people, to three decimals: 15.040 µs, 2.500 s."""
     for unit, div in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if ns >= div:
             return f"{ns / div:.3f} {unit}"
@@ -193,18 +194,18 @@ def _ns(ns: int) -> str:
 
 def format_overview(o: dict) -> str:
     """overview() as a few lines for a terminal."""
-    reasons = ", ".join(f"{r or '(no reason recorded)'} {_ns(ns)}"
+    reasons = ", ".join(f"{r or '(no reason recorded)'} {format_ns(ns)}"
                         for r, ns in o["top_block_reasons"].items())
     lines = [
         f"trace:        {o['trace']}",
         f"written by:   {o['go']} (trace format go 1.{o['format'].split('.')[1].split()[0]})",
         f"started:      {o['wall_clock_start'] or 'unknown (wall clock is in traces of Go 1.25+)'}",
-        f"duration:     {_ns(o['duration_ns'])} ({o['events']:,} events, "
+        f"duration:     {format_ns(o['duration_ns'])} ({o['events']:,} events, "
         f"{o['generations']} generation{'s' if o['generations'] != 1 else ''})",
         f"goroutines:   {o['goroutines']:,}",
         f"GOMAXPROCS:   {o['max_procs'] if o['max_procs'] is not None else 'unknown'}",
         f"GC:           {o['gc_cycles']} cycles; stop-the-world {o['stw_pauses']} pauses, "
-        f"{_ns(o['stw_total_ns'])} in all, longest {_ns(o['stw_longest_ns'])}",
+        f"{format_ns(o['stw_total_ns'])} in all, longest {format_ns(o['stw_longest_ns'])}",
         f"blocked on:   {reasons or 'nothing'}",
         f"CPU samples:  {o['cpu_samples']:,}",
         f"experiments:  {', '.join(o['experiments']) or 'none'}",

@@ -220,17 +220,10 @@ def plot(trace, kind: str, output: str, *, dpi: int = 120) -> None:
     _plt().close(fig)
 
 
-def _fmt_ns(ns: int) -> str:
-    for unit, div in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= div:
-            return f"{ns / div:.3f} {unit}"
-    return f"{ns} ns"
-
-
 def html_summary(trace) -> str:
     """``Trace._repr_html_``: the facts of ``fastrace info``
     (:func:`fastrace.info.overview_of`) as an HTML table."""
-    from fastrace.info import overview_of
+    from fastrace.info import format_ns as _fmt_ns, overview_of
 
     o = overview_of(trace, repr(trace))
     rows = [("format", f"{o['format']}, written by {o['go']}")]

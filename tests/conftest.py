@@ -63,3 +63,23 @@ def live_trace(tmp_path_factory):
         return made[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def conformance_traces(tmp_path_factory):
+    """Go's conformance traces that Go reads without error (expectation
+    SUCCESS), converted to wire files once per session; read from the
+    reference toolchain's testdata, so tests using it are marked ``live``."""
+    import test_conformance as tc
+    from fastrace import rawtext
+
+    root = tmp_path_factory.mktemp("conformance")
+    out = []
+    for path in tc._test_files():
+        expect, text = tc.load_test(path)
+        if expect.failure:
+            continue
+        dest = root / (path.stem + ".trace")
+        dest.write_bytes(rawtext.text_to_wire(text))
+        out.append(dest)
+    return out

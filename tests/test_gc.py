@@ -67,28 +67,6 @@ def go_gc():
     return run
 
 
-def _conformance_traces(tmp_path_factory) -> list[Path]:
-    """Go's conformance traces that Go reads without error, as wire files."""
-    import test_conformance as tc
-    from fastrace import rawtext
-
-    root = tmp_path_factory.mktemp("gc-conformance")
-    out = []
-    for path in tc._test_files():
-        expect, text = tc.load_test(path)
-        if expect.failure:
-            continue
-        dest = root / (path.stem + ".trace")
-        dest.write_bytes(rawtext.text_to_wire(text))
-        out.append(dest)
-    return out
-
-
-@pytest.fixture(scope="session")
-def conformance_traces(tmp_path_factory):
-    return _conformance_traces(tmp_path_factory)
-
-
 def _cli_json(capsys, *args) -> dict:
     assert cli.main(["mmu", "--format", "json", *args]) == 0
     return json.loads(capsys.readouterr().out)

@@ -164,21 +164,6 @@ def test_live_matches_go(version, live_refs):
 
 # --- Go's own conformance traces (read from the toolchain at test time)
 
-@pytest.fixture(scope="session")
-def conformance_traces(tmp_path_factory):
-    from test_conformance import TESTDATA, load_test
-
-    out = tmp_path_factory.mktemp("conformance")
-    paths = []
-    for test in sorted((TESTDATA / "tests").glob("*.test")):
-        expect, text = load_test(test)
-        if expect.failure:
-            continue
-        p = out / (test.stem + ".trace")
-        p.write_bytes(rawtext.text_to_wire(text))
-        paths.append(p)
-    return paths
-
 
 @pytest.mark.live
 def test_conformance_traces_match_go(conformance_traces, go_summary):
