@@ -3,6 +3,7 @@ from fastrace.errors import (
     TraceError,
     TraceFormatError,
     TraceOrderError,
+    TraceTooLargeError,
     TraceWarning,
     UnsupportedVersionError,
     WholeTraceRequiredError,

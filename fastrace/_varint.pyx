@@ -326,7 +326,8 @@ cdef struct WireError:
     Py_ssize_t offset         # byte offset where the problem starts
     int64_t batch             # batch index, -1 if none
     int64_t event             # event index inside the batch, -1 if none
-    int64_t gen               # generation number, -1 if none
+    uint64_t gen              # generation number as written (any uint64), if has_gen
+    bint has_gen              # the problem is inside a generation
     uint64_t a                # code-specific values
     uint64_t b
 
@@ -361,7 +362,8 @@ cdef inline int fail(Decoder* d, int code, Py_ssize_t offset,
     d.err.b = b
     d.err.event = event
     d.err.batch = d.cur_batch
-    d.err.gen = <int64_t>d.gen.gen if d.gen != NULL else -1
+    d.err.has_gen = d.gen != NULL
+    d.err.gen = d.gen.gen if d.gen != NULL else 0
     return code
 
 
@@ -951,7 +953,7 @@ cdef _wire_error(WireError* e, int version):
     return TraceFormatError(
         msg,
         offset=e.offset,
-        generation=e.gen if e.gen >= 0 else None,
+        generation=e.gen if e.has_gen else None,
         batch=e.batch if e.batch >= 0 else None,
         event=e.event if e.event >= 0 else None,
     )
@@ -967,16 +969,11 @@ def event_error(int code, Py_ssize_t offset, uint64_t a, uint64_t b, gen,
     e.offset = offset
     e.a = a
     e.b = b
-    # WireError keeps -1 for "none" in an int64; a generation number past
-    # that (fuzzing: 2**64-1 in a batch header) is put back afterwards.
-    e.gen = gen if gen is not None and 0 <= gen <= 0x7FFFFFFFFFFFFFFF else -1
+    e.has_gen = gen is not None
+    e.gen = gen if gen is not None else 0
     e.batch = batch
     e.event = event
-    err = _wire_error(&e, version)
-    if e.gen < 0 and gen is not None:
-        err = type(err)(err.problem, offset=err.offset, generation=gen, batch=err.batch,
-                        event=err.event)
-    return err
+    return _wire_error(&e, version)
 
 
 def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,

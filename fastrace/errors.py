@@ -14,6 +14,7 @@ __all__ = [
     "TraceError",
     "TraceFormatError",
     "TraceOrderError",
+    "TraceTooLargeError",
     "TraceWarning",
     "UnsupportedVersionError",
     "WholeTraceRequiredError",
@@ -87,6 +88,31 @@ class TraceOrderError(TraceError):
 
 class UnsupportedVersionError(TraceError):
     """A well-formed header names a trace version fastrace does not decode."""
+
+
+class TraceTooLargeError(TraceError, MemoryError):
+    """The trace, or what fastrace would hold of it, does not fit in the
+    memory available (see :mod:`fastrace.limits`).  Raised before the
+    memory is taken, never after; the message says what to do instead.
+    Also a :class:`MemoryError`.
+
+    Extra attributes: ``needed`` (bytes, at least), ``available`` (bytes,
+    or None where unknown)."""
+
+    def __init__(self, problem: str, *, needed: int | None = None,
+                 available: int | None = None, **where) -> None:
+        self.needed = needed
+        self.available = available
+        super().__init__(problem, **where)
+
+    def __reduce__(self):
+        return (_rebuild_too_large, (self.problem, self.offset, self.generation, self.batch,
+                                     self.event, self.needed, self.available))
+
+
+def _rebuild_too_large(problem, offset, generation, batch, event, needed, available):
+    return TraceTooLargeError(problem, offset=offset, generation=generation, batch=batch,
+                              event=event, needed=needed, available=available)
 
 
 class WholeTraceRequiredError(ValueError):

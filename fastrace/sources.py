@@ -35,7 +35,8 @@ import os
 import stat
 import sys
 
-from fastrace.errors import TraceFormatError
+from fastrace import limits
+from fastrace.errors import TraceFormatError, TraceTooLargeError
 
 __all__ = ["open_input", "describe", "NOT_A_TRACE"]
 
@@ -120,11 +121,17 @@ def _from_file_object(f) -> tuple[memoryview, object]:
             out = _map_file(f, pos)
             f.seek(0, os.SEEK_END)   # consumed, as if read
             return out
-    data = f.read()
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogateescape")
-    if data is None:
-        raise TypeError(f"{type(f).__name__}.read() returned None (a non-blocking file?)")
+    def read(n: int) -> bytes:
+        block = f.read(n)
+        if block is None:
+            raise TypeError(f"{type(f).__name__}.read() returned None (a non-blocking file?)")
+        return block.encode("utf-8", "surrogateescape") if isinstance(block, str) else block
+
+    name = getattr(f, "name", None)
+    data = limits.read_capped(
+        read, f"the input read from {name if isinstance(name, str) else type(f).__name__}",
+        "save it to a file and pass the file's path: files are memory-mapped, not held "
+        "in memory")
     view = memoryview(data)
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
@@ -136,22 +143,45 @@ def _from_file_object(f) -> tuple[memoryview, object]:
 
 
 class _Codec:
-    """A compression format: its magic bytes, and how to decompress all of
-    the input or only its first ``n`` bytes (to recognise what is inside
-    without inflating a large archive that is not a trace)."""
+    """A compression format: its magic bytes, the command that decompresses
+    it, and how to decompress all of the input (:meth:`all`, capped by the
+    memory available: see fastrace.limits) or only its first ``n`` bytes
+    (to recognise what is inside without inflating a large archive that is
+    not a trace)."""
 
-    def __init__(self, name: str, magic: bytes):
+    errors: tuple = (OSError, EOFError, ValueError)   # what a broken stream raises
+
+    def __init__(self, name: str, magic: bytes, command: str):
         self.name = name
         self.magic = magic
+        self.command = command
 
     def prefix(self, data: memoryview, n: int) -> bytes:
         raise NotImplementedError
 
-    def all(self, data: memoryview) -> bytes:
+    def reader(self, data: memoryview):
+        """A file object giving the decompressed bytes."""
         raise NotImplementedError
+
+    def all(self, data: memoryview) -> bytes:
+        try:
+            return limits.read_capped(
+                self.reader(data).read, f"the {self.name}-decompressed input",
+                f"decompress it to a file first ({self.command} FILE) and read that: "
+                "files are memory-mapped, not held in memory")
+        except TraceTooLargeError:
+            raise
+        except self.errors as e:
+            raise _broken(self.name, e) from None
 
 
 class _Gzip(_Codec):
+    def __init__(self, name, magic, command):
+        import zlib
+
+        super().__init__(name, magic, command)
+        self.errors = (OSError, EOFError, zlib.error)
+
     def prefix(self, data, n):
         import zlib
 
@@ -161,50 +191,52 @@ class _Gzip(_Codec):
         except zlib.error as e:
             raise _broken(self.name, e) from None
 
-    def all(self, data):
+    def reader(self, data):
         import gzip
-        import zlib
 
-        try:
-            return gzip.decompress(data)          # every member, like gunzip
-        except (OSError, EOFError, zlib.error) as e:
-            raise _broken(self.name, e) from None
+        return gzip.GzipFile(fileobj=io.BytesIO(data))   # every member, like gunzip
 
 
 class _Stdlib(_Codec):
     """bzip2 and xz, whose stdlib decompressors share an interface."""
 
-    def __init__(self, name, magic, module):
-        super().__init__(name, magic)
+    def __init__(self, name, magic, command, module):
+        super().__init__(name, magic, command)
         self.module = module
+        if module == "lzma":
+            try:
+                import lzma
+            except ImportError:
+                pass
+            else:
+                self.errors = self.errors + (lzma.LZMAError,)   # not an OSError
 
-    def _decompressor(self):
+    def _mod(self):
         import importlib
 
         try:
-            mod = importlib.import_module(self.module)
+            return importlib.import_module(self.module)
         except ImportError:
             raise ImportError(f"this input is {self.name}-compressed and this Python lacks its "
                               f"{self.module} module: decompress it first") from None
-        return mod.BZ2Decompressor() if self.module == "bz2" else mod.LZMADecompressor()
 
     def prefix(self, data, n):
+        mod = self._mod()
         try:
-            return self._decompressor().decompress(data, n)
-        except (OSError, EOFError, ValueError) as e:
+            d = mod.BZ2Decompressor() if self.module == "bz2" else mod.LZMADecompressor()
+            return d.decompress(data, n)
+        except self.errors as e:
             raise _broken(self.name, e) from None
 
-    def all(self, data):
-        import importlib
-
-        mod = importlib.import_module(self.module)
-        try:
-            return mod.decompress(data)
-        except (OSError, EOFError, ValueError) as e:
-            raise _broken(self.name, e) from None
+    def reader(self, data):
+        mod = self._mod()
+        f = io.BytesIO(data)
+        return mod.BZ2File(f) if self.module == "bz2" else mod.LZMAFile(f)
 
 
 class _Zstd(_Codec):
+    errors = (Exception,)   # zstandard.ZstdError and stdlib ZstdError: no common base
+
     def _module(self):
         try:
             from compression import zstd   # Python 3.14+
@@ -229,26 +261,22 @@ class _Zstd(_Codec):
                 return mod.ZstdDecompressor().decompress(data, n)
             with mod.ZstdDecompressor().stream_reader(data, read_across_frames=True) as r:
                 return r.read(n)
-        except Exception as e:   # zstandard.ZstdError and stdlib ZstdError: no common base
-            raise _broken(self.name, e) from None
-
-    def all(self, data):
-        kind, mod = self._module()
-        try:
-            if kind == "stdlib":
-                return mod.decompress(data)
-            # Frames without a content size (streamed writers) need the reader.
-            with mod.ZstdDecompressor().stream_reader(data, read_across_frames=True) as r:
-                return r.read()
         except Exception as e:
             raise _broken(self.name, e) from None
 
+    def reader(self, data):
+        kind, mod = self._module()
+        if kind == "stdlib":
+            return mod.ZstdFile(io.BytesIO(data))
+        # Frames without a content size (streamed writers) need the reader.
+        return mod.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+
 
 _CODECS = (
-    _Gzip("gzip", b"\x1f\x8b"),
-    _Zstd("zstd", b"\x28\xb5\x2f\xfd"),
-    _Stdlib("xz", b"\xfd7zXZ\x00", "lzma"),
-    _Stdlib("bzip2", b"BZh", "bz2"),
+    _Gzip("gzip", b"\x1f\x8b", "gunzip -k"),
+    _Zstd("zstd", b"\x28\xb5\x2f\xfd", "zstd -d"),
+    _Stdlib("xz", b"\xfd7zXZ\x00", "xz -dk", "lzma"),
+    _Stdlib("bzip2", b"BZh", "bunzip2 -k", "bz2"),
 )
 
 

@@ -16,9 +16,9 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from fastrace.errors import (TraceError, TraceFormatError, TraceWarning, WholeTraceRequiredError,
-                             check_on_error)
-from fastrace import progress
+from fastrace.errors import (TraceError, TraceFormatError, TraceTooLargeError, TraceWarning,
+                             WholeTraceRequiredError, check_on_error)
+from fastrace import limits, progress
 from fastrace.fields import EventView
 from fastrace.wire import WireTrace, decode_wire, drop_pages, iter_wire_generations, open_source
 
@@ -488,15 +488,19 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
             raise TraceFormatError("empty input: not a Go execution trace", offset=0)
         version = current.version
         state = _order.new_state(version)
+        room = limits.TableRoom(_order.EVENT_DTYPE.itemsize)
         if workers > 1:
             # Index every generation first (milliseconds), reserve room for
             # all the rows, then order the generations in parallel.
             todo = [current, *pieces]
             bounds = [parallel.row_bound(piece) for piece in todo]
-            try:
-                state.reserve(sum(bounds))   # address space (one row per byte at most)
-            except MemoryError:
-                workers = 1                  # no room: in sequence, without helpers
+            if not room.fits(0, sum(bounds)):
+                workers = 1                  # maybe too large: each generation checked
+            else:
+                try:
+                    state.reserve(sum(bounds))   # address space (one row per byte at most)
+                except MemoryError:
+                    workers = 1                  # no room: in sequence, without helpers
             clean = next((i for i, piece in enumerate(todo) if piece.error is not None), len(todo))
             # Ordering generations in parallel takes at least as long as the
             # largest one, plus ~15% (counting rows, two cores sharing
@@ -512,7 +516,8 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
             if workers > 1:
                 parallel.order_with_prefault(state, current)
             else:
-                _order.order_trace(current, state, final=False, take=False)
+                prepared = _room_for(room, state, current)
+                _order.order_trace(current, state, final=False, take=False, prepared=prepared)
             drop_pages(keep, current)
             progress.generation_done(current)
             if current.error is not None:
@@ -521,9 +526,12 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
                 raise current.error
             current = next(pieces, None)
         _order.end_trace(state)
+    except TraceTooLargeError:
+        raise                   # not damage: nothing is dropped silently
     except TraceError as e:
         if state is None:       # not a trace: nothing to keep
             raise
+        _note_growing_file(e, keep, view)
         # The rows ordered before the problem.
         partial = Trace(None, _order.finish(state), version=version, buffer=view)
         partial._keepalive = keep
@@ -536,6 +544,53 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
     trace._keepalive = keep
     trace.warnings = []
     return trace
+
+
+def _room_for(room, state, piece) -> dict | None:
+    """Refuse ``piece`` (one or more generations) with TraceTooLargeError
+    if its rows would not fit in memory (fastrace.limits), before any of
+    them is written.  Returns the generations' prepared inputs when they
+    had to be counted (ordering then reuses them), else None."""
+    from fastrace import _order, parallel
+
+    rows_now = state.rows() + state.taken
+    if room.fits(rows_now, parallel.row_bound(piece)):
+        return None                     # the bound fits: nothing to count
+    try:
+        prepared = _order.prepare(piece, state)
+    except TraceError:
+        return None                     # ordering reports it where Go does
+    scratch = _order.new_state(piece.version)
+    counts = [_order.count_generation(scratch, piece, p) for p in prepared.values()]
+    if any(c < 0 for c in counts):
+        return prepared                 # a malformed event: ordering reports it
+    rows = sum(counts) + 1              # and the Sync that may end the trace after it
+    if not room.fits(rows_now, rows):
+        g = piece.generations
+        raise room.refuse(rows_now, rows, offset=int(g["offset"][0]) if len(g) else None,
+                          generation=int(g["gen"][0]) if len(g) else None)
+    return prepared
+
+
+def _note_growing_file(e: TraceError, keep, view) -> None:
+    """Add to ``e``'s message that the file grew while it was read, where it
+    did: a trace still being written looks cut short at the size it had
+    when it was opened."""
+    import mmap
+
+    if not isinstance(keep, mmap.mmap) or getattr(e, "_growing_noted", False):
+        return
+    try:
+        now = keep.size()               # the file's size now, not the mapping's
+    except (OSError, ValueError):
+        return
+    if now > len(keep):
+        e.problem += (f"; the file grew from {len(keep):,} to {now:,} bytes while it was read: "
+                      "it is still being written (read it again after the program has "
+                      "called trace.Stop, or pass on_error='truncate' to keep the "
+                      "complete generations written so far)")
+        e.args = (e._message(),)
+        e._growing_noted = True
 
 
 class _Seen:
@@ -638,6 +693,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
                     break
                 tables = _order.finish(state)
             except TraceError as e:
+                _note_growing_file(e, keep, view)
                 partial = _piece(current, _order.finish(state), first, warnings)
                 warnings.append(seen.warning(e, len(view), first + len(partial.events)))
                 if on_error == "truncate":
@@ -651,6 +707,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
         drop_pages(keep, current)
         progress.generation_done(current)
         if current.error is not None:
+            _note_growing_file(current.error, keep, view)
             warnings.append(seen.warning(current.error, len(view), state.taken))
             if on_error == "truncate":
                 return
