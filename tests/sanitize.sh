@@ -7,6 +7,8 @@
 #   SANITIZE_DIR=/tmp/x tests/sanitize.sh     # where the copy lives (default /tmp/fastrace-sanitize)
 #   SANITIZE_REUSE=1 tests/sanitize.sh        # rebuild only what changed since the last run
 #   tests/sanitize.sh -k varint               # extra arguments go to pytest
+#   SANITIZE_LIVE=1 tests/sanitize.sh         # the whole suite, live tests too (Go toolchains)
+#   SANITIZE_CORPUS=DIR tests/sanitize.sh     # also replay a fuzz corpus (DIR/TARGET/*)
 #
 # The copy keeps the worktree's own in-place build untouched.  Python itself
 # is not built with ASan, so the sanitizer runtimes are preloaded
@@ -64,16 +66,30 @@ export ASAN_OPTIONS="detect_leaks=0:log_path=$LOGS/asan:abort_on_error=1:strict_
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$LOGS/ubsan"
 export PYTHONMALLOC=malloc
 export PYTHONPATH="$TREE"
-# No toolchain downloads or Go programs: the not-live suite only.
 status=0
 
-echo "sanitize: python -m pytest -m 'not live' $*"
-python -m pytest -q -m "not live" -p no:cacheprovider "$@" 2>&1 | tail -15
+if [ "${SANITIZE_LIVE:-0}" = 1 ]; then
+    # Everything, Go toolchains and live traces included.  Go's binaries are
+    # static, so the preloaded runtimes reach only the Python processes (and
+    # the C compiler cgo runs, which is not instrumented and reports nothing).
+    echo "sanitize: python -m pytest $*"
+    python -m pytest -q -p no:cacheprovider "$@" 2>&1 | tail -15
+else
+    # No toolchain downloads or Go programs: the not-live suite only.
+    echo "sanitize: python -m pytest -m 'not live' $*"
+    python -m pytest -q -m "not live" -p no:cacheprovider "$@" 2>&1 | tail -15
+fi
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 echo "sanitize: fuzz seeds (tests/fuzz/fuzz_trace.py all --replay)"
 python tests/fuzz/fuzz_trace.py all --replay --corpus "$WORK/seeds" 2>&1 | tail -15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+if [ -n "${SANITIZE_CORPUS:-}" ]; then
+    echo "sanitize: fuzz corpus $SANITIZE_CORPUS (every target's directory replayed)"
+    python tests/fuzz/fuzz_trace.py all --replay --corpus "$SANITIZE_CORPUS" 2>&1 | tail -15
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 
 unset LD_PRELOAD
 reports=$(ls "$LOGS" 2>/dev/null)
