@@ -285,9 +285,22 @@ def _by_owner(table: np.ndarray, owner: str, key: str) -> dict[int, dict[str, in
 _CHUNK = 8192   # rows formatted at a time: bounds the Python objects alive at once
 
 
-def _goroutine_chunks(s: Summary) -> Iterator[list[list]]:
+def _map_texts(table: np.ndarray, key: str, ids: list[int]) -> list[str]:
+    """For each goroutine of ``ids``, its rows of ``table`` (goroutine,
+    ``key``, time) as the text of a JSON object ``{"key": time, ...}``,
+    as the JSON encoder writes the dict (``{}`` for none)."""
+    keys, times = table[key].tolist(), table["time"].tolist()
+    quoted = {k: _ENCODER.encode(k) for k in set(keys)}
+    items: dict[int, list[str]] = {}
+    for o, k, v in zip(table["goroutine"].tolist(), keys, times):
+        items.setdefault(o, []).append(f"{quoted[k]}: {v}")
+    return ["{" + ", ".join(items[i]) + "}" if i in items else "{}" for i in ids]
+
+
+def _goroutine_chunks(s: Summary, maps_as_json: bool = False) -> Iterator[list[list]]:
     """The values of :data:`GOROUTINE_COLUMNS`, column by column, a chunk of
-    rows at a time (times Go keeps as zero are 0, the two maps dicts)."""
+    rows at a time (times Go keeps as zero are 0, the two maps dicts, or
+    their JSON text with ``maps_as_json``)."""
     g = s.goroutines
     bt, rt = s.block_times, s.range_times
     empty: dict[str, int] = {}
@@ -300,6 +313,9 @@ def _goroutine_chunks(s: Summary) -> Iterator[list[list]]:
             # The tables are sorted by goroutine, as the goroutines are.
             a = int(np.searchsorted(owners, ids[0], side="left"))
             b = int(np.searchsorted(owners, ids[-1], side="right"))
+            if maps_as_json:
+                maps.append(_map_texts(table[a:b], key, ids))
+                continue
             m = _by_owner(table[a:b], "goroutine", key)
             maps.append([m.get(i, empty) for i in ids])
         yield [ids, part["name"].tolist(), part["creation_time"].tolist(),
@@ -348,12 +364,21 @@ def tasks_json(s: Summary) -> list[dict[str, Any]]:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
-def _json_rows(columns: list[list], keys: tuple[str, ...]) -> list[str]:
+def _json_rows(columns: list[list], keys: tuple[str, ...],
+               kinds: dict[str, str] | None = None) -> list[str]:
     """One JSON object per row, written column-wise: ints as they are,
-    everything else through the JSON encoder (each distinct string once)."""
+    everything else through the JSON encoder (each distinct string once).
+    ``kinds`` may say what a column holds ("int"; "json": JSON text already)
+    so that its values need not be looked at."""
+    kinds = kinds or {}
     parts, cols = [], []
     for key, col in zip(keys, columns):
-        if all(type(v) is int for v in col):
+        kind = kinds.get(key)
+        if kind == "json":
+            parts.append(f'"{key}": %s')
+            cols.append(col)
+            continue
+        if kind == "int" or all(type(v) is int for v in col):
             parts.append(f'"{key}": %d')
             cols.append(col)
             continue
@@ -367,13 +392,14 @@ def _json_rows(columns: list[list], keys: tuple[str, ...]) -> list[str]:
     return [fmt % row for row in zip(*cols)]
 
 
-def _json_chunks(chunks: Iterable[list[list]], keys: tuple[str, ...]) -> Iterator[str]:
+def _json_chunks(chunks: Iterable[list[list]], keys: tuple[str, ...],
+                 kinds: dict[str, str] | None = None) -> Iterator[str]:
     """A document as JSON text, an array with one object per line, in pieces."""
     first = True
     for columns in chunks:
         if not columns[0]:
             continue
-        yield ("[\n" if first else ",\n") + ",\n".join(_json_rows(columns, keys))
+        yield ("[\n" if first else ",\n") + ",\n".join(_json_rows(columns, keys, kinds))
         first = False
     yield "[]\n" if first else "\n]\n"
 
@@ -381,7 +407,9 @@ def _json_chunks(chunks: Iterable[list[list]], keys: tuple[str, ...]) -> Iterato
 def goroutines_json_chunks(s: Summary) -> Iterator[str]:
     """``fastrace goroutines --format json``: :func:`goroutines_json` as
     text, one object per line, in pieces to write one after the other."""
-    return _json_chunks(_goroutine_chunks(s), GOROUTINE_COLUMNS)
+    kinds = {k: "int" for k in GOROUTINE_COLUMNS}
+    kinds.update(name="str", block_time_by_reason="json", range_time="json")
+    return _json_chunks(_goroutine_chunks(s, maps_as_json=True), GOROUTINE_COLUMNS, kinds)
 
 
 def tasks_json_chunks(s: Summary) -> Iterator[str]:
