@@ -12,7 +12,7 @@ generation boundaries, the per-generation frequency and clock).  Meaning
 (ids, ordering) is checked by later stages.
 
 Inside the decoder nothing touches Python: errors are status codes plus a
-WireError record, turned into a TraceFormatError by _raise_wire_error at the
+WireError record, turned into a TraceFormatError by _wire_error at the
 boundary.
 """
 
@@ -897,10 +897,6 @@ def _name(code):
     return s.name if s is not None else f"type {code}"
 
 
-cdef _raise_wire_error(WireError* e, int version):
-    raise _wire_error(e, version)
-
-
 cdef _wire_error(WireError* e, int version):
     code = e.code
     a, b = e.a, e.b
@@ -1024,10 +1020,16 @@ def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
         st = decode_all(&d)
     error = None
     if st:
+        # Events read before the damage (none of an event batch's in
+        # index_only mode): what on_error="truncate" says it dropped.
+        events_read = d.events.n
         if st == WIRE_NOMEM or not salvage_prefix or not salvage(&d):
             _free_all(&d)
-            _raise_wire_error(&d.err, version)
+            error = _wire_error(&d.err, version)
+            error.events_read = events_read
+            raise error
         error = _wire_error(&d.err, version)
+        error.events_read = events_read
     try:
         return {
             "error": error,

@@ -138,8 +138,12 @@ class TraceWarning(NamedTuple):
       bytes of the damaged generation and of everything after it.  When
       the damage is an event that cannot be ordered, the events of that
       generation ordered before it are kept, though its bytes are counted.
-    - ``events_lost``: events of the input not in the result, where known
-      (None: the events in damaged or missing bytes cannot be counted).
+    - ``events_lost``: for damaged or cut bytes, the events of the dropped
+      bytes that are still legible: every event the wire decoder reads from
+      the end of the last generation kept up to the damage (events past the
+      damage, or in a cut batch, cannot be counted); for a generation that
+      cannot be ordered, its legible events when none of them was kept,
+      else None (some of its events are kept, which ones is not counted).
     - ``events_kept``: rows of the result (``len(trace.events)``).
     """
 

@@ -535,7 +535,7 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
         # The rows ordered before the problem.
         partial = Trace(None, _order.finish(state), version=version, buffer=view)
         partial._keepalive = keep
-        partial.warnings = [seen.warning(e, len(view), len(partial.events))]
+        partial.warnings = [seen.warning(e, view, len(partial.events), partial)]
         if on_error == "truncate":
             return partial
         e.partial = partial
@@ -614,18 +614,56 @@ class _Seen:
                 self.wire_errors.append(piece.error)
             yield piece
 
-    def warning(self, e: TraceError, size: int, kept: int) -> TraceWarning:
+    def warning(self, e: TraceError, view, kept: int, result=None) -> TraceWarning:
+        """The record of damage ``e``: ``kept`` rows were kept, the last
+        of them in ``result`` (the Trace or piece returned), if given."""
+        size = len(view)
+        events_lost = None
         if any(e is w for w in self.wire_errors):
             # The wire damage comes after every generation pulled, all kept
             # (before Go 1.26 the last may be what was read of a damaged one).
             whole = self.gens[-1][2] if self.gens else self.header
+            if whole is not None:
+                events_lost = _events_readable(view, int(whole))
         else:
             # An event that cannot be ordered: its generation is cut short.
             starts = [off for gen, off, _ in self.gens if gen == e.generation]
             whole = starts[-1] if starts else (self.gens[-1][1] if self.gens else self.header)
+            if whole is not None and _none_kept_of(e.generation, result):
+                # None of the generation's events was kept: all are lost.
+                events_lost = _events_readable(view, int(whole))
         lost = None if whole is None else max(size - int(whole), 0)
         return TraceWarning(offset=e.offset, generation=e.generation, reason=e.problem,
-                            error=e, bytes_lost=lost, events_lost=None, events_kept=kept)
+                            error=e, bytes_lost=lost, events_lost=events_lost, events_kept=kept)
+
+
+def _none_kept_of(gen, result) -> bool:
+    """Whether ``result`` (a Trace, or the last piece of iter_generations)
+    holds no event of generation ``gen`` but Sync events."""
+    from fastrace.kinds import EventKind
+
+    if result is None or gen is None:
+        return False
+    g = result.generations
+    began = np.flatnonzero(g["gen"] == gen)
+    if not len(began):
+        return True                     # its Sync was never handed out
+    first = int(g["sync_row"][began[-1]]) + 1 - (getattr(result, "first_row", None) or 0)
+    if first < 0:
+        return False                    # it began in an earlier piece
+    return not (result.events["kind"][first:] != EventKind.SYNC).any()
+
+
+def _events_readable(view, start: int) -> int | None:
+    """How many events the wire decoder reads from byte ``start`` (a batch
+    boundary) up to the damage that stops it: the events of the dropped
+    bytes that are still legible."""
+    from fastrace import _varint
+
+    try:
+        return len(_varint.decode_wire(view, False, start, 0, False)["events"])
+    except TraceError as err:
+        return getattr(err, "events_read", None)
 
 
 PIECE_EVENTS = 1 << 16
@@ -695,7 +733,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
             except TraceError as e:
                 _note_growing_file(e, keep, view)
                 partial = _piece(current, _order.finish(state), first, warnings)
-                warnings.append(seen.warning(e, len(view), first + len(partial.events)))
+                warnings.append(seen.warning(e, view, first + len(partial.events), partial))
                 if on_error == "truncate":
                     if len(partial.events):
                         yield partial
@@ -708,7 +746,7 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
         progress.generation_done(current)
         if current.error is not None:
             _note_growing_file(current.error, keep, view)
-            warnings.append(seen.warning(current.error, len(view), state.taken))
+            warnings.append(seen.warning(current.error, view, state.taken))
             if on_error == "truncate":
                 return
             raise current.error
