@@ -165,7 +165,7 @@ class TraceWarning(NamedTuple):
         if self.bytes_lost is not None:
             lost.append(f"{self.bytes_lost:,} bytes")
         if self.events_lost is not None:
-            lost.append(f"{self.events_lost:,} events")
+            lost.append(f"{self.events_lost:,} readable events")
         text = f"kept {self.events_kept:,} events; dropped the rest"
         if lost:
             text += f" ({', '.join(lost)})"
