@@ -31,6 +31,8 @@ import fastrace
 from fastrace import rawtext
 from fastrace.validate import Validator, validate
 
+pytestmark = pytest.mark.unit
+
 FIXTURES = sorted(Path(__file__).parent.glob("fixtures/traces/go1.*/*.trace"))
 OPTIONS = [{}, {"extra": False}, {"context": False}, {"clock_checks": False},
            {"go_version": 21}, {"go_version": 25}]
@@ -57,7 +59,7 @@ def test_fixtures(path):
 
 
 def _conformance_tables():
-    import test_conformance as tc
+    from tests import test_conformance as tc
 
     for path in tc._TESTS:
         _, text = tc.load_test(path)
@@ -68,6 +70,7 @@ def _conformance_tables():
                 yield path.name + " (partial)", e.partial
 
 
+@pytest.mark.conformance
 def test_conformance_traces():
     tables = list(_conformance_tables())
     assert len(tables) >= 20
@@ -148,6 +151,7 @@ def _damage(tr, rng: random.Random):
     return t
 
 
+@pytest.mark.damage
 def test_damaged_tables():
     rng = random.Random(20261129)
     bases = [fastrace.read(p) for p in FIXTURES]
