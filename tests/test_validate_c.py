@@ -72,6 +72,12 @@ def _conformance_tables():
 
 @pytest.mark.conformance
 def test_conformance_traces():
+    from tests import test_conformance as tc
+
+    if not tc._TESTS:
+        # Offline (-m "not live") with no Go 1.27.3 in the cache; a live run
+        # fails in test_conformance.test_suite_is_present instead.
+        pytest.skip("Go's conformance traces come with the Go 1.27.3 toolchain, not installed")
     tables = list(_conformance_tables())
     assert len(tables) >= 20
     assert any(name.endswith("(partial)") for name, _ in tables)
