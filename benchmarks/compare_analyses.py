@@ -14,8 +14,10 @@ the tools alternate within each round:
 Outputs go to /dev/null; the outputs' equality is what the test suite
 checks (tests/test_pprof.py, test_summary.py, test_gc.py).
 
-    python benchmarks/compare_analyses.py                # sched and AllocFree traces, 3 rounds
-    python benchmarks/compare_analyses.py --repeat 5 --traces sched
+    python -m benchmarks.compare_analyses                # sched and AllocFree traces, 3 rounds
+    python -m benchmarks.compare_analyses --repeat 5 --traces sched
+
+(from the repository root, like every script here).
 
 The table goes to stdout and to benchmarks/results/analyses.md.
 """
@@ -32,11 +34,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(HERE))
+if not __package__:   # run as a file: the repository root is not on the path
+    sys.exit("run this from the repository root as: python -m benchmarks.compare_analyses "
+             + " ".join(sys.argv[1:]))
 
-import gotool  # noqa: E402
-import compare_go  # noqa: E402  (the benchmark traces, made once and cached)
+from benchmarks import compare_go  # noqa: E402  (the benchmark traces, made once and cached)
+from tests import gotool  # noqa: E402
 
 GOSTD = REPO / "tests" / "gostd"
 

@@ -1,8 +1,11 @@
 """fastrace against Go's own trace reader (internal/trace), speed and memory.
 
-    python benchmarks/compare_go.py              # full: ~69 MB sched + ~60 MB AllocFree trace, 5 reps
-    python benchmarks/compare_go.py --quick      # few-MB traces, 2 reps: a smoke run
-    python benchmarks/compare_go.py --repeat 3 --tools go_stream,read
+    python -m benchmarks.compare_go              # full: ~69 MB sched + ~60 MB AllocFree trace, 5 reps
+    python -m benchmarks.compare_go --quick      # few-MB traces, 2 reps: a smoke run
+    python -m benchmarks.compare_go --repeat 3 --tools go_stream,read
+
+(from the repository root: ``benchmarks`` and ``tests`` are packages there,
+and this script uses the helpers of ``tests``).
 
 Traces are generated once with the reference Go toolchain (tests/gotool.py)
 and cached under ``gotool.cache_dir() / "bench"``.  Go's reader is a small
@@ -44,9 +47,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO / "tests"))
+if not __package__:   # run as a file: the repository root is not on the path
+    sys.exit("run this from the repository root as: python -m benchmarks.compare_go "
+             + " ".join(sys.argv[1:]))
 
-import gotool  # noqa: E402
+from tests import gotool  # noqa: E402
 
 CHILD = HERE / "_fastrace_child.py"
 GOREADER_SRC = HERE / "goreader" / "main.go"
@@ -73,7 +78,7 @@ TOOLS = {
 
 def sched_trace(quick: bool) -> dict:
     """The scheduling trace: ping-pong round trips, ~30 bytes each.  The
-    full size is the one benchmarks/wire_throughput.py --big makes, so the
+    full size is the one ``python -m benchmarks.wire_throughput --big`` makes, so the
     two scripts share the cached file."""
     mb = 4 if quick else 60
     args = ["-workers", "200000" if not quick else "20000", "-rounds", str(30000 * mb)]
@@ -610,7 +615,7 @@ def run(args, repeat: int, tools: list[str], snapdir: Path | None) -> int:
 
     results: dict = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/compare_go.py", *sys.argv[1:]]),
+        "command": " ".join(["python", "-m", "benchmarks.compare_go", *sys.argv[1:]]),
         "repeat": repeat,
         "again": args.again,
         "quick": args.quick,

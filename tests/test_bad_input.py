@@ -3,19 +3,24 @@ none crashes, hangs or allocates far beyond the size of its input."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import random
 import re
+import sys
 import tracemalloc
-from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastrace
-from fastrace import TraceFormatError, UnsupportedVersionError
-from tracebuild import (END_OF_GENERATION, NO_M, batch, ev, header, minimal, stacks, strings,
-                        sync, uv)
+from fastrace import TraceFormatError, UnsupportedVersionError, _varint
+from tests import FIXTURES
+from tests.memory import CAN_RESET_PEAK, peak_rss_growth
+from tests.tracebuild import (END_OF_GENERATION, NO_M, batch, ev, header, minimal, stacks,
+                              strings, sync, uv)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
+pytestmark = pytest.mark.damage
 
 
 def decode(data):
@@ -266,50 +271,119 @@ def test_random_garbage_after_header(data, deadline):
             _check_outcome(data[:16] + rng.randbytes(n))
 
 
-@pytest.mark.parametrize("data", SAMPLES)
-def test_memory_stays_proportional_to_input(data):
-    # Damaged copies whose lengths, counts and ids are maxed out must not
-    # make the decoder allocate for what they claim.
-    rng = random.Random(5)
-    worst = 0.0
-    for _ in range(200):
+# --- Memory: bounded by the input's size, whatever the input claims.
+#
+# Three meters, because each sees only part of what a decode holds (see
+# tests/memory.py): tracemalloc, the bytes asked of Python's and numpy's
+# allocators (touched or not); the allocator's own counter of tables that
+# moved to a private mapping, which tracemalloc does not see; and the peak
+# RSS, every page touched by anyone (libc malloc, mappings, numpy).
+
+# fastrace/_varint.pyx MAP_THRESHOLD: from this size a table lives in its own
+# memory mapping (and _varint.mapped_growths() counts it).
+MAP_THRESHOLD = 2 << 20
+# Pages the interpreter itself may touch during one decode (the error, its
+# message and traceback, a fresh malloc arena): a fixed allowance.
+RSS_SLACK = 1 << 20
+
+
+def _table_budget(n: int) -> int:
+    """Bytes every table of an n-byte input fits in: event rows are 48 bytes
+    for at least 2 input bytes, with up to 2x growth slack, so 48x the
+    input; plus fixed overhead."""
+    return 48 * n + 65536
+
+
+def _damaged_copies(data: bytes, count: int, seed: int = 5) -> list[bytes]:
+    """Copies of data with lengths, counts and ids maxed out in 4 places."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
         b = bytearray(data)
         for _ in range(4):
             pos = rng.randrange(16, len(b))
             b[pos:pos + 3] = b"\xff\xff\x7f"
+        out.append(bytes(b))
+    return out
+
+
+def _assert_memory_bounded(copies: list[bytes]) -> None:
+    for b in copies:
+        budget = _table_budget(len(b))
+        assert budget < MAP_THRESHOLD, "inputs this small must keep every table out of a mapping"
+        before = _varint.mapped_growths()
+        rss = peak_rss_growth(lambda: _check_outcome(b)) if CAN_RESET_PEAK else 0
         tracemalloc.start()
         try:
-            _check_outcome(bytes(b))
-            _, peak = tracemalloc.get_traced_memory()
+            _check_outcome(b)
+            _, heap = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        worst = max(worst, peak / len(b))
-    # Event rows are 48 bytes for at least 2 input bytes, with up to 2x
-    # growth slack: 48x the input bounds every table; plus fixed overhead.
-    assert worst < 48 + 65536 / len(data), worst
+        moved = _varint.mapped_growths() - before
+        assert moved == 0, f"{moved} tables moved to a mapping (>= 2 MiB) for a {len(b)}-byte input"
+        assert rss < budget + RSS_SLACK, f"peak RSS rose {rss} bytes for a {len(b)}-byte input"
+        assert heap < budget, f"{heap} bytes asked of the heap for a {len(b)}-byte input"
 
 
-def _vm_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
+@pytest.mark.parametrize("data", SAMPLES)
+def test_memory_stays_proportional_to_input(data):
+    # Damaged copies whose lengths, counts and ids are maxed out must not
+    # make the decoder allocate for what they claim.
+    _assert_memory_bounded(_damaged_copies(data, 200))
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux only")
-def test_peak_rss_stays_proportional_to_input():
-    """The tables of large inputs live in their own memory mappings, which
-    tracemalloc does not see: measure the process's peak RSS (VmHWM, reset
-    through /proc/self/clear_refs) while damaged copies of a 400k-event
-    trace are decoded and ordered."""
-    n = 400_000
+def _libc_block(n: int) -> None:
+    """Fill and free n bytes from libc's malloc (as C code in fastrace may)."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    p = libc.malloc(n)
+    ctypes.memset(p, 1, n)
+    libc.free(p)
+
+
+def _mapped_table(_n: int) -> None:
+    """Make fastrace build a table big enough for its own mapping."""
+    fastrace.decode_wire(_many_events(60_000))   # 60k rows of 48 bytes: 2.9 MB
+
+
+@pytest.mark.parametrize("leak, meter", [
+    (lambda n: np.zeros(n, np.uint8), "asked of the heap"),    # asked for, never touched
+    pytest.param(_libc_block, "peak RSS", marks=pytest.mark.skipif(
+        not CAN_RESET_PEAK, reason="needs /proc/self/clear_refs")),   # invisible to tracemalloc
+    (_mapped_table, "moved to a mapping"),                     # the allocator's counter
+], ids=["numpy", "libc-malloc", "mapped-table"])
+def test_memory_meters_catch_a_decoder_that_allocates_for_its_claims(monkeypatch, leak, meter):
+    """The check above fails when decoding allocates 64 MiB for a small
+    input, whichever allocator the memory comes from."""
+    def greedy(data):
+        leak(64 << 20)
+        return fastrace.decode_wire(data)
+    monkeypatch.setattr(sys.modules[__name__], "decode", greedy)
+    with pytest.raises(AssertionError, match=meter):
+        _assert_memory_bounded(_damaged_copies(minimal(26, gens=2), 1))
+
+
+@functools.cache
+def _many_events(n: int) -> bytes:
+    """A Go 1.22 trace of one generation: n HeapAlloc metrics on P 0 / M 3."""
     out = bytearray(header(22) + batch(1, NO_M, 1, sync(22, 1_000_000_000)))
     for start in range(0, n, 12_000):
         payload = bytearray(ev(13, 0, 0, 1)) if start == 0 else bytearray()
         for i in range(start, min(n, start + 12_000)):
             payload += ev(37, 1, i)
         out += batch(1, 3, 100 + start, bytes(payload))
+    return bytes(out)
+
+
+@pytest.mark.skipif(not CAN_RESET_PEAK, reason="needs /proc/self/clear_refs (Linux)")
+def test_peak_rss_stays_proportional_to_input():
+    """The tables of large inputs live in their own memory mappings, which
+    tracemalloc does not see: measure the process's peak RSS (VmHWM, reset
+    through /proc/self/clear_refs) while damaged copies of a 400k-event
+    trace are decoded and ordered."""
+    out = _many_events(400_000)
     rng = random.Random(9)
     worst = 0.0
     for k in range(12):
@@ -319,14 +393,13 @@ def test_peak_rss_stays_proportional_to_input():
                 pos = rng.randrange(16, len(b))
                 b[pos:pos + 3] = b"\xff\xff\x7f"
         data = bytes(b)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")       # resets VmHWM to the current RSS
-        base = _vm_kb("VmRSS")
-        try:
-            fastrace.read(data)
-        except fastrace.TraceError:
-            pass
-        worst = max(worst, (_vm_kb("VmHWM") - base) * 1024 / len(data))
+
+        def read():
+            try:
+                fastrace.read(data)
+            except fastrace.TraceError:
+                pass
+        worst = max(worst, peak_rss_growth(read) / len(data))
     # read() keeps ordered rows of 56 bytes for 5-byte events here (and
     # wire indexes of a few bytes per batch): the intact trace measures
     # ~12x its size; damage must not make it more than a small multiple.

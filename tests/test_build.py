@@ -2,8 +2,12 @@
 
 import importlib.machinery
 
+import pytest
+
 import fastrace
 import fastrace._varint as _varint
+
+pytestmark = pytest.mark.unit
 
 
 def test_extension_is_compiled():

@@ -30,8 +30,10 @@ from fastrace import rawtext
 from fastrace.dump import iter_go_wire
 from fastrace.validate import validate
 
-import gotool
-from refcompare import read_outcome
+from tests import gotool
+from tests.refcompare import read_outcome
+
+pytestmark = pytest.mark.conformance
 
 
 def _install_reference() -> str | None:

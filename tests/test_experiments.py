@@ -40,6 +40,8 @@ import fastrace.experiments as fx
 from fastrace.experiments.allocfree import SIZE_CLASS_BYTES, Action, AllocFree, SpanKind
 from fastrace.kinds import EventKind
 
+pytestmark = [pytest.mark.unit, pytest.mark.reference]
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 FIXTURE_VERSIONS = ("1.23", "1.25", "1.26", "1.27")
 LIVE_VERSIONS = ("1.23.9", "1.25.5", "1.27.3")
@@ -629,7 +631,7 @@ def test_pieces_refused(version):
 # --- AllocFree: malformed experimental batches --------------------------------
 
 def _varint(v: int) -> bytes:
-    from tracebuild import uv
+    from tests.tracebuild import uv
 
     return uv(v)
 
@@ -675,6 +677,7 @@ def test_batch_varints():
     fails(b"\x01\x80", None, "truncated varint", base=-1)
 
 
+@pytest.mark.damage
 @pytest.mark.parametrize("version", FIXTURE_VERSIONS)
 def test_damaged_type_batch_in_real_trace(version):
     """Damage the last type name length of a real trace's types batch: the
@@ -862,7 +865,7 @@ def check_held_back_thread(t: fastrace.Trace) -> int:
 @pytest.mark.parametrize("run", sorted(GCALLOC_RUNS))
 @pytest.mark.parametrize("version", LIVE_VERSIONS)
 def test_live_allocfree(tmp_path, version, run):
-    import gotool
+    from tests import gotool
 
     counts, args = GCALLOC_RUNS[run]
     path = gotool.make_trace(version, "allocfree", tmp_path / "allocfree.trace", args=args)
@@ -893,7 +896,7 @@ def test_live_allocfree(tmp_path, version, run):
 def test_live_allocfree_generations(tmp_path, version):
     """A few seconds of low-rate work under AllocFree: several generations,
     each with its own type table."""
-    import gotool
+    from tests import gotool
 
     path = gotool.make_trace(version, "long", tmp_path / "long.trace", allocfree=True)
     assert path is not None

@@ -30,6 +30,8 @@ from fastrace.experiments.allocfree import Action, SpanKind
 from fastrace.fields import ID_NAMES, row_fields
 from fastrace.kinds import EventKind, GoState
 
+pytestmark = pytest.mark.unit
+
 pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
 pl = pytest.importorskip("polars")

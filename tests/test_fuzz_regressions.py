@@ -5,18 +5,33 @@ every fuzz target (a short, fixed random run)."""
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 import weakref
-from pathlib import Path
 
 import pytest
 
 import fastrace
 import fastrace.experiments as fx
-from tracebuild import batch, ev, header, minimal, NO_M, strings, sync
+from tests.tracebuild import batch, ev, header, minimal, NO_M, strings, sync
 
-sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
-import fuzz_trace  # noqa: E402
+pytestmark = pytest.mark.damage
+
+
+def _import_harness():
+    """tests/fuzz/fuzz_trace.py as ``tests.fuzz.fuzz_trace``.  The harness
+    is a script too: at import it puts the repository root and tests/ in
+    front of sys.path for its own command-line use.  That is undone here,
+    so no later test can come to rely on it (a bare ``import gotool`` would
+    load a second copy of a helper, beside ``tests.gotool``)."""
+    saved = list(sys.path)
+    try:
+        return importlib.import_module("tests.fuzz.fuzz_trace")
+    finally:
+        sys.path[:] = saved
+
+
+fuzz_trace = _import_harness()
 
 
 def _collected(make) -> bool:

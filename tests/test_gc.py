@@ -25,7 +25,9 @@ from fastrace import cli
 from fastrace.analysis import gc
 from fastrace.errors import TraceError, UnsupportedVersionError
 
-import gotool
+from tests import gotool
+
+pytestmark = pytest.mark.unit
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = sorted((TESTS / "fixtures" / "traces").glob("go1.*/*.trace"))
@@ -176,6 +178,7 @@ def test_fixtures_are_there():
     assert len(FIXTURES) >= 50
 
 
+@pytest.mark.conformance
 @pytest.mark.live
 def test_conformance_traces_match_go(conformance_traces, go_gc, capsys):
     # Among them Go's GC stress trace: ranges in flight when tracing starts
@@ -298,6 +301,7 @@ def test_wall_time_needs_go125(version, writers):
     assert f"go 1.{version[-2:]}" in msg and writers in msg and "Go 1.25" in msg
 
 
+@pytest.mark.conformance
 @pytest.mark.live
 def test_pieces_give_the_same_utilisation(conformance_traces):
     # fastrace mmu feeds the pass piece by piece; tiny pieces split every

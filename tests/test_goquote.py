@@ -7,6 +7,8 @@ import pytest
 
 from fastrace.goquote import go_quote
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("data,quoted", [
     (b"", '""'),
@@ -31,7 +33,7 @@ def test_hand_worked(data, quoted):
 
 
 def _go_quote_many(strings):
-    import gotool
+    from tests import gotool
 
     binary = gotool.build_prog(gotool.REFERENCE, "strconvref")
     inp = "".join(s.hex() + "\n" for s in strings).encode()

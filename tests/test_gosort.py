@@ -10,6 +10,8 @@ import pytest
 
 from fastrace._order import go_sort_order
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("keys", [[], [5], [3, 1, 2], [1, 1, 1, 0, 0], list(range(20, 0, -1))])
 def test_sorts(keys):
@@ -19,7 +21,7 @@ def test_sorts(keys):
 
 @pytest.mark.live
 def test_ties_match_go():
-    import gotool
+    from tests import gotool
 
     rng = random.Random(2024)
     cases = []

@@ -13,7 +13,9 @@ import pytest
 
 from fastrace import cli
 from fastrace.info import OVERVIEW_FIELDS, overview
-from conftest import FIXTURES
+from tests import FIXTURES
+
+pytestmark = pytest.mark.reference
 
 
 def _go_dump(path) -> str:

@@ -30,6 +30,8 @@ import pytest
 import fastrace
 from fastrace import TraceFormatError, UnsupportedVersionError, cli, rawtext
 
+pytestmark = pytest.mark.unit
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 # One fixture per format version, and one of several generations.
 CASES = ["go1.22/long", "go1.23/coro", "go1.25/annotations", "go1.26/sched", "go1.27/allocfree"]
@@ -219,7 +221,7 @@ NOT = r"^bad file format: not a Go execution trace: "
 
 
 def _go_root() -> Path | None:
-    import gotool
+    from tests import gotool
 
     root = gotool.go_root(gotool.REFERENCE)
     return root if (root / "src").is_dir() else None

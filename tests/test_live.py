@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 import fastrace
-import gotool
+from tests import gotool
 from fastrace.parsed import go_parsed_bytes
 from fastrace.validate import validate
-from refcompare import assert_matches_go_wire, fastrace_go_wire, first_difference
+from tests.refcompare import assert_matches_go_wire, fastrace_go_wire, first_difference
 
 pytestmark = pytest.mark.live
 

@@ -4,6 +4,7 @@ streaming by generation, the CLI, damaged input, errors."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -20,7 +21,9 @@ from fastrace import TraceError, TraceFormatError, TraceOrderError
 from fastrace.dump import iter_go_wire
 from fastrace.kinds import EventKind
 from fastrace.parsed import write_go_parsed
-from refcompare import read_outcome
+from tests.refcompare import read_outcome
+
+pytestmark = pytest.mark.unit
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
@@ -115,6 +118,7 @@ def _run_cli(*args, env_extra=None):
     return subprocess.run([sys.executable, "-m", "fastrace", *args], capture_output=True, env=env)
 
 
+@pytest.mark.reference
 def test_cli_go_parsed_equals_go():
     fx, path = _fixture("1.26.6", "syscalls")
     want = gzip.decompress((FIXTURES / fx["files"]["parsed"]["path"]).read_bytes())
@@ -141,12 +145,13 @@ def test_cli_validate():
     assert proc.returncode == 0 and proc.stdout == b"ok\n"
 
 
+@pytest.mark.damage
 @pytest.mark.live
 @pytest.mark.parametrize("version", ["1.22.10", "1.25.5", "1.27.3"])
 def test_damaged_trace_go_parsed_equals_go(tmp_path, version):
     """On a trace cut short, Go prints the events of the generations before
     the damage, then the error; fastrace prints the same events."""
-    import gotool
+    from tests import gotool
 
     _, path = _fixture(version, "long")
     data = path.read_bytes()
@@ -180,6 +185,7 @@ def _event_offsets(data, w, batch):
     return out
 
 
+@pytest.mark.damage
 @pytest.mark.live
 @pytest.mark.parametrize("version", ["1.22.10", "1.25.5", "1.27.3"])
 def test_malformed_event_go_parsed_equals_go(tmp_path, version):
@@ -187,7 +193,7 @@ def test_malformed_event_go_parsed_equals_go(tmp_path, version):
     reader: Go prints the events ordered before it (none of the step that
     would have read it, and no Sync when it is an M's first event of a
     generation), then the error.  fastrace prints the same events."""
-    import gotool
+    from tests import gotool
 
     _, path = _fixture(version, "long")
     data = path.read_bytes()
@@ -221,8 +227,9 @@ def test_malformed_event_go_parsed_equals_go(tmp_path, version):
                 ln.startswith(b"M=") for ln in want.split(b"\n")), name
 
 
+@pytest.mark.damage
 def test_order_error_names_generation_m_and_event():
-    from tracebuild import NO_M, batch, ev, header, sync
+    from tests.tracebuild import NO_M, batch, ev, header, sync
 
     # A GoStart with no P on its M: Go's reader fails with "expected a proc".
     t = (header(22) + batch(1, NO_M, 1, sync(22, 100))
@@ -240,6 +247,7 @@ def _sample_traces():
     return [pytest.param(_fixture(v, "sched")[1], id=f"go{v}") for v in ("1.22.10", "1.27.3")]
 
 
+@pytest.mark.damage
 @pytest.mark.parametrize("path", _sample_traces())
 def test_damaged_traces_raise_trace_errors_only(path, deadline):
     data = path.read_bytes()
@@ -264,6 +272,7 @@ def _multi_generation_traces():
             for v in ("1.22.10", "1.23.9", "1.25.5", "1.26.6", "1.27.3")]
 
 
+@pytest.mark.damage
 @pytest.mark.parametrize("path", _multi_generation_traces())
 def test_two_workers_equal_one_on_damaged_traces(path, deadline):
     """read(workers=2) orders every other generation from an empty state
@@ -287,9 +296,15 @@ def test_two_workers_equal_one_on_damaged_traces(path, deadline):
 
 
 def test_large_tables_use_the_mapped_growth_path():
-    # 400k events: the wire and ordered tables pass the 4 MiB threshold above
-    # which they live in their own mapping and grow with mremap.
-    from tracebuild import NO_M, batch, ev, header, sync
+    """400k events: the wire and ordered tables pass MAP_THRESHOLD (2 MiB,
+    fastrace/_varint.pyx), above which a table lives in its own memory
+    mapping and grows with mremap.  tracemalloc cannot see those tables, so
+    this measures them directly: the allocator's own counter of mapped
+    growths; the event table's memory, which must be page-aligned room of a
+    mapping (malloc's memory is not: glibc puts its header first); and, for
+    pieces, their addresses and the peak RSS of a loop over them."""
+    from tests.memory import CAN_RESET_PEAK, own_mapping, peak_rss_growth
+    from tests.tracebuild import NO_M, batch, ev, header, sync
 
     n = 400_000
     out = bytearray(header(22) + batch(1, NO_M, 1, sync(22, 1_000_000_000)))
@@ -308,6 +323,7 @@ def test_large_tables_use_the_mapped_growth_path():
     before = _varint.mapped_growths()
     t = fastrace.read(bytes(out))
     assert _varint.mapped_growths() > before     # the mapped path was taken
+    assert t.events.nbytes > 2 << 20 and own_mapping(t.events)
     heap = t.events[t.events["type"] == 37]
     assert len(heap) == n
     assert heap["a"][:, 0].tolist() == list(range(n))
@@ -316,12 +332,22 @@ def test_large_tables_use_the_mapped_growth_path():
     # workers=2 reserves the room and backs pages from a helper thread.
     assert fastrace.read(bytes(out), workers=2).events.tobytes() == t.events.tobytes()
     # Pieces of 50,000 rows (2.8 MB, mapped): each reuses the memory of a
-    # piece dropped before it, and still holds the right rows.
-    got = []
-    for piece in fastrace.iter_generations(bytes(out), max_events=50_000):
-        got.append(piece.events.tobytes())
-        del piece
-    assert b"".join(got) == t.events.tobytes()
+    # piece dropped before it, so the nine pieces take two buffers (the
+    # next piece is made while the last one is still referenced) and the
+    # loop's peak RSS stays near two pieces' (measured 5.2 MB; keeping every
+    # piece measures 22 MB, read() 23 MB), and they hold the right rows.
+    want, got, where = hashlib.sha256(t.events.view(np.uint8)).digest(), hashlib.sha256(), []
+
+    def pieces():
+        for piece in fastrace.iter_generations(bytes(out), max_events=50_000):
+            assert own_mapping(piece.events)
+            got.update(piece.events.view(np.uint8))
+            where.append(piece.events.__array_interface__["data"][0])
+            del piece
+    rss = peak_rss_growth(pieces) if CAN_RESET_PEAK else 0
+    assert got.digest() == want
+    assert len(where) == 9 and len(set(where)) == 2, where
+    assert rss < 4 * 50_000 * t.events.itemsize, rss
     # max_events=None: one piece per generation, however large.
     whole = list(fastrace.iter_generations(bytes(out), max_events=None))
     assert len(whole) == 1 and whole[0].events.tobytes() == t.events.tobytes()
@@ -343,7 +369,7 @@ def test_read_rejects_zero_workers():
 
 @pytest.mark.parametrize("version", [22, 25, 26])
 def test_header_only_trace(version):
-    from tracebuild import header
+    from tests.tracebuild import header
 
     if version < 26:
         # Go's reader: a Sync, then "no frequency event found".
@@ -357,7 +383,7 @@ def test_header_only_trace(version):
 
 
 def test_errors_in_later_generations_count_batches_from_the_file_start():
-    from tracebuild import NO_M, batch, ev, minimal, sync
+    from tests.tracebuild import NO_M, batch, ev, minimal, sync
 
     good = minimal(22, gens=1)  # 4 batches
     bad = (batch(2, NO_M, 5000, sync(22, 100))

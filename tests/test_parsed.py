@@ -29,7 +29,7 @@ from fastrace.gotime import (
 from fastrace.kinds import EventKind as K, GoState as G, ProcState as P
 from fastrace.parsed import go_parsed_bytes, iter_go_parsed, write_go_parsed
 from fastrace.spec import BY_NAME
-from parsedref import (
+from tests.parsedref import (
     NO_GEN,
     TableBuilder,
     assert_same_dump,
@@ -39,6 +39,8 @@ from parsedref import (
     parse_go_parsed,
     wall_to_unix,
 )
+
+pytestmark = [pytest.mark.unit, pytest.mark.reference]
 
 C = {name: s.code for name, s in BY_NAME.items()}
 NO_TASK = (1 << 64) - 1
@@ -383,7 +385,7 @@ func main() {
 
 @pytest.mark.live
 def test_wall_clock_matches_go_time_package(tmp_path):
-    import gotool
+    from tests import gotool
 
     (tmp_path / "main.go").write_text(_GO_TIME_PROG)
     env = gotool.go_env(gotool.REFERENCE)
@@ -443,7 +445,7 @@ def test_go_parsed_dump_matches_go(fx):
 def test_engine_tables_have_the_documented_layout():
     """The helper dtypes used by these tests match what the engine builds."""
     import fastrace.trace
-    from parsedref import EVENT_DTYPE, FRAME_DTYPE, GENERATION_DTYPE, STACK_DTYPE
+    from tests.parsedref import EVENT_DTYPE, FRAME_DTYPE, GENERATION_DTYPE, STACK_DTYPE
 
     fx = next(f for f in manifest()["fixtures"] if f["program"] == "sched")
     tr = fastrace.trace.read(fixture_files(fx)[0])

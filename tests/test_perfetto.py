@@ -18,6 +18,8 @@ import pytest
 import fastrace
 from fastrace import chromejson, cli, perfetto
 
+pytestmark = pytest.mark.unit
+
 pb = pytest.importorskip("perfetto.protos.perfetto.trace.perfetto_trace_pb2")
 
 HERE = os.path.dirname(__file__)
@@ -329,7 +331,7 @@ def viewer_dir(dest) -> str:
     page, in directory ``dest``; skips when the toolchain lacks it."""
     import shutil
 
-    import gotool
+    from tests import gotool
 
     static = gotool.go_root(gotool.REFERENCE) / "src" / "internal" / "trace" / "traceviewer" / \
         "static"
@@ -412,7 +414,7 @@ def go_viewer_json(path: str) -> dict:
     import time
     import urllib.request
 
-    import gotool
+    from tests import gotool
 
     go = gotool.ensure_go(gotool.REFERENCE)
     with socket.socket() as s:

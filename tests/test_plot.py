@@ -18,6 +18,8 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+pytestmark = pytest.mark.unit
+
 HERE = os.path.dirname(__file__)
 FIX = os.path.join(HERE, "fixtures", "traces")
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -27,14 +27,16 @@ import pytest
 
 import fastrace
 from fastrace.errors import WholeTraceRequiredError
-import gotool
-import pprofread
-from conftest import FIXTURES, TESTS
+from tests import gotool
+from tests import pprofread
+from tests import FIXTURES, TESTS
 from fastrace.analysis import pprof as P
 from fastrace.analysis import states as S
 from fastrace.kinds import EventKind, GoState
 from fastrace.spec import PROC_TYPES
-from tracebuild import NO_M, batch, ev, header, stacks, strings, sync
+from tests.tracebuild import NO_M, batch, ev, header, stacks, strings, sync
+
+pytestmark = [pytest.mark.unit, pytest.mark.reference]
 
 FIXTURE_TRACES = sorted(FIXTURES.glob("go1.*/*.trace"))
 LIVE_PROGRAMS = ("sched", "syscalls", "cgo", "annotations", "cpuprofile", "coro")

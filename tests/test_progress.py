@@ -9,7 +9,9 @@ import pytest
 
 import fastrace
 from fastrace import progress
-from conftest import FIXTURES
+from tests import FIXTURES
+
+pytestmark = pytest.mark.unit
 
 LONG = FIXTURES / "go1.27" / "long.trace"     # several generations
 

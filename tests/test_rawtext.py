@@ -25,7 +25,9 @@ from fastrace import rawtext, spec
 from fastrace.dump import iter_go_wire
 from fastrace.rawtext import (RawEvent, TextFormatError, encode_wire, go_unquote, parse_text,
                               text_to_wire)
-from tracebuild import NO_M, exp_batch, header, minimal, uv
+from tests.tracebuild import NO_M, exp_batch, header, minimal, uv
+
+pytestmark = pytest.mark.unit
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures" / "traces"
@@ -125,7 +127,7 @@ def _random_literals(n: int, seed: int) -> list[bytes]:
 
 @pytest.mark.live
 def test_go_unquote_against_go():
-    import gotool
+    from tests import gotool
 
     literals = _random_literals(30000, seed=42)
     literals += [b'"\\x%02x"' % i for i in range(256)]
@@ -525,7 +527,7 @@ def test_some_fixture_has_empty_data():
 # Against Go's own text reader and raw writer
 
 def _textconv_binary() -> Path:
-    import gotool
+    from tests import gotool
 
     return gotool.build_std_prog(TESTS / "gostd" / "textconv" / "main.go",
                                  "internal/trace/fastracetextconv", "textconv")
@@ -593,8 +595,8 @@ def _compare(texts, go_text_to_wire):
 
 
 def _conformance_texts() -> list[bytes]:
-    import gotool
-    from test_conformance import load_test
+    from tests import gotool
+    from tests.test_conformance import load_test
 
     root = gotool.go_root(gotool.REFERENCE) / "src/internal/trace/testdata/tests"
     return [load_test(p)[1] for p in sorted(root.glob("*.test"))]

@@ -15,6 +15,8 @@ import pytest
 
 from fastrace import cli
 
+pytestmark = pytest.mark.unit
+
 TESTS = Path(__file__).resolve().parent
 README = TESTS.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)

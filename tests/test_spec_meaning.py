@@ -14,7 +14,9 @@ import fastrace
 from fastrace import _order, spec
 from fastrace.fields import a_names, row_fields
 from fastrace.kinds import EventKind as K, GoState as G, ResourceKind as R
-from conftest import FIXTURES
+from tests import FIXTURES
+
+pytestmark = [pytest.mark.unit, pytest.mark.reference]
 
 C = {s.name: s.code for s in spec.SPECS}
 

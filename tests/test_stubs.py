@@ -14,6 +14,8 @@ import pytest
 
 import fastrace
 
+pytestmark = pytest.mark.unit
+
 PKG = Path(fastrace.__file__).resolve().parent
 MODULES = ("_varint", "_order", "_analysis")
 

@@ -22,7 +22,9 @@ from fastrace.errors import WholeTraceRequiredError
 from fastrace import cli, rawtext
 from fastrace.analysis import summary as S
 
-import gotool
+from tests import gotool
+
+pytestmark = pytest.mark.unit
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 FIXTURE_TRACES = sorted(FIXTURES.glob("go1.*/*.trace"))
@@ -165,6 +167,7 @@ def test_live_matches_go(version, live_refs):
 # --- Go's own conformance traces (read from the toolchain at test time)
 
 
+@pytest.mark.conformance
 @pytest.mark.live
 def test_conformance_traces_match_go(conformance_traces, go_summary):
     """Go's reader test traces that read successfully (syscalls losing

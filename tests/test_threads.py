@@ -8,9 +8,12 @@ import concurrent.futures
 import hashlib
 
 import numpy as np
+import pytest
 
 import fastrace
-from conftest import FIXTURES
+from tests import FIXTURES
+
+pytestmark = pytest.mark.unit
 
 TRACES = sorted(FIXTURES.glob("go1.*/*.trace"))
 

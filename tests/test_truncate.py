@@ -25,6 +25,8 @@ from fastrace import TraceError
 from fastrace.errors import TraceWarning
 from fastrace.parsed import go_parsed_bytes
 
+pytestmark = pytest.mark.damage
+
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures" / "traces"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
@@ -72,7 +74,7 @@ def _outcome(data: bytes):
 
 
 def _truncparsed():
-    import gotool
+    from tests import gotool
 
     return gotool.build_std_prog(TESTS / "gostd" / "truncparsed" / "main.go",
                                  "internal/trace/fastracetruncparsed", "truncparsed")
@@ -110,7 +112,7 @@ def go_cut_traces(tmp_path_factory):
 @pytest.mark.live
 def test_truncparsed_is_go_tool_trace(go_cut_traces):
     """The batch program prints what `go tool trace -d=parsed` prints."""
-    import gotool
+    from tests import gotool
 
     rng = random.Random(5)
     sample = rng.sample(go_cut_traces, 6)

@@ -13,7 +13,9 @@ import fastrace
 from fastrace.kinds import EventKind as K, GoState as G, ProcState as P
 from fastrace.spec import BY_NAME
 from fastrace.validate import check, validate
-from parsedref import NO_GEN, TableBuilder, fixture_files, manifest, parse_go_parsed
+from tests.parsedref import NO_GEN, TableBuilder, fixture_files, manifest, parse_go_parsed
+
+pytestmark = [pytest.mark.unit, pytest.mark.reference]
 
 C = {name: s.code for name, s in BY_NAME.items()}
 NO_TASK = (1 << 64) - 1
@@ -470,7 +472,7 @@ def test_fastrace_read_is_valid(fx):
 def test_header_only_trace_is_valid():
     """A Go 1.26+ trace of only a header reads as Go's reader reads it (one
     final Sync, no generation) and has nothing for the validator to flag."""
-    from tracebuild import header
+    from tests.tracebuild import header
 
     t = fastrace.read(header(26))
     assert len(t.events) == 1 and len(t.generations) == 0

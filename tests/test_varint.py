@@ -5,7 +5,9 @@ from hypothesis import example, given, strategies as st
 
 from fastrace import TraceFormatError
 from fastrace._varint import uvarint
-from tracebuild import uv
+from tests.tracebuild import uv
+
+pytestmark = pytest.mark.unit
 
 
 def encode(v: int, pad_to: int = 0) -> bytes:

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import fastrace
-from refcompare import assert_matches_go_wire, fastrace_go_wire
+from tests.refcompare import assert_matches_go_wire, fastrace_go_wire
+
+pytestmark = pytest.mark.reference
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())

@@ -8,8 +8,10 @@ import pytest
 import fastrace
 from fastrace.dump import write_go_wire
 from fastrace.wire import BatchKind
-from tracebuild import (END_OF_GENERATION, NO_M, batch, cpu_samples, ev, exp_batch, header,
-                        minimal, stacks, strings, sync, uv)
+from tests.tracebuild import (END_OF_GENERATION, NO_M, batch, cpu_samples, ev, exp_batch,
+                              header, minimal, stacks, strings, sync, uv)
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("version", [22, 23, 25, 26])
