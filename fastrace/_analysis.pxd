@@ -96,6 +96,7 @@ cdef struct MetricRec:          # one metric event (heap, heap goal)
 
 from fastrace._order cimport TraceEventRec
 from fastrace._varint cimport Growable
+from fastrace._hashmap cimport HMap
 
 
 cdef struct GoStateIntervalRec:     # 72 bytes: one row of Trace.states()
@@ -137,18 +138,10 @@ cdef struct StPending:              # a sample of a goroutine that has not run y
 
 # Working state of the passes in _states.pxi (not tables handed out).
 
-cdef struct StMap:                  # goroutine id -> int64, open addressing, linear probing
-    uint64_t* keys            # goroutine id per slot
-    int64_t* vals             # value per slot
-    uint8_t* used             # 1 where the slot holds a key
-    Py_ssize_t cap            # slots, a power of two
-    Py_ssize_t n              # slots in use
-
-
 cdef struct StIndex:                # goroutine id -> dense number 0, 1, 2... (order of first sight)
     int32_t* dense            # id -> number, for ids < dense_cap; -1 = none
     Py_ssize_t dense_cap      # entries in dense (a power of two, or 0)
-    StMap hashed              # id -> number, for ids >= ST_DENSE_MAX
+    HMap hashed               # id -> number, for ids >= ST_DENSE_MAX
     int64_t n                 # numbers given
 
 

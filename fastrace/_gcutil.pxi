@@ -137,100 +137,74 @@ cdef inline void gcu_vec_free(GcuVec* v) noexcept nogil:
     v.n = v.cap = 0
 
 
-cdef struct GcuSlot:
-    uint64_t k1
-    uint64_t k2
-    int64_t val
-    uint8_t used
+# ---------------------------------------------------------------------------
+# The ranges in progress, keyed by (range name, scope): the name is the range
+# kind and, for stop-the-world ranges, the string row of its kind (40 bits);
+# the scope a goroutine or P id (any int64).  Together they do not fit the
+# 64-bit keys of the package's hash map (HMap, fastrace/_hashmap.pxd), and
+# folding them into one would let two ranges collide, so the map is two
+# levels of HMap: name -> a map of its own, scope -> the open range.  A trace
+# has a handful of range names.
+
+from fastrace._hashmap cimport (HMap, hmap_del, hmap_find, hmap_free, hmap_get, hmap_init,
+                                hmap_put, hmap_slot)
 
 
-cdef struct GcuMap:           # open addressing, linear probing, at most half full
-    GcuSlot* slots
-    size_t cap                # a power of two (0 before the first insertion)
-    size_t n
+cdef struct GcuOpen:
+    HMap names                # range name -> its entry in by_name
+    HMap* by_name             # per range name: scope id -> its open range (a ref of gcu_range_at)
+    size_t n                  # entries of by_name in use
+    size_t cap                # entries of by_name allocated
 
 
-cdef inline size_t gcu_hash(uint64_t k1, uint64_t k2) noexcept nogil:
-    # splitmix64's finaliser over a combination of both halves
-    cdef uint64_t h = k2 ^ (k1 * <uint64_t>0x9E3779B97F4A7C15ULL)
-    h ^= h >> 30
-    h *= <uint64_t>0xBF58476D1CE4E5B9ULL
-    h ^= h >> 27
-    h *= <uint64_t>0x94D049BB133111EBULL
-    h ^= h >> 31
-    return <size_t>h
+cdef inline uint64_t gcu_range_name(uint8_t rkind, uint32_t stw_kind) noexcept nogil:
+    return <uint64_t>rkind | (<uint64_t>stw_kind << 8)
 
 
-cdef Py_ssize_t gcu_map_find(const GcuMap* m, uint64_t k1, uint64_t k2) noexcept nogil:
-    """Slot of key (k1, k2), or -1."""
-    cdef size_t mask, i
-    if m.cap == 0:
-        return -1
-    mask = m.cap - 1
-    i = gcu_hash(k1, k2) & mask
-    while m.slots[i].used:
-        if m.slots[i].k1 == k1 and m.slots[i].k2 == k2:
-            return <Py_ssize_t>i
-        i = (i + 1) & mask
-    return -1
+cdef int64_t* gcu_open_find(const GcuOpen* o, uint64_t name, int64_t scope) noexcept nogil:
+    """Pointer to the open range (name, scope), or NULL; valid until the
+    next change of o."""
+    cdef int64_t i
+    if not hmap_get(&o.names, name, &i):
+        return NULL
+    return hmap_find(&o.by_name[i], <uint64_t>scope)
 
 
-cdef int gcu_map_put(GcuMap* m, uint64_t k1, uint64_t k2, int64_t val) noexcept nogil:
-    cdef size_t mask, i, j, oldcap
-    cdef GcuSlot* old
-    if (m.n + 1) * 2 > m.cap:
-        old = m.slots
-        oldcap = m.cap
-        m.cap = oldcap * 2 if oldcap else 64
-        m.slots = <GcuSlot*>calloc(m.cap, sizeof(GcuSlot))
-        if m.slots == NULL:
-            m.slots = old
-            m.cap = oldcap
-            return GCU_NOMEM
-        m.n = 0
-        for j in range(oldcap):
-            if old[j].used:
-                gcu_map_put(m, old[j].k1, old[j].k2, old[j].val)   # cannot grow again
-        free(old)
-    mask = m.cap - 1
-    i = gcu_hash(k1, k2) & mask
-    while m.slots[i].used:
-        if m.slots[i].k1 == k1 and m.slots[i].k2 == k2:
-            m.slots[i].val = val
-            return GCU_OK
-        i = (i + 1) & mask
-    m.slots[i].used = 1
-    m.slots[i].k1 = k1
-    m.slots[i].k2 = k2
-    m.slots[i].val = val
-    m.n += 1
-    return GCU_OK
+cdef int gcu_open_put(GcuOpen* o, uint64_t name, int64_t scope, int64_t ref) noexcept nogil:
+    cdef int64_t* slot = hmap_slot(&o.names, name, <int64_t>o.n)
+    cdef int64_t i
+    cdef size_t cap
+    cdef HMap* p
+    if slot == NULL:
+        return GCU_NOMEM
+    i = slot[0]
+    if <size_t>i == o.n:              # a name not seen before
+        if o.n == o.cap:
+            cap = o.cap * 2 if o.cap else 8
+            p = <HMap*>realloc(o.by_name, cap * sizeof(HMap))
+            if p == NULL:
+                hmap_del(&o.names, name)
+                return GCU_NOMEM
+            o.by_name = p
+            o.cap = cap
+        hmap_init(&o.by_name[i])
+        o.n += 1
+    return GCU_NOMEM if hmap_put(&o.by_name[i], <uint64_t>scope, ref) else GCU_OK
 
 
-cdef void gcu_map_delete_slot(GcuMap* m, size_t i) noexcept nogil:
-    """Empty slot i, shifting back later entries of its probe run."""
-    cdef size_t mask = m.cap - 1, j = i, k
-    m.n -= 1
-    while True:
-        m.slots[i].used = 0
-        while True:
-            j = (j + 1) & mask
-            if not m.slots[j].used:
-                return
-            k = gcu_hash(m.slots[j].k1, m.slots[j].k2) & mask
-            # The entry at j may move to i unless its home k lies
-            # cyclically in (i, j].
-            if (i <= j and (i < k and k <= j)) or (i > j and (i < k or k <= j)):
-                continue
-            m.slots[i] = m.slots[j]
-            i = j
-            break
+cdef void gcu_open_del(GcuOpen* o, uint64_t name, int64_t scope) noexcept nogil:
+    cdef int64_t i
+    if hmap_get(&o.names, name, &i):
+        hmap_del(&o.by_name[i], <uint64_t>scope)
 
 
-cdef inline void gcu_map_free(GcuMap* m) noexcept nogil:
-    free(m.slots)
-    m.slots = NULL
-    m.cap = m.n = 0
+cdef void gcu_open_free(GcuOpen* o) noexcept nogil:
+    cdef size_t i
+    for i in range(o.n):
+        hmap_free(&o.by_name[i])
+    free(o.by_name)
+    hmap_free(&o.names)
+    memset(o, 0, sizeof(GcuOpen))
 
 
 # ---------------------------------------------------------------------------
@@ -370,8 +344,9 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
     # begin (they start with the generation) to ``early``, also in start
     # order.  The caller merges the two.  Heap and heap goal metrics go to
     # ``heap`` and ``goal`` where given.
-    cdef GcuMap open_
-    cdef Py_ssize_t i, slot
+    cdef GcuOpen open_
+    cdef Py_ssize_t i
+    cdef int64_t* ref
     cdef const TraceEventRec* e
     cdef RangeRec* r
     cdef uint8_t rkind, scope_kind
@@ -399,17 +374,17 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
         if e.kind < K_RANGE_BEGIN or e.kind > K_RANGE_END or GCU_RKIND[e.type] == 0:
             continue
         gcu_range_id(e, &rkind, &stw_kind, &scope_kind, &scope)
-        k1 = <uint64_t>rkind | (<uint64_t>stw_kind << 8)
-        slot = gcu_map_find(&open_, k1, <uint64_t>scope)
+        k1 = gcu_range_name(rkind, stw_kind)
+        ref = gcu_open_find(&open_, k1, scope)
         if e.kind != K_RANGE_END:
-            if slot >= 0:
+            if ref != NULL:
                 if e.kind == K_RANGE_ACTIVE:
                     # Every generation re-reports the ranges in flight: the
                     # range is open already, and goes on.
                     continue
                 # A second begin without an end (Go's reader refuses these):
                 # end the first one here rather than leave it without an end.
-                gcu_range_at(out, early, open_.slots[slot].val).end = e.time
+                gcu_range_at(out, early, ref[0]).end = e.time
             if e.kind == K_RANGE_ACTIVE:
                 # In progress before the events we have: it starts with the
                 # generation (the trace, in the first one), as go tool trace
@@ -420,21 +395,21 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
                     break
                 r.start = sync_time
                 r.clipped_start = 1
-                st = gcu_map_put(&open_, k1, <uint64_t>scope, -<int64_t>early.n)
+                st = gcu_open_put(&open_, k1, scope, -<int64_t>early.n)
             else:
                 r = gcu_new_range(out, e, rkind, stw_kind, scope_kind, scope)
                 if r == NULL:
                     st = GCU_NOMEM
                     break
                 r.start = e.time
-                st = gcu_map_put(&open_, k1, <uint64_t>scope, <int64_t>(out.n - 1))
+                st = gcu_open_put(&open_, k1, scope, <int64_t>(out.n - 1))
             r.begin_row = i
             if st:
                 break
         else:
-            if slot >= 0:
-                r = gcu_range_at(out, early, open_.slots[slot].val)
-                gcu_map_delete_slot(&open_, <size_t>slot)
+            if ref != NULL:
+                r = gcu_range_at(out, early, ref[0])
+                gcu_open_del(&open_, k1, scope)
             else:
                 # An end whose beginning is before these events (a piece of
                 # a trace from iter_generations): it starts with them.
@@ -450,7 +425,7 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
                 # Go's RangeAttributes of a sweep end: bytes swept, reclaimed.
                 r.swept = <int64_t>e.a[1]
                 r.reclaimed = <int64_t>e.a[2]
-    gcu_map_free(&open_)
+    gcu_open_free(&open_)
     if st:
         return st
     last_time = ev[n - 1].time
@@ -598,7 +573,7 @@ cdef struct GcuUtil:          # the state of one utilisation pass
     GcuVec procs              # GcuProcsCount items: GOMAXPROCS over time
     uint8_t* gdense           # goroutine id (< gdense_n) -> GoState | GCU_IN_ASSIST | GCU_BG_MARK
     size_t gdense_n
-    GcuMap gs                 # the same for other ids
+    HMap gs                   # the same for other ids
     int64_t nsync             # N of the latest Sync event
     int64_t last_time         # time of the last event fed (valid if nevents)
     int64_t nevents           # events fed so far
@@ -675,13 +650,12 @@ cdef inline int gcu_proc(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
 
 
 cdef inline int64_t gcu_g_info(const GcuUtil* u, int64_t g) noexcept nogil:
-    cdef Py_ssize_t slot
+    cdef int64_t info
     if 0 <= g < <int64_t>u.gdense_n:
         return u.gdense[g]
     if 0 <= g < G_DENSE_MAX:
         return 0
-    slot = gcu_map_find(&u.gs, 0, <uint64_t>g)
-    return u.gs.slots[slot].val if slot >= 0 else 0
+    return info if hmap_get(&u.gs, <uint64_t>g, &info) else 0
 
 
 cdef int gcu_set_g_info(GcuUtil* u, int64_t g, int64_t info) noexcept nogil:
@@ -700,7 +674,7 @@ cdef int gcu_set_g_info(GcuUtil* u, int64_t g, int64_t info) noexcept nogil:
             u.gdense_n = n
         u.gdense[g] = <uint8_t>info
         return GCU_OK
-    return gcu_map_put(&u.gs, 0, <uint64_t>g, info)
+    return GCU_NOMEM if hmap_put(&u.gs, <uint64_t>g, info) else GCU_OK
 
 
 cdef inline bint gcu_executing(int64_t state) noexcept nogil:
@@ -928,7 +902,7 @@ cdef void gcu_util_free(GcuUtil* u) noexcept nogil:
     free(u.p_gc)
     free(u.p_series)
     gcu_vec_free(&u.procs)
-    gcu_map_free(&u.gs)
+    hmap_free(&u.gs)
     free(u.gdense)
     memset(u, 0, sizeof(GcuUtil))
 

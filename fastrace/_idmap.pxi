@@ -8,31 +8,24 @@
 # indexed by key: one memory access per lookup, which matters on the hot
 # path (hundreds of thousands of goroutines).  The array grows to cover a
 # new key only while it stays within a few times the number of entries;
-# any other key (M ids are OS thread ids, for one) goes to an
-# open-addressing hash table (linear probing, backward-shift deletion), so
-# nothing is assumed about the keys a trace holds.
+# any other key (M ids are OS thread ids, for one) goes to the hash part,
+# the package's one hash map (HMap, fastrace/_hashmap.pxd: linear probing,
+# backward-shift deletion), so nothing is assumed about the keys a trace
+# holds.
+
+from fastrace._hashmap cimport (HMap, hmap_alloc, hmap_del, hmap_free, hmap_get, hmap_hash,
+                                hmap_init, hmap_next, hmap_put, hmap_slot)
 
 cdef struct IdMap:
-    uint64_t* keys            # hash part: keys >= ndense
-    int64_t* vals
-    uint8_t* used
-    Py_ssize_t cap            # power of two, or 0
-    Py_ssize_t n              # entries in the hash part
-    int64_t* dense            # direct part: vals by key, -1 = absent
-    uint64_t ndense           # keys below this are in dense
+    int64_t* dense            # direct part: value by key, -1 = absent; ndense entries
+    uint64_t ndense           # keys below this are in dense, the others in h
     Py_ssize_t ndn            # entries in the direct part
+    HMap h                    # hash part: keys >= ndense (fastrace/_hashmap.pxd)
 
 
 cdef enum:
     DENSE_MIN = 1 << 12       # the direct part may always cover keys below this
     DENSE_PER_ENTRY = 8       # ... and up to this many keys per entry beyond it
-
-
-cdef inline size_t _slot(uint64_t k, Py_ssize_t cap) noexcept nogil:
-    k ^= k >> 33
-    k *= <uint64_t>0xff51afd7ed558ccdULL
-    k ^= k >> 33
-    return <size_t>(k & <uint64_t>(cap - 1))
 
 
 cdef inline bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
@@ -44,104 +37,46 @@ cdef inline bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
         if v != NULL:
             v[0] = x
         return True
-    return hash_get(m, k, v)
-
-
-cdef bint hash_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
-    cdef size_t i
-    if m.cap == 0:
-        return False
-    i = _slot(k, m.cap)
-    while m.used[i]:
-        if m.keys[i] == k:
-            if v != NULL:
-                v[0] = m.vals[i]
-            return True
-        i = (i + 1) & <size_t>(m.cap - 1)
-    return False
-
-
-cdef int hash_rebuild(IdMap* m, Py_ssize_t newcap, uint64_t below) noexcept nogil:
-    """Rebuild the hash part with newcap slots, moving its keys below
-    ``below`` to the direct part (which must cover them); ST_OK, or ST_NOMEM
-    with the hash part unchanged."""
-    cdef Py_ssize_t oldcap = m.cap
-    cdef uint64_t* ok = m.keys
-    cdef int64_t* ov = m.vals
-    cdef uint8_t* ou = m.used
-    cdef Py_ssize_t j
-    cdef size_t i
-    m.keys = <uint64_t*>PyMem_RawMalloc(newcap * sizeof(uint64_t))
-    m.vals = <int64_t*>PyMem_RawMalloc(newcap * sizeof(int64_t))
-    m.used = <uint8_t*>PyMem_RawMalloc(newcap)
-    if m.keys == NULL or m.vals == NULL or m.used == NULL:
-        PyMem_RawFree(m.keys)
-        PyMem_RawFree(m.vals)
-        PyMem_RawFree(m.used)
-        m.keys, m.vals, m.used = ok, ov, ou
-        return ST_NOMEM
-    memset(m.used, 0, newcap)
-    m.cap = newcap
-    for j in range(oldcap):
-        if not ou[j]:
-            continue
-        if ok[j] < below:
-            m.dense[ok[j]] = ov[j]
-            m.ndn += 1
-            m.n -= 1
-            continue
-        i = _slot(ok[j], newcap)
-        while m.used[i]:
-            i = (i + 1) & <size_t>(newcap - 1)
-        m.used[i] = 1
-        m.keys[i] = ok[j]
-        m.vals[i] = ov[j]
-    PyMem_RawFree(ok)
-    PyMem_RawFree(ov)
-    PyMem_RawFree(ou)
-    return ST_OK
-
-
-cdef int hash_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
-    cdef size_t i
-    if (m.n + 1) * 2 > m.cap:
-        if hash_rebuild(m, m.cap * 2 if m.cap else 16, 0):
-            return ST_NOMEM
-    i = _slot(k, m.cap)
-    while m.used[i]:
-        if m.keys[i] == k:
-            m.vals[i] = v
-            return ST_OK
-        i = (i + 1) & <size_t>(m.cap - 1)
-    m.used[i] = 1
-    m.keys[i] = k
-    m.vals[i] = v
-    m.n += 1
-    return ST_OK
+    return hmap_get(&m.h, k, v)
 
 
 cdef int dense_grow(IdMap* m, uint64_t k) noexcept nogil:
     """Extend the direct part to cover key k, moving the hash part's keys
     it now covers; ST_OK, or ST_NOMEM with the map unchanged."""
     cdef uint64_t newn = m.ndense * 2 if m.ndense else 64
-    cdef uint64_t oldnd = m.ndense
     cdef int64_t* d
+    cdef HMap rest
+    cdef size_t it = 0
+    cdef uint64_t key
+    cdef int64_t val
     while newn <= k:
         newn *= 2
+    # The hash part is rebuilt at its size, in its slot order, without the
+    # keys the direct part takes over (hmap_put cannot fail then).
+    if m.h.n and hmap_alloc(&rest, m.h.cap):
+        return ST_NOMEM
     d = <int64_t*>PyMem_RawRealloc(m.dense, newn * sizeof(int64_t))
     if d == NULL:
+        if m.h.n:
+            hmap_free(&rest)
         return ST_NOMEM
     memset(d + m.ndense, 0xFF, (newn - m.ndense) * sizeof(int64_t))  # -1
     m.dense = d
     m.ndense = newn
-    if m.n and hash_rebuild(m, m.cap, newn):
-        m.ndense = oldnd  # the array stays longer, unused beyond oldnd
-        return ST_NOMEM
+    if m.h.n:
+        while hmap_next(&m.h, &it, &key, &val):
+            if key < newn:
+                d[key] = val
+                m.ndn += 1
+            else:
+                hmap_put(&rest, key, val)
+        hmap_free(&m.h)
+        m.h = rest
     return ST_OK
 
 
 cdef int map_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
-    if k >= m.ndense and k < <uint64_t>(DENSE_MIN + DENSE_PER_ENTRY * (m.n + m.ndn + 1)):
+    if k >= m.ndense and k < <uint64_t>(DENSE_MIN + DENSE_PER_ENTRY * (<Py_ssize_t>m.h.n + m.ndn + 1)):
         if dense_grow(m, k):
             return ST_NOMEM
     if k < m.ndense:
@@ -149,45 +84,22 @@ cdef int map_put(IdMap* m, uint64_t k, int64_t v) noexcept nogil:
             m.ndn += 1
         m.dense[k] = v
         return ST_OK
-    return hash_put(m, k, v)
+    return ST_NOMEM if hmap_put(&m.h, k, v) else ST_OK
 
 
 cdef void map_del(IdMap* m, uint64_t k) noexcept nogil:
-    cdef size_t i, j, h
-    cdef size_t mask
     if k < m.ndense:
         if m.dense[k] >= 0:
             m.dense[k] = -1
             m.ndn -= 1
         return
-    if m.cap == 0:
-        return
-    mask = <size_t>(m.cap - 1)
-    i = _slot(k, m.cap)
-    while m.used[i] and m.keys[i] != k:
-        i = (i + 1) & mask
-    if not m.used[i]:
-        return
-    m.used[i] = 0
-    m.n -= 1
-    j = i
-    while True:
-        j = (j + 1) & mask
-        if not m.used[j]:
-            return
-        h = _slot(m.keys[j], m.cap)
-        # Move j back to i if its home slot is not in (i, j].
-        if (j > i and (h <= i or h > j)) or (j < i and (h <= i and h > j)):
-            m.keys[i] = m.keys[j]
-            m.vals[i] = m.vals[j]
-            m.used[i] = 1
-            m.used[j] = 0
-            i = j
+    hmap_del(&m.h, k)
 
 
 cdef bint map_next(IdMap* m, Py_ssize_t* it, uint64_t* k, int64_t* v) noexcept nogil:
     """Iterate over the entries (it starts at 0): direct part, then hash."""
     cdef Py_ssize_t i = it[0]
+    cdef size_t hit
     while <uint64_t>i < m.ndense:
         i += 1
         if m.dense[i - 1] >= 0:
@@ -195,22 +107,17 @@ cdef bint map_next(IdMap* m, Py_ssize_t* it, uint64_t* k, int64_t* v) noexcept n
             k[0] = <uint64_t>(i - 1)
             v[0] = m.dense[i - 1]
             return True
-    while <uint64_t>i < m.ndense + <uint64_t>m.cap:
-        i += 1
-        if m.used[<uint64_t>i - 1 - m.ndense]:
-            it[0] = i
-            k[0] = m.keys[<uint64_t>i - 1 - m.ndense]
-            v[0] = m.vals[<uint64_t>i - 1 - m.ndense]
-            return True
-    it[0] = i
+    hit = <size_t>(<uint64_t>i - m.ndense)
+    if hmap_next(&m.h, &hit, k, v):
+        it[0] = <Py_ssize_t>(m.ndense + hit)
+        return True
+    it[0] = <Py_ssize_t>(m.ndense + hit)
     return False
 
 
 cdef void map_free(IdMap* m) noexcept nogil:
     PyMem_RawFree(m.dense)
-    PyMem_RawFree(m.keys)
-    PyMem_RawFree(m.vals)
-    PyMem_RawFree(m.used)
+    hmap_free(&m.h)
     memset(m, 0, sizeof(IdMap))
 
 
@@ -267,4 +174,81 @@ cdef class IdTable:
         return self.m.ndense
 
     def __len__(self):
-        return self.m.n + self.m.ndn
+        return self.m.h.n + self.m.ndn
+
+
+def _hashmap_selftest(ops):
+    """Run ``ops`` on one fresh HMap (fastrace/_hashmap.pxd) and return one
+    result per operation, for tests/test_hashmap.py to compare with a dict.
+
+    Each op is a tuple (name, key, value); keys are uint64, values int64:
+
+    - ("put", k, v): hmap_put; None.
+    - ("slot", k, init): hmap_slot; the value now held (init if k was new).
+    - ("get", k, 0): hmap_get; the value, or None if absent.
+    - ("del", k, 0): hmap_del; True if k was present.
+    - ("len", 0, 0): entries held.
+    - ("items", 0, 0): [(k, v), ...] from hmap_next, in slot order.
+    - ("hash", k, 0): hmap_hash(k), the home slot before masking.
+    - ("cap", 0, 0): slots allocated.
+    - ("check", 0, 0): None after checking the table's invariants: n equals
+      the full slots, at most half are full, the capacity is a power of two
+      and every entry is found from its home slot without crossing an
+      empty one (what backward-shift deletion must preserve).
+    """
+    cdef HMap m
+    cdef int64_t v
+    cdef int64_t* p
+    cdef uint64_t k, key
+    cdef size_t it, i, j, full
+    out = []
+    hmap_init(&m)
+    try:
+        for name, k, val in ops:
+            if name == "put":
+                if hmap_put(&m, k, <int64_t>val):
+                    raise MemoryError()
+                out.append(None)
+            elif name == "slot":
+                p = hmap_slot(&m, k, <int64_t>val)
+                if p == NULL:
+                    raise MemoryError()
+                out.append(p[0])
+            elif name == "get":
+                out.append(v if hmap_get(&m, k, &v) else None)
+            elif name == "del":
+                out.append(bool(hmap_del(&m, k)))
+            elif name == "len":
+                out.append(m.n)
+            elif name == "items":
+                it = 0
+                items = []
+                while hmap_next(&m, &it, &key, &v):
+                    items.append((key, v))
+                out.append(items)
+            elif name == "hash":
+                out.append(hmap_hash(k))
+            elif name == "cap":
+                out.append(m.cap)
+            elif name == "check":
+                full = 0
+                if m.cap & (m.cap - 1):
+                    raise AssertionError(f"capacity {m.cap} is not a power of two")
+                for i in range(m.cap):
+                    if not m.slots[i].full:
+                        continue
+                    full += 1
+                    j = hmap_hash(m.slots[i].key) & (m.cap - 1)
+                    while j != i:
+                        if not m.slots[j].full:
+                            raise AssertionError(f"key {m.slots[i].key} in slot {i} is "
+                                                 f"cut off from its home by empty slot {j}")
+                        j = (j + 1) & (m.cap - 1)
+                if full != m.n or m.n * 2 > m.cap:
+                    raise AssertionError(f"{full} full slots, n = {m.n}, cap = {m.cap}")
+                out.append(None)
+            else:
+                raise ValueError(f"unknown operation {name!r}")
+    finally:
+        hmap_free(&m)
+    return out

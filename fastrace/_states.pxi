@@ -8,7 +8,7 @@
 # ``states_``/``_st_``: the other concerns are compiled into the same module.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int32_t, int64_t
-from libc.stdlib cimport calloc, free, realloc
+from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memset
 
 from fastrace._varint cimport Growable, adopt, grow_slot, release
@@ -55,83 +55,16 @@ _st_init_go_types()
 
 
 # ---------------------------------------------------------------------------
-# A map from goroutine id (any uint64) to an int64, open addressing with
-# linear probing: for the ids too large for StIndex's direct table (nothing
-# in the format promises small ids).
-
-
-cdef inline Py_ssize_t st_hash(uint64_t key, Py_ssize_t cap) noexcept nogil:
-    return <Py_ssize_t>((key * <uint64_t>0x9E3779B97F4A7C15) >> 17) & (cap - 1)
-
-
-cdef int st_map_init(StMap* m, Py_ssize_t cap) noexcept nogil:
-    m.cap = cap
-    m.n = 0
-    m.keys = <uint64_t*>calloc(<size_t>cap, sizeof(uint64_t))
-    m.vals = <int64_t*>calloc(<size_t>cap, sizeof(int64_t))
-    m.used = <uint8_t*>calloc(<size_t>cap, sizeof(uint8_t))
-    if m.keys == NULL or m.vals == NULL or m.used == NULL:
-        st_map_free(m)
-        return -1
-    return 0
-
-
-cdef void st_map_free(StMap* m) noexcept nogil:
-    free(m.keys)
-    free(m.vals)
-    free(m.used)
-    m.keys = NULL
-    m.vals = NULL
-    m.used = NULL
-    m.cap = 0
-    m.n = 0
-
-
-cdef int st_map_grow(StMap* m) noexcept nogil:
-    cdef StMap old = m[0]
-    cdef Py_ssize_t i, j
-    if st_map_init(m, old.cap * 2):
-        m[0] = old
-        return -1
-    for i in range(old.cap):
-        if old.used[i]:
-            j = st_hash(old.keys[i], m.cap)
-            while m.used[j]:
-                j = (j + 1) & (m.cap - 1)
-            m.used[j] = 1
-            m.keys[j] = old.keys[i]
-            m.vals[j] = old.vals[i]
-            m.n += 1
-    st_map_free(&old)
-    return 0
-
-
-cdef inline int64_t* st_map_put(StMap* m, uint64_t key, int64_t init) noexcept nogil:
-    """The value of ``key``, inserted as ``init`` if absent; NULL when out
-    of memory.  The pointer is valid until the next put."""
-    cdef Py_ssize_t j
-    if 2 * (m.n + 1) > m.cap:
-        if st_map_grow(m):
-            return NULL
-    j = st_hash(key, m.cap)
-    while m.used[j]:
-        if m.keys[j] == key:
-            return &m.vals[j]
-        j = (j + 1) & (m.cap - 1)
-    m.used[j] = 1
-    m.keys[j] = key
-    m.vals[j] = init
-    m.n += 1
-    return &m.vals[j]
-
-
 # Goroutine ids -> dense numbers 0, 1, 2... in order of first sight, for
 # per-goroutine arrays.  Ids below ST_DENSE_MAX are looked up in a directly
 # indexed table (the runtime hands them out from 1 up, in blocks of 16 per
-# P, so they are dense); larger ones in an StMap.  2**22 ids: at most
-# 16 MiB of int32.  On a 37 MB sched trace (6.7M transitions of 200,000
+# P, so they are dense); larger ones (nothing in the format promises small
+# ids) in the package's hash map (HMap, fastrace/_hashmap.pxd).  2**22 ids:
+# at most 16 MiB of int32.  On a 37 MB sched trace (6.7M transitions of 200,000
 # goroutines) the direct table takes the sched profile's pass from 0.17 to
 # 0.10 s of CPU.
+
+from fastrace._hashmap cimport hmap_free, hmap_init, hmap_slot
 
 cdef enum:
     ST_DENSE_MAX = 1 << 22
@@ -142,14 +75,15 @@ cdef int st_index_init(StIndex* x) noexcept nogil:
     x.dense = NULL
     x.dense_cap = 0
     x.n = 0
-    return st_map_init(&x.hashed, 64)
+    hmap_init(&x.hashed)
+    return 0
 
 
 cdef void st_index_free(StIndex* x) noexcept nogil:
     free(x.dense)
     x.dense = NULL
     x.dense_cap = 0
-    st_map_free(&x.hashed)
+    hmap_free(&x.hashed)
 
 
 cdef int st_dense_grow(StIndex* x, uint64_t id) noexcept nogil:
@@ -180,7 +114,7 @@ cdef inline int64_t st_index(StIndex* x, uint64_t id) noexcept nogil:
         if st_dense_grow(x, id):
             return -1
     else:
-        slot = st_map_put(&x.hashed, id, -1)
+        slot = hmap_slot(&x.hashed, id, -1)
         if slot == NULL:
             return -1
         if slot[0] >= 0:

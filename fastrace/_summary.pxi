@@ -86,117 +86,11 @@ SUMMARY_RANGE_FIXED = ("GC concurrent mark phase", "GC incremental sweep", "GC m
 
 
 # ---------------------------------------------------------------------------
-# A hash map int64 -> int64 with deletion (open addressing, linear probing).
+# Maps int64 -> int64 (goroutine, task and P ids; keys of P ranges) are the
+# package's one hash map, HMap (fastrace/_hashmap.pxd); an int64 key is
+# passed as its two's-complement uint64, one to one.
 
-cdef struct SumMap:
-    int64_t* keys
-    int64_t* vals
-    uint8_t* used             # per slot: 0 = empty, 1 = holds a key, 2 = deleted
-    size_t cap                # slots, a power of two (0 before the first put)
-    size_t n                  # keys held
-    size_t filled             # slots not empty (keys and deleted ones)
-
-
-cdef inline size_t sum_hash(int64_t k) noexcept nogil:
-    cdef uint64_t x = <uint64_t>k
-    x ^= x >> 33
-    x *= <uint64_t>0xff51afd7ed558ccd
-    x ^= x >> 33
-    x *= <uint64_t>0xc4ceb9fe1a85ec53
-    x ^= x >> 33
-    return <size_t>x
-
-
-cdef bint sum_map_get(SumMap* m, int64_t key, int64_t* val) noexcept nogil:
-    cdef size_t mask, i
-    if m.cap == 0:
-        return False
-    mask = m.cap - 1
-    i = sum_hash(key) & mask
-    while m.used[i]:
-        if m.used[i] == 1 and m.keys[i] == key:
-            if val != NULL:
-                val[0] = m.vals[i]
-            return True
-        i = (i + 1) & mask
-    return False
-
-
-cdef int sum_map_rehash(SumMap* m) noexcept nogil:
-    # Twice the slots when at least a quarter are keys, else the same number
-    # (then it only clears deleted slots).
-    cdef size_t cap = 64 if m.cap == 0 else (m.cap * 2 if m.n * 4 >= m.cap else m.cap)
-    cdef int64_t* keys = <int64_t*>PyMem_RawMalloc(cap * sizeof(int64_t))
-    cdef int64_t* vals = <int64_t*>PyMem_RawMalloc(cap * sizeof(int64_t))
-    cdef uint8_t* used = <uint8_t*>PyMem_RawMalloc(cap)
-    cdef size_t i, j, mask = cap - 1
-    if keys == NULL or vals == NULL or used == NULL:
-        PyMem_RawFree(keys)
-        PyMem_RawFree(vals)
-        PyMem_RawFree(used)
-        return SUM_NOMEM
-    memset(used, 0, cap)
-    for i in range(m.cap):
-        if m.used[i] == 1:
-            j = sum_hash(m.keys[i]) & mask
-            while used[j]:
-                j = (j + 1) & mask
-            used[j] = 1
-            keys[j] = m.keys[i]
-            vals[j] = m.vals[i]
-    PyMem_RawFree(m.keys)
-    PyMem_RawFree(m.vals)
-    PyMem_RawFree(m.used)
-    m.keys, m.vals, m.used, m.cap = keys, vals, used, cap
-    m.filled = m.n
-    return SUM_OK
-
-
-cdef int sum_map_put(SumMap* m, int64_t key, int64_t val) noexcept nogil:
-    cdef size_t mask, i, slot
-    cdef bint have_slot = False
-    if (m.filled + 1) * 2 > m.cap:
-        if sum_map_rehash(m):
-            return SUM_NOMEM
-    mask = m.cap - 1
-    i = sum_hash(key) & mask
-    while m.used[i]:
-        if m.used[i] == 2:
-            if not have_slot:
-                slot, have_slot = i, True
-        elif m.keys[i] == key:
-            m.vals[i] = val
-            return SUM_OK
-        i = (i + 1) & mask
-    if not have_slot:
-        slot = i
-        m.filled += 1
-    m.used[slot] = 1
-    m.keys[slot] = key
-    m.vals[slot] = val
-    m.n += 1
-    return SUM_OK
-
-
-cdef void sum_map_del(SumMap* m, int64_t key) noexcept nogil:
-    cdef size_t mask, i
-    if m.cap == 0:
-        return
-    mask = m.cap - 1
-    i = sum_hash(key) & mask
-    while m.used[i]:
-        if m.used[i] == 1 and m.keys[i] == key:
-            m.used[i] = 2
-            m.n -= 1
-            return
-        i = (i + 1) & mask
-
-
-cdef void sum_map_free(SumMap* m) noexcept nogil:
-    PyMem_RawFree(m.keys)
-    PyMem_RawFree(m.vals)
-    PyMem_RawFree(m.used)
-    memset(m, 0, sizeof(SumMap))
+from fastrace._hashmap cimport HMap, hmap_get, hmap_put, hmap_del, hmap_free
 
 
 # ---------------------------------------------------------------------------
@@ -405,12 +299,12 @@ cdef struct SumState:
     size_t npairs, cap_pairs
     int64_t* range_reason     # range key -> STW reason string row (-1 for the fixed names)
     size_t nkeys, cap_keys
-    SumMap gmap               # goroutine id -> row in gs (Go's Summarizer.gs)
-    SumMap tmap               # task id -> row in tasks
-    SumMap sys_p              # P -> goroutine in a syscall on it (syscallingP)
-    SumMap sys_g              # goroutine -> P of its syscall (syscallingG)
-    SumMap ranges_p           # (P, range key) -> goroutine (rangesP)
-    SumMap stw_keys           # STW reason string row -> range key
+    HMap gmap                 # goroutine id -> row in gs (Go's Summarizer.gs)
+    HMap tmap                 # task id -> row in tasks
+    HMap sys_p                # P -> goroutine in a syscall on it (syscallingP)
+    HMap sys_g                # goroutine -> P of its syscall (syscallingG)
+    HMap ranges_p             # (P, range key) -> goroutine (rangesP)
+    HMap stw_keys             # STW reason string row -> range key
     int64_t last_ts           # time of the last event
     int64_t sync_ts           # time of the last Sync (or of the first event)
     const StackRowRec* stacks
@@ -470,9 +364,9 @@ cdef int sum_new_g(SumState* s, int64_t id, int64_t creation, int64_t* out) noex
     g.id = id
     g.creation = creation
     g.current = 1
-    if sum_map_get(&s.gmap, id, &old):
+    if hmap_get(&s.gmap, id, &old):
         s.gs[old].current = 0
-    if sum_map_put(&s.gmap, id, <int64_t>s.ngs):
+    if hmap_put(&s.gmap, id, <int64_t>s.ngs):
         return SUM_NOMEM
     out[0] = <int64_t>s.ngs
     s.ngs += 1
@@ -505,7 +399,7 @@ cdef int sum_push_active(SumG* g, int64_t region) noexcept nogil:
 cdef int sum_task(SumState* s, uint64_t id, int64_t* out) noexcept nogil:
     """Row of task id, added if new (Go's getOrAddTask)."""
     cdef SumTask* t
-    if sum_map_get(&s.tmap, <int64_t>id, out):
+    if hmap_get(&s.tmap, id, out):
         return SUM_OK
     if sum_grow(<void**>&s.tasks, &s.cap_tasks, s.ntasks + 1, sizeof(SumTask)):
         return SUM_NOMEM
@@ -515,7 +409,7 @@ cdef int sum_task(SumState* s, uint64_t id, int64_t* out) noexcept nogil:
     t.parent = SUM_NO_TASK
     t.start = -1
     t.end = -1
-    if sum_map_put(&s.tmap, <int64_t>id, <int64_t>s.ntasks):
+    if hmap_put(&s.tmap, id, <int64_t>s.ntasks):
         return SUM_NOMEM
     out[0] = <int64_t>s.ntasks
     s.ntasks += 1
@@ -660,7 +554,7 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
         # Created: a goroutine created inside a region inherits the
         # creator's innermost region's task, as a nameless region.
         c = NULL
-        if sum_map_get(&s.gmap, ev.g, &ci):
+        if hmap_get(&s.gmap, ev.g, &ci):
             c = &s.gs[ci]
         ri = -1
         if c != NULL and c.nactive > 0:
@@ -679,7 +573,7 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
             if sum_push_active(g, ri):
                 return SUM_NOMEM
     else:
-        if not sum_map_get(&s.gmap, id, &gi):
+        if not hmap_get(&s.gmap, id, &gi):
             return sum_no_goroutine(s, ev, id, "transition")
         g = &s.gs[gi]
         if old == G_RUNNING:
@@ -705,10 +599,10 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
                 g.last_syscall_block = 0
                 # Go deletes the P it finds for the goroutine, P 0 when it
                 # finds none (a map's zero value).
-                if not sum_map_get(&s.sys_g, id, &p):
+                if not hmap_get(&s.sys_g, id, &p):
                     p = 0
-                sum_map_del(&s.sys_p, p)
-                sum_map_del(&s.sys_g, id)
+                hmap_del(&s.sys_p, p)
+                hmap_del(&s.sys_g, id)
 
     # Named after the outermost frame of the first transition stack it has.
     if g.name == 0 and stack != 0 and stack < s.nstacks:
@@ -733,7 +627,7 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
         # Exited, or blocked "forever" (which Go counts as an exit).
         return sum_finalize(s, gi, t, True)
     elif new == G_SYSCALL:
-        if sum_map_put(&s.sys_p, ev.p, id) or sum_map_put(&s.sys_g, id, ev.p):
+        if hmap_put(&s.sys_p, ev.p, id) or hmap_put(&s.sys_g, id, ev.p):
             return SUM_NOMEM
         g.last_syscall = t
     return SUM_OK
@@ -744,11 +638,11 @@ cdef int sum_proc_transition(SumState* s, const TraceEventRec* ev) noexcept nogi
     cdef int64_t pid = <int64_t>ev.a[0], goid, gi
     if ev.from_state == ev.to_state or ev.to_state != P_IDLE:
         return SUM_OK
-    if sum_map_get(&s.sys_p, pid, &goid):
-        if not sum_map_get(&s.gmap, goid, &gi):
+    if hmap_get(&s.sys_p, pid, &goid):
+        if not hmap_get(&s.gmap, goid, &gi):
             return sum_no_goroutine(s, ev, goid, "syscall")
         s.gs[gi].last_syscall_block = ev.time
-        sum_map_del(&s.sys_p, pid)
+        hmap_del(&s.sys_p, pid)
     return SUM_OK
 
 
@@ -761,13 +655,13 @@ cdef int sum_range_of(SumState* s, const TraceEventRec* ev, uint32_t* key, int* 
     if typ == EvSTWBegin or typ == EvSTWEnd:
         scope[0] = SUM_SCOPE_GOROUTINE
         scope_id[0] = ev.g
-        if not sum_map_get(&s.stw_keys, <int64_t>ev.a[1], &k):
+        if not hmap_get(&s.stw_keys, ev.a[1], &k):
             if sum_grow(<void**>&s.range_reason, &s.cap_keys, s.nkeys + 1, sizeof(int64_t)):
                 return SUM_NOMEM
             k = <int64_t>s.nkeys
             s.range_reason[k] = <int64_t>ev.a[1]
             s.nkeys += 1
-            if sum_map_put(&s.stw_keys, <int64_t>ev.a[1], k):
+            if hmap_put(&s.stw_keys, ev.a[1], k):
                 return SUM_NOMEM
         key[0] = <uint32_t>k
     elif typ >= EvGCSweepActive and typ <= EvGCSweepEnd:
@@ -793,14 +687,14 @@ cdef int sum_range_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
     if sum_range_of(s, ev, &key, &scope, &sid):
         return SUM_NOMEM
     if scope == SUM_SCOPE_GOROUTINE:
-        if not sum_map_get(&s.gmap, sid, &gi):
+        if not hmap_get(&s.gmap, sid, &gi):
             return SUM_OK
     elif scope == SUM_SCOPE_PROC:
         # A P's range is put on the goroutine running there, in the hope
         # that the same goroutine ends it.
-        if not sum_map_get(&s.gmap, ev.g, &gi):
+        if not hmap_get(&s.gmap, ev.g, &gi):
             return SUM_OK
-        if sum_map_put(&s.ranges_p, sum_proc_range(sid, key), ev.g):
+        if hmap_put(&s.ranges_p, sum_proc_range(sid, key), ev.g):
             return SUM_NOMEM
     else:
         return SUM_OK
@@ -824,13 +718,13 @@ cdef int sum_range_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
     if sum_range_of(s, ev, &key, &scope, &sid):
         return SUM_NOMEM
     if scope == SUM_SCOPE_GOROUTINE:
-        found = sum_map_get(&s.gmap, sid, &gi)
+        found = hmap_get(&s.gmap, sid, &gi)
     elif scope == SUM_SCOPE_PROC:
         rp = sum_proc_range(sid, key)
-        if sum_map_get(&s.ranges_p, rp, &goid):
+        if hmap_get(&s.ranges_p, rp, &goid):
             if goid == ev.g:
-                found = sum_map_get(&s.gmap, goid, &gi)
-            sum_map_del(&s.ranges_p, rp)
+                found = hmap_get(&s.gmap, goid, &gi)
+            hmap_del(&s.ranges_p, rp)
     if not found:
         return SUM_OK
     g = &s.gs[gi]
@@ -846,7 +740,7 @@ cdef int sum_range_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
 cdef int sum_region_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
     cdef int64_t gi, ri, ti
     cdef SumRegion* r
-    if not sum_map_get(&s.gmap, ev.g, &gi):
+    if not hmap_get(&s.gmap, ev.g, &gi):
         return sum_no_goroutine(s, ev, ev.g, "region begin")
     if sum_new_region(s, &ri):
         return SUM_NOMEM
@@ -871,7 +765,7 @@ cdef int sum_region_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
     cdef SumG* g
     cdef SumRegion* r
     cdef SumStats now
-    if not sum_map_get(&s.gmap, ev.g, &gi):
+    if not hmap_get(&s.gmap, ev.g, &gi):
         return sum_no_goroutine(s, ev, ev.g, "region end")
     g = &s.gs[gi]
     if g.nactive > 0:
@@ -995,12 +889,12 @@ cdef void sum_free(SumState* s) noexcept nogil:
     PyMem_RawFree(s.tasks)
     PyMem_RawFree(s.pairs)
     PyMem_RawFree(s.range_reason)
-    sum_map_free(&s.gmap)
-    sum_map_free(&s.tmap)
-    sum_map_free(&s.sys_p)
-    sum_map_free(&s.sys_g)
-    sum_map_free(&s.ranges_p)
-    sum_map_free(&s.stw_keys)
+    hmap_free(&s.gmap)
+    hmap_free(&s.tmap)
+    hmap_free(&s.sys_p)
+    hmap_free(&s.sys_g)
+    hmap_free(&s.ranges_p)
+    hmap_free(&s.stw_keys)
 
 
 # ---------------------------------------------------------------------------
