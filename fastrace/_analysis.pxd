@@ -186,14 +186,6 @@ cdef struct ValidateTypeRec:        # what the validator needs to know of one wi
     uint8_t is_go_status      # 1 = GoStatus or GoStatusStack
 
 
-cdef struct VaMap:                  # uint64 key -> int64 value, open addressing, linear probing (internal)
-    uint64_t* keys            # key per slot
-    int64_t* vals             # value per slot
-    uint8_t* used             # 1 where the slot holds a key
-    Py_ssize_t cap            # slots, a power of two
-    Py_ssize_t n              # slots in use
-
-
 cdef struct VaThread:               # what the transitions so far leave on one thread (internal)
     int64_t m                 # thread (M) id
     int64_t p                 # P id running on it; -1 = none

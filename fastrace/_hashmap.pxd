@@ -112,6 +112,12 @@ cdef inline bint hmap_get(const HMap* m, uint64_t k, int64_t* v) noexcept nogil:
     return True
 
 
+cdef inline int64_t hmap_value(const HMap* m, uint64_t k, int64_t absent) noexcept nogil:
+    """k's value, or ``absent`` if k is not in the map."""
+    cdef int64_t* p = hmap_find(m, k)
+    return absent if p == NULL else p[0]
+
+
 cdef inline int hmap_resize(HMap* m, size_t cap) noexcept nogil:
     """Move every entry to a table of ``cap`` slots (a power of two, at
     least twice the entries), taking the old slots in order.  HMAP_OK, or

@@ -14,7 +14,6 @@
 # ``validate_``/``_va_``: the other concerns are compiled into the same module.
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t, UINT64_MAX
-from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memset
 
 from fastrace._order cimport (
@@ -23,6 +22,7 @@ from fastrace._order cimport (
     K_SYNC, K_LABEL, K_STACK_SAMPLE, K_RANGE_BEGIN, K_RANGE_ACTIVE, K_RANGE_END,
     K_TASK_BEGIN, K_TASK_END, K_STATE_TRANSITION, K_EXPERIMENTAL,
 )
+from fastrace._hashmap cimport HMap, hmap_alloc, hmap_free, hmap_slot, hmap_value
 from fastrace._varint cimport Growable, adopt, grow_slot, release
 
 import numpy as np
@@ -128,96 +128,19 @@ cdef int64_t VA_ZERO_WALL_SEC = -62135596800
 
 
 # ---------------------------------------------------------------------------
-# uint64 -> int64 map (goroutines, Ps, threads, range scopes, tasks).
-
-cdef inline Py_ssize_t va_hash(uint64_t key, Py_ssize_t cap) noexcept nogil:
-    return <Py_ssize_t>((key * <uint64_t>0x9E3779B97F4A7C15) >> 20) & (cap - 1)
-
-
-cdef int va_map_init(VaMap* m, Py_ssize_t cap) noexcept nogil:
-    m.cap = cap
-    m.n = 0
-    m.keys = <uint64_t*>calloc(<size_t>cap, sizeof(uint64_t))
-    m.vals = <int64_t*>calloc(<size_t>cap, sizeof(int64_t))
-    m.used = <uint8_t*>calloc(<size_t>cap, sizeof(uint8_t))
-    if m.keys == NULL or m.vals == NULL or m.used == NULL:
-        va_map_free(m)
-        return -1
-    return 0
-
-
-cdef void va_map_free(VaMap* m) noexcept nogil:
-    free(m.keys)
-    free(m.vals)
-    free(m.used)
-    m.keys = NULL
-    m.vals = NULL
-    m.used = NULL
-    m.cap = 0
-    m.n = 0
-
-
-cdef int va_map_grow(VaMap* m) noexcept nogil:
-    cdef VaMap old = m[0]
-    cdef Py_ssize_t i, j
-    if va_map_init(m, old.cap * 2):
-        m[0] = old
-        return -1
-    for i in range(old.cap):
-        if old.used[i]:
-            j = va_hash(old.keys[i], m.cap)
-            while m.used[j]:
-                j = (j + 1) & (m.cap - 1)
-            m.used[j] = 1
-            m.keys[j] = old.keys[i]
-            m.vals[j] = old.vals[i]
-            m.n += 1
-    va_map_free(&old)
-    return 0
-
-
-cdef inline int64_t* va_map_put(VaMap* m, uint64_t key, int64_t init) noexcept nogil:
-    """The value of ``key``, inserted as ``init`` if absent; NULL when out
-    of memory.  The pointer is valid until the next put."""
-    cdef Py_ssize_t j
-    if 2 * (m.n + 1) > m.cap:
-        if va_map_grow(m):
-            return NULL
-    j = va_hash(key, m.cap)
-    while m.used[j]:
-        if m.keys[j] == key:
-            return &m.vals[j]
-        j = (j + 1) & (m.cap - 1)
-    m.used[j] = 1
-    m.keys[j] = key
-    m.vals[j] = init
-    m.n += 1
-    return &m.vals[j]
-
-
-cdef inline int64_t va_map_get(const VaMap* m, uint64_t key, int64_t absent) noexcept nogil:
-    cdef Py_ssize_t j = va_hash(key, m.cap)
-    while m.used[j]:
-        if m.keys[j] == key:
-            return m.vals[j]
-        j = (j + 1) & (m.cap - 1)
-    return absent
-
-
-# ---------------------------------------------------------------------------
 # The pass.
 
 cdef struct VaState:                # the walk's state (internal)
-    VaMap gs                  # goroutine id -> state | (1 + bound thread) << 8
-    VaMap ps                  # P id -> as gs
-    VaMap ms                  # thread id -> row in threads
+    HMap gs                  # goroutine id -> state | (1 + bound thread) << 8
+    HMap ps                  # P id -> as gs
+    HMap ms                  # thread id -> row in threads
     Growable threads          # VaThread rows
-    VaMap g_ranges            # goroutine id -> first VaRangeEntry of its active ranges; -1 = none
-    VaMap p_ranges            # P id -> as g_ranges
+    HMap g_ranges            # goroutine id -> first VaRangeEntry of its active ranges; -1 = none
+    HMap p_ranges            # P id -> as g_ranges
     int64_t none_ranges       # first VaRangeEntry of the global scope; -1 = none
     Growable entries          # VaRangeEntry rows
     int64_t free_entry        # first free VaRangeEntry; -1 = none
-    VaMap tasks               # task id -> string row of its TaskBegin's type; -1 = ended
+    HMap tasks               # task id -> string row of its TaskBegin's type; -1 = ended
     Growable out              # ValidateProblemRec rows
 
 
@@ -249,8 +172,8 @@ cdef inline int64_t* va_range_head(VaState* s, int scope, int64_t id) noexcept n
     if scope == VA_SCOPE_NONE:
         return &s.none_ranges
     if scope == VA_SCOPE_PROC:
-        return va_map_put(&s.p_ranges, <uint64_t>id, -1)
-    return va_map_put(&s.g_ranges, <uint64_t>id, -1)
+        return hmap_slot(&s.p_ranges, <uint64_t>id, -1)
+    return hmap_slot(&s.g_ranges, <uint64_t>id, -1)
 
 
 cdef inline int64_t va_find_range(const VaInput* I, VaState* s, int64_t head, uint8_t name,
@@ -331,7 +254,7 @@ cdef int64_t va_thread(VaState* s, int64_t row, int64_t m, bint lenient) noexcep
         if va_emit(s, row, VA_NO_EXEC_THREAD, 0, 0):
             return VA_NOMEM - 1
         return -1
-    slot = va_map_put(&s.ms, <uint64_t>m, -1)
+    slot = hmap_slot(&s.ms, <uint64_t>m, -1)
     if slot == NULL:
         return VA_NOMEM - 1
     if slot[0] < 0:
@@ -359,7 +282,7 @@ cdef int va_resource(const VaInput* I, VaState* s, int64_t row, const TraceEvent
     cdef int64_t* slot
     cdef int64_t val, bound, t
     cdef VaThread* th
-    cdef VaMap* ranges = &s.p_ranges if proc else &s.g_ranges
+    cdef HMap* ranges = &s.p_ranges if proc else &s.g_ranges
     if proc:
         new_exec = new == P_RUNNING
         old_exec = old == P_RUNNING
@@ -372,10 +295,10 @@ cdef int va_resource(const VaInput* I, VaState* s, int64_t row, const TraceEvent
     if last_n > 1 and old == undet:
         if va_emit(s, row, VA_G_FROM_UNDETERMINED + off, 0, 0):
             return VA_NOMEM
-    if new == gone and va_map_get(ranges, <uint64_t>rid, -1) >= 0:
+    if new == gone and hmap_value(ranges, <uint64_t>rid, -1) >= 0:
         if va_emit(s, row, VA_G_RANGES + off, 0, 0):
             return VA_NOMEM
-    slot = va_map_put(&s.ps if proc else &s.gs, <uint64_t>rid, -1)
+    slot = hmap_slot(&s.ps if proc else &s.gs, <uint64_t>rid, -1)
     if slot == NULL:
         return VA_NOMEM
     if slot[0] >= 0:
@@ -629,7 +552,7 @@ cdef int va_pass(const VaInput* I, VaState* s) noexcept nogil:
             continue
         m = I.threads[e.m]
         if check_ctx and k != K_SYNC and k != K_STACK_SAMPLE:
-            t = va_map_get(&s.ms, <uint64_t>m, -1)
+            t = hmap_value(&s.ms, <uint64_t>m, -1)
             if t >= 0:
                 th = &(<VaThread*>s.threads.data)[t]
                 want_p = th.p
@@ -679,7 +602,7 @@ cdef int va_pass(const VaInput* I, VaState* s) noexcept nogil:
             if I.soff[e.a[0] + 1] == I.soff[e.a[0]]:
                 if va_emit(s, r, VA_LABEL_EMPTY, 0, 0):
                     return VA_NOMEM
-            if va_map_get(&s.gs, <uint64_t>e.g, -1) < 0:
+            if hmap_value(&s.gs, <uint64_t>e.g, -1) < 0:
                 if va_emit(s, r, VA_LABEL_G, 0, 0):
                     return VA_NOMEM
         elif k == K_TASK_BEGIN:
@@ -689,12 +612,12 @@ cdef int va_pass(const VaInput* I, VaState* s) noexcept nogil:
             if e.a[1] == 0:
                 if va_emit(s, r, VA_TASK_PARENT, 0, 0):
                     return VA_NOMEM
-            slot = va_map_put(&s.tasks, e.a[0], -1)
+            slot = hmap_slot(&s.tasks, e.a[0], -1)
             if slot == NULL:
                 return VA_NOMEM
             slot[0] = <int64_t>e.a[2]
         elif k == K_TASK_END:
-            slot = va_map_put(&s.tasks, e.a[0], -1)
+            slot = hmap_slot(&s.tasks, e.a[0], -1)
             if slot == NULL:
                 return VA_NOMEM
             if slot[0] >= 0:
@@ -708,12 +631,12 @@ cdef int va_pass(const VaInput* I, VaState* s) noexcept nogil:
 
 
 cdef void va_state_free(VaState* s) noexcept nogil:
-    va_map_free(&s.gs)
-    va_map_free(&s.ps)
-    va_map_free(&s.ms)
-    va_map_free(&s.g_ranges)
-    va_map_free(&s.p_ranges)
-    va_map_free(&s.tasks)
+    hmap_free(&s.gs)
+    hmap_free(&s.ps)
+    hmap_free(&s.ms)
+    hmap_free(&s.g_ranges)
+    hmap_free(&s.p_ranges)
+    hmap_free(&s.tasks)
     release(&s.threads)
     release(&s.entries)
 
@@ -809,9 +732,9 @@ def validate_rows(events, const int64_t[::1] threads, strings, Py_ssize_t nstack
     s.none_ranges = -1
     s.free_entry = -1
     status = 0
-    if (va_map_init(&s.gs, 1024) or va_map_init(&s.ps, 64) or va_map_init(&s.ms, 64)
-            or va_map_init(&s.g_ranges, 64) or va_map_init(&s.p_ranges, 64)
-            or va_map_init(&s.tasks, 64)):
+    if (hmap_alloc(&s.gs, 1024) or hmap_alloc(&s.ps, 64) or hmap_alloc(&s.ms, 64)
+            or hmap_alloc(&s.g_ranges, 64) or hmap_alloc(&s.p_ranges, 64)
+            or hmap_alloc(&s.tasks, 64)):
         status = VA_NOMEM
     if status == 0:
         with nogil:
