@@ -13,6 +13,8 @@ import random
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 from fastrace._order import _hashmap_selftest
 
 M64 = 2**64 - 1
