@@ -29,5 +29,6 @@ cnp.import_array()
 
 include "_summary.pxi"
 include "_gcutil.pxi"
+include "_mmu.pxi"
 include "_states.pxi"
 include "_validate.pxi"
