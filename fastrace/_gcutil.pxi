@@ -1,11 +1,11 @@
 # Included by fastrace/_analysis.pyx.
 #
-# Ranges, GC and mutator utilisation (the MMU curve over it is in
-# _mmu.pxi): the C passes behind fastrace.analysis.gc.  What they compute
-# is defined by Go 1.27.3's internal/trace: event.go (Event.Range, Event.RangeAttributes: range names,
-# scopes and attributes), gc.go (MutatorUtilizationV2, MMUCurve) and
-# cmd/trace/gen.go (a range reported active at the start of the trace starts
-# there, ranges still open at the end end with the trace).
+# Ranges, GC and mutator utilisation (the MMU curve over it is in _mmu.pxi):
+# the C passes behind fastrace.analysis.gc.  What they compute is defined by
+# Go 1.27.3's internal/trace: event.go (Event.Range, Event.RangeAttributes:
+# range names, scopes and attributes), gc.go (MutatorUtilizationV2, MMUCurve)
+# and cmd/trace/gen.go (a range reported active at the start of the trace
+# starts there, ranges still open at the end end with the trace).
 #
 # Every C-level name here starts with gcu_ / GCU_ (or is RangeRec /
 # MutatorUtilRec from _analysis.pxd): this file shares one module with the
