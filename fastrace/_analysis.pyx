@@ -28,6 +28,7 @@ from fastrace._order cimport *
 cnp.import_array()
 
 include "_summary.pxi"
+include "_summary_rows.pxi"
 include "_gcutil.pxi"
 include "_mmu.pxi"
 include "_states.pxi"
