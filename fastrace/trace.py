@@ -494,8 +494,8 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
             # all the rows, then order the generations in parallel.
             todo = [current, *pieces]
             bounds = [parallel.row_bound(piece) for piece in todo]
-            if not room.fits(0, sum(bounds)):
-                workers = 1                  # maybe too large: each generation checked
+            if not room.fits(0, sum(bounds)) and not _room_for_all(room, state, todo):
+                workers = 1                  # a malformed generation: ordering reports it
             else:
                 try:
                     state.reserve(sum(bounds))   # address space (one row per byte at most)
@@ -546,30 +546,62 @@ def read(source, *, workers: int = 1, on_error: str = "raise") -> Trace:
     return trace
 
 
+def _counted(state, piece) -> tuple[int | None, dict | None]:
+    """How many rows ordering ``piece`` gives at most (counted exactly, a
+    pass over its events), with the generations' prepared inputs; None
+    for the count where a generation is malformed (ordering then reports
+    it where Go does)."""
+    from fastrace import _order
+
+    try:
+        prepared = _order.prepare(piece, state)
+    except TraceError:
+        return None, None
+    scratch = _order.new_state(piece.version)
+    counts = [_order.count_generation(scratch, piece, p) for p in prepared.values()]
+    if any(c < 0 for c in counts):
+        return None, prepared
+    return sum(counts), prepared
+
+
+def _refuse(room, rows_now: int, rows: int, piece):
+    g = piece.generations
+    return room.refuse(rows_now, rows, offset=int(g["offset"][0]) if len(g) else None,
+                       generation=int(g["gen"][0]) if len(g) else None)
+
+
 def _room_for(room, state, piece) -> dict | None:
     """Refuse ``piece`` (one or more generations) with TraceTooLargeError
     if its rows would not fit in memory (fastrace.limits), before any of
     them is written.  Returns the generations' prepared inputs when they
     had to be counted (ordering then reuses them), else None."""
-    from fastrace import _order, parallel
+    from fastrace import parallel
 
     rows_now = state.rows() + state.taken
     if room.fits(rows_now, parallel.row_bound(piece)):
         return None                     # the bound fits: nothing to count
-    try:
-        prepared = _order.prepare(piece, state)
-    except TraceError:
-        return None                     # ordering reports it where Go does
-    scratch = _order.new_state(piece.version)
-    counts = [_order.count_generation(scratch, piece, p) for p in prepared.values()]
-    if any(c < 0 for c in counts):
-        return prepared                 # a malformed event: ordering reports it
-    rows = sum(counts) + 1              # and the Sync that may end the trace after it
-    if not room.fits(rows_now, rows):
-        g = piece.generations
-        raise room.refuse(rows_now, rows, offset=int(g["offset"][0]) if len(g) else None,
-                          generation=int(g["gen"][0]) if len(g) else None)
+    rows, prepared = _counted(state, piece)
+    if rows is not None and not room.fits(rows_now, rows + 1):   # + the final Sync
+        raise _refuse(room, rows_now, rows + 1, piece)
     return prepared
+
+
+def _room_for_all(room, state, pieces: list) -> bool:
+    """read(workers=N), whose bound for all the pieces does not fit: count
+    them exactly, and refuse (TraceTooLargeError, naming the first
+    generation that passes the limit) before anything is ordered.  False
+    where a piece is malformed (counted no further)."""
+    total = 0
+    for piece in pieces:
+        if piece.error is not None and not len(piece.generations):
+            break
+        rows, _ = _counted(state, piece)
+        if rows is None:
+            return False
+        if not room.fits(total, rows + 1):
+            raise _refuse(room, total, rows + 1, piece)
+        total += rows
+    return True
 
 
 def _note_growing_file(e: TraceError, keep, view) -> None:

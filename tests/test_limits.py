@@ -240,3 +240,22 @@ def test_wire_error_in_generation_past_int64():
         fastrace.decode_wire(data)
     assert info.value.generation == 2**64 - 1
     assert info.value.batch == 1
+
+
+def test_workers_count_exactly_when_only_the_bound_is_too_large(limit):
+    # read(workers=2) checks all the generations at once: past the free
+    # bound it counts them exactly, so a trace that fits is still read
+    # (in parallel where the generations allow), and one that does not
+    # is refused before any generation is ordered, naming the first that
+    # passes the limit.
+    whole = fastrace.read(LONG)
+    rows = len(whole.events)
+    wire = fastrace.decode_wire(LONG)
+    b = wire.batches
+    assert int(b["size"][b["kind"] == 0].sum()) > 2 * rows
+    limit((rows + 8) * 56)
+    assert np.array_equal(fastrace.read(LONG, workers=2).events, whole.events)
+    limit(56 * 10)
+    with pytest.raises(TraceTooLargeError) as info:
+        fastrace.read(LONG, workers=2)
+    assert info.value.generation == 1
