@@ -315,6 +315,28 @@ def seeds(target: str) -> list[bytes]:
     for tr in texts:
         with contextlib.suppress(Exception):
             out.append(rawtext.text_to_wire(tr))
+    if target in ("read", "wire"):
+        out += _compressed_seeds(sorted(fixtures, key=lambda p: p.stat().st_size)[:3])
+    return out
+
+
+def _compressed_seeds(fixtures: list[Path]) -> list[bytes]:
+    """The inputs fastrace.sources unwraps: small fixtures compressed with
+    every codec it knows, one of them twice, and a trace header followed by
+    a run of zeros (the shape of a decompression bomb, inflating past the
+    memory cap when FASTRACE_MEMORY_LIMIT is small)."""
+    import bz2
+    import gzip
+    import lzma
+
+    codecs = [gzip.compress, bz2.compress, lzma.compress]
+    with contextlib.suppress(ImportError):
+        import zstandard
+        codecs.append(zstandard.ZstdCompressor().compress)
+    out = [c(f.read_bytes()) for f in fixtures for c in codecs]
+    if fixtures:
+        out.append(gzip.compress(lzma.compress(fixtures[0].read_bytes())))
+    out.append(gzip.compress(b"go 1.27 trace\x00\x00\x00" + bytes(8 << 20)))
     return out
 
 
