@@ -32,6 +32,14 @@ import numpy as np
 
 CAN_RESET_PEAK = os.access("/proc/self/clear_refs", os.W_OK) and Path("/proc/self/status").exists()
 
+SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
+"""Running under tests/sanitize.sh's AddressSanitizer build: its allocator
+touches the memory it hands out and keeps freed blocks in quarantine, so
+the peak RSS says nothing about what fastrace holds."""
+
+RSS_METER = CAN_RESET_PEAK and not SANITIZED
+"""Whether :func:`peak_rss_growth` measures fastrace's own use here."""
+
 
 def status_kb(field: str) -> int:
     """A ``kB`` field of /proc/self/status (``VmRSS``, ``VmHWM``, ...)."""

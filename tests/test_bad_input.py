@@ -16,7 +16,7 @@ import pytest
 import fastrace
 from fastrace import TraceFormatError, UnsupportedVersionError, _varint
 from tests import FIXTURES
-from tests.memory import CAN_RESET_PEAK, peak_rss_growth
+from tests.memory import RSS_METER, peak_rss_growth
 from tests.tracebuild import (END_OF_GENERATION, NO_M, batch, ev, header, minimal, stacks,
                               strings, sync, uv)
 
@@ -312,7 +312,7 @@ def _assert_memory_bounded(copies: list[bytes]) -> None:
         budget = _table_budget(len(b))
         assert budget < MAP_THRESHOLD, "inputs this small must keep every table out of a mapping"
         before = _varint.mapped_growths()
-        rss = peak_rss_growth(lambda: _check_outcome(b)) if CAN_RESET_PEAK else 0
+        rss = peak_rss_growth(lambda: _check_outcome(b)) if RSS_METER else 0
         tracemalloc.start()
         try:
             _check_outcome(b)
@@ -351,7 +351,7 @@ def _mapped_table(_n: int) -> None:
 @pytest.mark.parametrize("leak, meter", [
     (lambda n: np.zeros(n, np.uint8), "asked of the heap"),    # asked for, never touched
     pytest.param(_libc_block, "peak RSS", marks=pytest.mark.skipif(
-        not CAN_RESET_PEAK, reason="needs /proc/self/clear_refs")),   # invisible to tracemalloc
+        not RSS_METER, reason="needs a peak RSS meter (Linux, not under ASan)")),   # invisible to tracemalloc
     (_mapped_table, "moved to a mapping"),                     # the allocator's counter
 ], ids=["numpy", "libc-malloc", "mapped-table"])
 def test_memory_meters_catch_a_decoder_that_allocates_for_its_claims(monkeypatch, leak, meter):
@@ -377,7 +377,7 @@ def _many_events(n: int) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.skipif(not CAN_RESET_PEAK, reason="needs /proc/self/clear_refs (Linux)")
+@pytest.mark.skipif(not RSS_METER, reason="needs a peak RSS meter (Linux, not under ASan)")
 def test_peak_rss_stays_proportional_to_input():
     """The tables of large inputs live in their own memory mappings, which
     tracemalloc does not see: measure the process's peak RSS (VmHWM, reset

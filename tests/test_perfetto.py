@@ -364,9 +364,12 @@ def run_chromium(url: str, *extra: str) -> str:
     import subprocess
 
     chrome = _chromium()
+    # The browser is a tool here, not code under test: without the
+    # sanitizer runtimes tests/sanitize.sh preloads into its processes.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     r = subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu",
                         "--hide-scrollbars", "--virtual-time-budget=60000", *extra, url],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, env=env)
     return r.stdout
 
 
