@@ -87,6 +87,12 @@ cdef bint check_fresh(OrderState* S, OrderState* F, IdMap* pops) noexcept nogil:
     cdef bint ok
     if F.deps_full:
         return False
+    if S.initial_gen == 0:
+        # No event ordered yet (the generations before held none): in
+        # sequence this generation is the first one, whose rules differ
+        # (status events of unknown resources are Undetermined, not
+        # NotExist or errors); a fresh run assumes a later one.
+        return False
     for i in range(F.deps.n):
         if dep_at(F, i).kind == DEP_RANGE:
             nactive += 1

@@ -156,3 +156,33 @@ def test_event_error_in_generation_past_int64(workers):
         fastrace.read(data, workers=workers)
     assert info.value.generation == 2**64 - 1
     assert info.value.batch == 1 and info.value.offset == len(data) - 1
+
+
+@pytest.mark.parametrize("version", [25, 26])
+def test_workers_when_the_first_generations_have_no_events(version):
+    # Finding (target "read2"): generations with nothing but their Sync came
+    # first, then a generation whose ProcStatus names a P never seen.  In
+    # sequence that generation is the first with events, where Go calls an
+    # unknown P's old state Undetermined (go tool trace -d=parsed:
+    # "ProcID=0 Undetermined->Running"); read(workers=2) merged a run
+    # ordered from an empty state that assumed a later generation and wrote
+    # NotExist.  A run is now merged only after an event has been ordered.
+    from fastrace import parallel
+    from fastrace.kinds import ProcState
+
+    out = bytearray(header(version))
+    for g in (1, 2, 3):
+        out += batch(g, NO_M, 10 * g, sync(version, 1_000_000_000, (1, 99 + g, 1740755049, 0)))
+        if g == 3:
+            out += batch(g, 1, 31, ev(13, 1, 0, 1))     # ProcStatus dt=1 p=0 Running
+        if version >= 26:
+            out += bytes([52])                          # EndOfGeneration
+    data = bytes(out)
+    one = fastrace.read(data)
+    row = one.events[one.events["type"] == 13]
+    assert row["from_state"].tolist() == [ProcState.UNDETERMINED]
+    assert row["to_state"].tolist() == [ProcState.RUNNING]
+    before = dict(parallel.PARALLEL_STATS)
+    two = fastrace.read(data, workers=2)
+    assert two.events.tobytes() == one.events.tobytes()
+    assert parallel.PARALLEL_STATS["reordered"] > before["reordered"]
