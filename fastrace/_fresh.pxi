@@ -252,10 +252,15 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
             if d.a & UNK_P:
                 rows[d.row].p = <int32_t>(ms.p if ms != NULL else NONE)
         elif d.kind == DEP_TASK_END:
+            # The first end of a task S has takes its parent and name and
+            # ends it; a later end of the same id then finds no task, as in
+            # sequence (the run wrote "no task" for each).
             if map_get(&S.tmap, <uint64_t>d.id, &slot):
                 t = task_state(S, slot)
                 rows[d.row].a[1] = t.parent
                 rows[d.row].a[2] = t.name
+                map_del(&S.tmap, <uint64_t>d.id)
+                pool_release(&S.tpool, slot)
     rows[0].a[0] = <uint64_t>(S.syncs + 1)
     # Ms, in the order the run met them (the order ordering in sequence
     # creates the new ones in), then the M column.
@@ -292,10 +297,6 @@ cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base)
         d = dep_at(F, i)
         if d.kind == DEP_G_DELETED and find_g_raw(F, d.id) == NULL:
             delete_g(S, d.id)
-        elif d.kind == DEP_TASK_END:
-            if map_get(&S.tmap, <uint64_t>d.id, &slot):
-                map_del(&S.tmap, <uint64_t>d.id)
-                pool_release(&S.tpool, slot)
     it = 0
     while map_next(&F.gmap, &it, &key, &val):
         r = g_state(F, val)

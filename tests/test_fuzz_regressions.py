@@ -186,3 +186,31 @@ def test_workers_when_the_first_generations_have_no_events(version):
     two = fastrace.read(data, workers=2)
     assert two.events.tobytes() == one.events.tobytes()
     assert parallel.PARALLEL_STATS["reordered"] > before["reordered"]
+
+
+def test_workers_with_a_task_ended_twice_in_a_later_generation():
+    # Finding (target "read2"): a task begun in generation 1 and ended twice
+    # in generation 2.  In sequence the first TaskEnd takes the task's
+    # parent and name and ends it, so the second finds no task: Go prints
+    # `TaskEnd ... ID=2 Parent=18446744073709551615 Type=""` for it.
+    # read(workers=2) gave the second end the task's name too.
+    from fastrace import parallel
+
+    out = bytearray(header(22))
+    out += batch(1, NO_M, 1, sync(22, 15_625_000))
+    out += batch(1, NO_M, 2, strings((1, b"my task")))
+    # ProcStatus p=0 Running, GoStatus g=1 m=0 Running, TaskBegin task=2 parent=none name=1
+    out += batch(1, 0, 10, ev(13, 1, 0, 1) + ev(25, 1, 1, 0, 2) + ev(40, 1, 2, 0, 1, 0))
+    out += batch(2, NO_M, 20, sync(22, 15_625_000))
+    # ProcStatus, GoStatus, TaskEnd task=2, TaskEnd task=2
+    out += batch(2, 0, 30, ev(13, 1, 0, 1) + ev(25, 1, 1, 0, 2) + ev(41, 1, 2, 0) + ev(41, 1, 2, 0))
+    data = bytes(out)
+    one = fastrace.read(data)
+    ends = one.events[one.events["type"] == 41]
+    names = [one.strings[int(r)] for r in ends["a"][:, 2]]
+    assert names == [b"my task", b""]
+    assert ends["a"][:, 1].tolist() == [2**64 - 1, 2**64 - 1]
+    before = dict(parallel.PARALLEL_STATS)
+    two = fastrace.read(data, workers=2)
+    assert two.events.tobytes() == one.events.tobytes()
+    assert parallel.PARALLEL_STATS["merged"] > before["merged"]   # the parallel path ran
