@@ -259,3 +259,14 @@ def test_workers_count_exactly_when_only_the_bound_is_too_large(limit):
     with pytest.raises(TraceTooLargeError) as info:
         fastrace.read(LONG, workers=2)
     assert info.value.generation == 1
+
+
+def test_corrupt_xz_after_its_start_is_a_format_error():
+    # The start decompresses (a trace header), the rest does not: lzma
+    # raises LZMAError, which is not an OSError; it must still come out as
+    # a TraceFormatError saying the compressed input is broken.
+    data = lzma.compress(LONG.read_bytes() * 8)
+    bad = bytearray(data)
+    bad[len(bad) * 3 // 4] ^= 0xFF
+    with pytest.raises(fastrace.TraceFormatError, match="xz-compressed but does not decompress"):
+        fastrace.read(bytes(bad))
