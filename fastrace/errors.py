@@ -52,18 +52,8 @@ class TraceError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        where = []
-        if self.offset is not None:
-            where.append(f"offset {self.offset}")
-        if self.generation is not None:
-            where.append(f"generation {self.generation}")
-        if self.batch is not None:
-            where.append(f"batch {self.batch}")
-        if self.event is not None:
-            where.append(f"event {self.event}")
-        if not where:
-            return self.problem
-        return f"{self.problem} (at {', '.join(where)})"
+        return self.problem + _where(offset=self.offset, generation=self.generation,
+                                     batch=self.batch, event=self.event)
 
     def __reduce__(self):  # keep attributes across pickling (process pools)
         return (
@@ -156,11 +146,6 @@ class TraceWarning(NamedTuple):
     events_kept: int
 
     def __str__(self) -> str:
-        where = []
-        if self.offset is not None:
-            where.append(f"offset {self.offset}")
-        if self.generation is not None:
-            where.append(f"generation {self.generation}")
         lost = []
         if self.bytes_lost is not None:
             lost.append(f"{self.bytes_lost:,} bytes")
@@ -170,9 +155,14 @@ class TraceWarning(NamedTuple):
         if lost:
             text += f" ({', '.join(lost)})"
         text += f": {self.reason}"
-        if where:
-            text += f" (at {', '.join(where)})"
-        return text
+        return text + _where(offset=self.offset, generation=self.generation)
+
+
+def _where(**place: int | None) -> str:
+    """`` (at offset 12, generation 3)`` for the places that are known
+    (in the order given), or nothing."""
+    known = [f"{name} {value}" for name, value in place.items() if value is not None]
+    return f" (at {', '.join(known)})" if known else ""
 
 
 def check_on_error(on_error: str) -> None:
