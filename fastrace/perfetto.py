@@ -465,26 +465,22 @@ class _Interned:
         self.arg_names: dict = {}
 
     def name(self, p, text: str) -> int:
-        iid = self.names.get(text)
-        if iid is None:
-            iid = self.names[text] = len(self.names) + 1
-            e = p.interned_data.event_names.add()
-            e.iid, e.name = iid, text
-        return iid
+        return self._iid(self.names, p, "event_names", text)
 
     def category(self, p, text: str) -> int:
-        iid = self.categories.get(text)
-        if iid is None:
-            iid = self.categories[text] = len(self.categories) + 1
-            e = p.interned_data.event_categories.add()
-            e.iid, e.name = iid, text
-        return iid
+        return self._iid(self.categories, p, "event_categories", text)
 
     def arg_name(self, p, text: str) -> int:
-        iid = self.arg_names.get(text)
+        return self._iid(self.arg_names, p, "debug_annotation_names", text)
+
+    @staticmethod
+    def _iid(table: dict, p, field: str, text: str) -> int:
+        """``text``'s id in ``table``; a new one is also defined in packet
+        ``p`` (its ``interned_data.<field>`` list), touched only then."""
+        iid = table.get(text)
         if iid is None:
-            iid = self.arg_names[text] = len(self.arg_names) + 1
-            e = p.interned_data.debug_annotation_names.add()
+            iid = table[text] = len(table) + 1
+            e = getattr(p.interned_data, field).add()
             e.iid, e.name = iid, text
         return iid
 
