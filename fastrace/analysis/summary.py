@@ -285,16 +285,13 @@ def _by_owner(table: np.ndarray, owner: str, key: str) -> dict[int, dict[str, in
 _CHUNK = 8192   # rows formatted at a time: bounds the Python objects alive at once
 
 
-def _map_texts(table: np.ndarray, key: str, ids: list[int]) -> list[str]:
-    """For each goroutine of ``ids``, its rows of ``table`` (goroutine,
-    ``key``, time) as the text of a JSON object ``{"key": time, ...}``,
-    as the JSON encoder writes the dict (``{}`` for none)."""
-    keys, times = table[key].tolist(), table["time"].tolist()
-    quoted = {k: _ENCODER.encode(k) for k in set(keys)}
-    items: dict[int, list[str]] = {}
-    for o, k, v in zip(table["goroutine"].tolist(), keys, times):
-        items.setdefault(o, []).append(f"{quoted[k]}: {v}")
-    return ["{" + ", ".join(items[i]) + "}" if i in items else "{}" for i in ids]
+def _map_texts(maps: dict[int, dict[str, int]], ids: list[int]) -> list[str]:
+    """For each goroutine of ``ids``, its map from ``maps`` (as
+    :func:`_by_owner` makes them) as the text of a JSON object, as the
+    JSON encoder writes the dict (``{}`` for none)."""
+    quoted = {k: _ENCODER.encode(k) for m in maps.values() for k in m}
+    return ["{" + ", ".join([f"{quoted[k]}: {v}" for k, v in maps[i].items()]) + "}"
+            if i in maps else "{}" for i in ids]
 
 
 def _goroutine_chunks(s: Summary, maps_as_json: bool = False) -> Iterator[list[list]]:
@@ -313,11 +310,8 @@ def _goroutine_chunks(s: Summary, maps_as_json: bool = False) -> Iterator[list[l
             # The tables are sorted by goroutine, as the goroutines are.
             a = int(np.searchsorted(owners, ids[0], side="left"))
             b = int(np.searchsorted(owners, ids[-1], side="right"))
-            if maps_as_json:
-                maps.append(_map_texts(table[a:b], key, ids))
-                continue
             m = _by_owner(table[a:b], "goroutine", key)
-            maps.append([m.get(i, empty) for i in ids])
+            maps.append(_map_texts(m, ids) if maps_as_json else [m.get(i, empty) for i in ids])
         yield [ids, part["name"].tolist(), part["creation_time"].tolist(),
                np.maximum(part["start_time"], 0).tolist(),
                np.maximum(part["end_time"], 0).tolist(),
