@@ -866,16 +866,13 @@ def decode_wire(const uint8_t[::1] data, bint salvage_prefix=False,
         st = decode_all(&d)
     error = None
     if st:
+        error = _wire_error(&d.err, version)
         # Events read before the damage (none of an event batch's in
         # index_only mode): what on_error="truncate" says it dropped.
-        events_read = d.events.n
+        error.events_read = d.events.n
         if st == WIRE_NOMEM or not salvage_prefix or not salvage(&d):
             _free_all(&d)
-            error = _wire_error(&d.err, version)
-            error.events_read = events_read
             raise error
-        error = _wire_error(&d.err, version)
-        error.events_read = events_read
     try:
         return {
             "error": error,
