@@ -564,12 +564,6 @@ def _counted(state, piece) -> tuple[int | None, dict | None]:
     return sum(counts), prepared
 
 
-def _refuse(room, rows_now: int, rows: int, piece):
-    g = piece.generations
-    return room.refuse(rows_now, rows, offset=int(g["offset"][0]) if len(g) else None,
-                       generation=int(g["gen"][0]) if len(g) else None)
-
-
 def _room_for(room, state, piece) -> dict | None:
     """Refuse ``piece`` (one or more generations) with TraceTooLargeError
     if its rows would not fit in memory (fastrace.limits), before any of
@@ -580,10 +574,7 @@ def _room_for(room, state, piece) -> dict | None:
     rows_now = state.rows() + state.taken
     if room.fits(rows_now, parallel.row_bound(piece)):
         return None                     # the bound fits: nothing to count
-    rows, prepared = _counted(state, piece)
-    if rows is not None and not room.fits(rows_now, rows + 1):   # + the final Sync
-        raise _refuse(room, rows_now, rows + 1, piece)
-    return prepared
+    return _count_or_refuse(room, state, piece, rows_now)[1]
 
 
 def _room_for_all(room, state, pieces: list) -> bool:
@@ -595,13 +586,23 @@ def _room_for_all(room, state, pieces: list) -> bool:
     for piece in pieces:
         if piece.error is not None and not len(piece.generations):
             break
-        rows, _ = _counted(state, piece)
+        rows, _ = _count_or_refuse(room, state, piece, total)
         if rows is None:
             return False
-        if not room.fits(total, rows + 1):
-            raise _refuse(room, total, rows + 1, piece)
         total += rows
     return True
+
+
+def _count_or_refuse(room, state, piece, rows_now: int) -> tuple[int | None, dict | None]:
+    """:func:`_counted` for ``piece``, raising TraceTooLargeError (naming
+    its first generation) if ``rows_now`` rows, its rows and the Sync that
+    may end the trace do not fit."""
+    rows, prepared = _counted(state, piece)
+    if rows is not None and not room.fits(rows_now, rows + 1):
+        g = piece.generations
+        raise room.refuse(rows_now, rows + 1, offset=int(g["offset"][0]) if len(g) else None,
+                          generation=int(g["gen"][0]) if len(g) else None)
+    return rows, prepared
 
 
 def _note_growing_file(e: TraceError, keep, view) -> None:
@@ -610,7 +611,7 @@ def _note_growing_file(e: TraceError, keep, view) -> None:
     when it was opened."""
     import mmap
 
-    if not isinstance(keep, mmap.mmap) or getattr(e, "_growing_noted", False):
+    if not isinstance(keep, mmap.mmap):
         return
     try:
         now = keep.size()               # the file's size now, not the mapping's
@@ -622,7 +623,6 @@ def _note_growing_file(e: TraceError, keep, view) -> None:
                       "called trace.Stop, or pass on_error='truncate' to keep the "
                       "complete generations written so far)")
         e.args = (e._message(),)
-        e._growing_noted = True
 
 
 class _Seen:
