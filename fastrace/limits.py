@@ -53,15 +53,21 @@ def _parse_size(text: str) -> int | None:
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
+def _configured() -> str | None:
+    """``FASTRACE_MEMORY_LIMIT`` as set, or None where it is not (or empty)."""
+    text = os.environ.get(ENV, "").strip()
+    return text or None
+
+
 def memory_limit() -> int | None:
     """The bytes fastrace may take now: ``FASTRACE_MEMORY_LIMIT`` if set
     (None for ``off``), else :func:`available_memory`."""
-    text = os.environ.get(ENV)
-    if text is not None and text.strip():
-        if text.strip().lower() in ("off", "none", "unlimited"):
-            return None
-        return _parse_size(text)
-    return available_memory()
+    text = _configured()
+    if text is None:
+        return available_memory()
+    if text.lower() in ("off", "none", "unlimited"):
+        return None
+    return _parse_size(text)
 
 
 def _read_int(path: str) -> int | None:
@@ -129,13 +135,11 @@ class TableRoom:
         """Whether ``rows_more`` rows can be added to a table of
         ``rows_now`` rows (``FASTRACE_MEMORY_LIMIT`` bounds the whole
         table; available memory bounds what is still to be written)."""
-        env = os.environ.get(ENV)
         limit = memory_limit()
         if limit is None:
             return True
-        if env is not None and env.strip():
-            return (rows_now + rows_more) * self.row_bytes <= limit
-        return rows_more * self.row_bytes <= limit
+        rows = rows_now + rows_more if _configured() else rows_more
+        return rows * self.row_bytes <= limit
 
     def refuse(self, rows_now: int, rows_more: int, offset: int | None,
                generation: int | None) -> TraceTooLargeError:
