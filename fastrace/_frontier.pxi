@@ -5,7 +5,7 @@
 # Cursors and the frontier heap (the same heap operations as Go's reader, so
 # that ties between equal timestamps resolve the same way).
 
-cdef int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
+cdef inline int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogil:
     """Load the M's next event into cu: 1, or 0 at its end, -1 on error.
 
     Events are read and checked straight from the input when the ordering

@@ -847,9 +847,17 @@ cdef int adv_go_range(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                   bint* ok) noexcept nogil:
-    # One if/elif chain on t: Cython makes it a single switch.
+    # Cython tests the conditions of this chain in turn (each "a or b" is
+    # its own small switch), so the types of scheduler-heavy traces, nearly
+    # every event there, come first.
     cdef uint8_t t = cu.typ
-    if t == EvProcStatus:
+    if t == EvGoStart:
+        return adv_go_start(o, gi, cu, c, nc, ok)
+    elif t == EvGoDestroy or t == EvGoStop or t == EvGoBlock:
+        return adv_go_stop_exec(o, gi, cu, c, nc, ok)
+    elif t == EvGoUnblock:
+        return adv_go_unblock(o, gi, cu, c, nc, ok)
+    elif t == EvProcStatus:
         return adv_proc_status(o, gi, cu, c, nc, ok)
     elif t == EvProcStart:
         return adv_proc_start(o, gi, cu, c, nc, ok)
@@ -863,14 +871,8 @@ cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         return adv_go_create(o, gi, cu, c, nc, ok)
     elif t == EvGoCreateSyscall:
         return adv_go_create_syscall(o, gi, cu, c, nc, ok)
-    elif t == EvGoStart:
-        return adv_go_start(o, gi, cu, c, nc, ok)
-    elif t == EvGoDestroy or t == EvGoStop or t == EvGoBlock:
-        return adv_go_stop_exec(o, gi, cu, c, nc, ok)
     elif t == EvGoDestroySyscall:
         return adv_go_destroy_syscall(o, gi, cu, c, nc, ok)
-    elif t == EvGoUnblock:
-        return adv_go_unblock(o, gi, cu, c, nc, ok)
     elif t == EvGoSwitch or t == EvGoSwitchDestroy:
         return adv_go_switch(o, gi, cu, c, nc, ok)
     elif t == EvGoSyscallBegin:

@@ -108,6 +108,7 @@ cdef uint8_t TO_STATE[256]
 cdef uint8_t START_OF[256]
 cdef int8_t STACK_POS[256][2]
 cdef int8_t STRING_POS[256][2]
+cdef uint8_t HAS_IDS[256]            # 1 where STACK_POS or STRING_POS names an argument
 cdef uint8_t EXP_STRING_MASK[256]   # experimental events: args whose name ends in "string"
 cdef EventTypes EVT                  # arguments, flags, versions, rows (_varint.pxd)
 cdef char EV_NAME[256][32]
@@ -154,6 +155,7 @@ def _init_tables():
     memset(START_OF, 0, sizeof(START_OF))
     memset(STACK_POS, -1, sizeof(STACK_POS))
     memset(STRING_POS, -1, sizeof(STRING_POS))
+    memset(HAS_IDS, 0, sizeof(HAS_IDS))
     memset(EXP_STRING_MASK, 0, sizeof(EXP_STRING_MASK))
     memset(EV_NAME, 0, sizeof(EV_NAME))
     fill_event_types(&EVT)
@@ -177,6 +179,7 @@ def _init_tables():
                 STACK_POS[s.code][j] = pos - 1
             for j, pos in enumerate(s.strings[:2]):
                 STRING_POS[s.code][j] = pos - 1
+            HAS_IDS[s.code] = bool(s.stacks[:2] or s.strings[:2])
 
 
 _init_tables()

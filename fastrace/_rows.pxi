@@ -97,19 +97,14 @@ cdef inline uint32_t string_or_empty(GenIn* gi, uint64_t id) noexcept nogil:
     return 0
 
 
-cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
-                            uint8_t typ) noexcept nogil:
-    """The next row, with every field set (no zeroing pass: this is the
+cdef inline TraceEventRec* row_slot(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
+                                    uint8_t typ) noexcept nogil:
+    """The next row with its time, context, kind and type set; the caller
+    sets a, stack, from_state and to_state (no zeroing pass: this is the
     hottest store in the engine)."""
     cdef TraceEventRec* r = <TraceEventRec*>grow_slot(&o.out)
     if r == NULL:
         return NULL
-    r.a[0] = 0
-    r.a[1] = 0
-    r.a[2] = 0
-    r.stack = 0
-    r.from_state = 0
-    r.to_state = 0
     # Go's reader makes times strictly increasing as it hands events out.
     if t <= o.last_ts:
         t = o.last_ts + 1
@@ -122,6 +117,21 @@ cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
     r.m = <uint32_t>(c.mslot + 1)
     r.kind = kind
     r.type = typ
+    return r
+
+
+cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
+                            uint8_t typ) noexcept nogil:
+    """The next row, with every field set: a, stack and states zero."""
+    cdef TraceEventRec* r = row_slot(o, t, c, kind, typ)
+    if r == NULL:
+        return NULL
+    r.a[0] = 0
+    r.a[1] = 0
+    r.a[2] = 0
+    r.stack = 0
+    r.from_state = 0
+    r.to_state = 0
     return r
 
 
@@ -142,22 +152,23 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
     cdef uint8_t fr = 0, to = 0
     cdef uint64_t a0 = 0, a1 = 0, a2 = 0
     cdef uint32_t v
-    for j in range(2):
-        if STACK_POS[typ][j] >= 0:
-            st = lookup_stack(o, gi, args[STACK_POS[typ][j]], &v, typ)
-            if st:
-                return st
-            if j == 0:
-                own_stack = v
-    for j in range(2):
-        if STRING_POS[typ][j] >= 0:
-            st = lookup_string(o, gi, args[STRING_POS[typ][j]], &v, typ)
-            if st:
-                return st
-            if j == 0:
-                s0 = v
-            else:
-                s1 = v
+    if HAS_IDS[typ]:
+        for j in range(2):
+            if STACK_POS[typ][j] >= 0:
+                st = lookup_stack(o, gi, args[STACK_POS[typ][j]], &v, typ)
+                if st:
+                    return st
+                if j == 0:
+                    own_stack = v
+        for j in range(2):
+            if STRING_POS[typ][j] >= 0:
+                st = lookup_string(o, gi, args[STRING_POS[typ][j]], &v, typ)
+                if st:
+                    return st
+                if j == 0:
+                    s0 = v
+                else:
+                    s1 = v
 
     if kind == K_STATE_TRANSITION:
         # First: in scheduler-heavy traces nearly every event is one.  The
@@ -253,7 +264,7 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
         a0 = args[0]
         a1 = s0
         a2 = s1
-    r = new_row(o, t, c, kind, typ)
+    r = row_slot(o, t, c, kind, typ)
     if r == NULL:
         return ST_NOMEM
     r.a[0] = a0
