@@ -845,11 +845,17 @@ cdef int adv_go_range(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, desc, 0)
 
 
-cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
-                  bint* ok) noexcept nogil:
-    # Cython tests the conditions of this chain in turn (each "a or b" is
-    # its own small switch), so the types of scheduler-heavy traces, nearly
-    # every event there, come first.
+ctypedef int (*Handler)(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                        bint* ok) noexcept nogil
+
+
+cdef inline int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                         bint* ok) noexcept nogil:
+    # The types of scheduler-heavy traces, nearly every event there, are
+    # handled here, inlined into the ordering loop; every other type through
+    # a pointer to dispatch_rest, which the C compiler cannot see through and
+    # so does not inline: the hot loop stays small enough for it to inline
+    # the cursor too.
     cdef uint8_t t = cu.typ
     if t == EvGoStart:
         return adv_go_start(o, gi, cu, c, nc, ok)
@@ -857,7 +863,14 @@ cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         return adv_go_stop_exec(o, gi, cu, c, nc, ok)
     elif t == EvGoUnblock:
         return adv_go_unblock(o, gi, cu, c, nc, ok)
-    elif t == EvProcStatus:
+    return DISPATCH_REST(o, gi, cu, c, nc, ok)
+
+
+cdef int dispatch_rest(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                       bint* ok) noexcept nogil:
+    # Cython tests the conditions of this chain in turn.
+    cdef uint8_t t = cu.typ
+    if t == EvProcStatus:
         return adv_proc_status(o, gi, cu, c, nc, ok)
     elif t == EvProcStart:
         return adv_proc_start(o, gi, cu, c, nc, ok)
@@ -906,6 +919,9 @@ cdef int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         return adv_simple(o, gi, cu, c, nc, ok, MUST, MAY, MAY)
     snprintf(o.err, sizeof(o.err), "bad event type found while ordering: %d", <int>t)
     return ST_ERROR
+
+
+cdef Handler DISPATCH_REST = dispatch_rest   # a variable, not a constant (see dispatch)
 
 
 cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil:
