@@ -166,8 +166,14 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nog
     cdef Py_ssize_t rows = o.out.n
     cdef int64_t last_ts = o.last_ts
     cdef int st = advance(o, gi, cu, ok)
-    if st or not ok[0]:
+    if st:
+        # Where, for the error (noted here rather than for every event).
+        o.cur_m = cu.m
+        o.cur_batch = cu.batch
+        o.cur_event = cu.k
         return st
+    if not ok[0]:
+        return ST_OK
     st = cursor_next(o, gi, cu)
     if st == 1:
         heap_update(o, i)
@@ -180,6 +186,9 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nog
         o.last_ts = last_ts
         return ST_FORMAT
     else:
+        o.cur_m = cu.m
+        o.cur_batch = cu.batch
+        o.cur_event = cu.k
         return ST_ERROR
     return ST_OK
 

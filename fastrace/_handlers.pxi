@@ -925,16 +925,14 @@ cdef Handler DISPATCH_REST = dispatch_rest   # a variable, not a constant (see d
 
 
 cdef int advance(OrderState* o, GenIn* gi, OCursor* cu, bint* ok) noexcept nogil:
-    """Try to take the current event of cursor cu (Go's ordering.Advance)."""
+    """Try to take the current event of cursor cu (Go's ordering.Advance).
+    On an error the caller (try_advance) notes where (o.cur_*)."""
     cdef Ctx c, nc
     cdef int64_t slot = -1
     cdef MState* ms
     cdef int st
     if o.initial_gen == 0:
         o.initial_gen = gi.gen
-    o.cur_m = cu.m
-    o.cur_batch = cu.batch
-    o.cur_event = cu.k
     c.m = cu.m
     c.unknown = 0
     if cu.m == NONE:
