@@ -427,3 +427,65 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert cli.main(["goroutines", str(p)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fastrace: ") and err.count("\n") == 1
+
+
+# --- the summary read ahead by another thread
+
+def test_ahead_keeps_order_bound_and_errors():
+    """ahead() hands the items over in order, the producer at most depth
+    items ahead of the consumer, then the producer's error."""
+    import threading
+    import time
+
+    from fastrace.analysis._ahead import ahead
+
+    made = []
+
+    def make():
+        for i in range(10):
+            made.append(i)
+            yield i
+        raise ValueError("producer failed after 10 items")
+
+    got, leads = [], []
+    with pytest.raises(ValueError, match="after 10 items"):
+        for i in ahead(make, depth=2):
+            time.sleep(0.01)           # a slow consumer: the producer waits
+            leads.append(len(made) - len(got))
+            got.append(i)
+    assert got == list(range(10))
+    # queued (depth) + the one being consumed + the one made but not yet put
+    assert 1 <= max(leads) <= 2 + 2
+    assert not [t for t in threading.enumerate() if t.name == "fastrace-pieces"]
+
+
+def test_ahead_closed_early_stops_the_producer():
+    import threading
+
+    from fastrace.analysis._ahead import ahead
+
+    def make():
+        i = 0
+        while True:                    # endless: only closing stops it
+            yield i
+            i += 1
+
+    it = ahead(make, depth=3)
+    assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name == "fastrace-pieces"]
+
+
+def test_streamed_file_error_is_the_readers(tmp_path):
+    """A trace cut short: summarize_file raises the error that reading it
+    piece by piece raises (the thread changes nothing), after the pieces
+    before it were summarized."""
+    data = (FIXTURES / "go1.27/long.trace").read_bytes()
+    p = tmp_path / "cut.trace"
+    p.write_bytes(data[:len(data) * 2 // 3])
+    with pytest.raises(fastrace.TraceError) as want:
+        for _ in fastrace.iter_generations(p, max_events=64):
+            pass
+    with pytest.raises(fastrace.TraceError) as got:
+        S.summarize_file(p, max_events=64)
+    assert type(got.value) is type(want.value) and str(got.value) == str(want.value)
