@@ -589,3 +589,56 @@ def json_rows(vals, kinds, bytes prefixes, prefix_offsets, bytes texts, text_off
     result = <object>out
     Py_DECREF(result)
     return result
+
+
+# ---------------------------------------------------------------------------
+# Copying columns between structured tables, row by row: numpy copies a
+# structured array one field at a time, each pass over all of both arrays
+# (12 passes over 2 x 22 MB for the 200,000 goroutines of the 68 MB sched
+# trace: 64 ms with the reordering, 5 ms this way).
+
+cdef void sum_gather(char* dst, size_t dst_size, const char* src, size_t src_size,
+                     const int64_t* order, size_t n, const Py_ssize_t* dst_off,
+                     const Py_ssize_t* src_off, size_t nf) noexcept nogil:
+    cdef size_t i, f
+    cdef const char* s
+    for i in range(n):
+        s = src + <size_t>order[i] * src_size
+        for f in range(nf):
+            memcpy(dst + dst_off[f], s + src_off[f], 8)
+        dst += dst_size
+
+
+def gather_fields(dst, src, order, fields):
+    """``dst[f][i] = src[f][order[i]]`` for each field ``f`` of ``fields``
+    (8-byte integers, of the same dtype in both tables) and each row ``i``
+    of ``dst``; ``order`` holds rows of ``src``."""
+    cdef cnp.ndarray d = dst
+    cdef cnp.ndarray s = src
+    cdef cnp.ndarray o = np.ascontiguousarray(order, dtype=np.int64)
+    cdef size_t n, nf = len(fields), i
+    cdef const int64_t* op
+    cdef Py_ssize_t[:] doff = np.zeros(max(nf, 1), dtype=np.intp)
+    cdef Py_ssize_t[:] soff = np.zeros(max(nf, 1), dtype=np.intp)
+    for a, what in ((d, "dst"), (s, "src")):
+        if a.ndim != 1 or not a.flags.c_contiguous or a.dtype.names is None:
+            raise TypeError(f"{what} must be a 1-d C-contiguous structured array")
+    if o.ndim != 1 or o.shape[0] != d.shape[0]:
+        raise ValueError("order must have one entry per row of dst")
+    n = <size_t>o.shape[0]
+    op = <const int64_t*>cnp.PyArray_DATA(o)
+    for i in range(n):
+        if op[i] < 0 or op[i] >= s.shape[0]:
+            raise IndexError(f"order[{i}] = {op[i]} is not a row of src")
+    for i, f in enumerate(fields):
+        if f not in d.dtype.fields or f not in s.dtype.fields:
+            raise TypeError(f"field {f!r} must be an 8-byte integer in both tables")
+        dt, doff[i] = d.dtype.fields[f][:2]
+        st, soff[i] = s.dtype.fields[f][:2]
+        if dt != st or dt.kind not in "iu" or dt.itemsize != 8:
+            raise TypeError(f"field {f!r} must be an 8-byte integer in both tables")
+    cdef size_t dsize = <size_t>d.dtype.itemsize, ssize = <size_t>s.dtype.itemsize
+    cdef char* dp = <char*>cnp.PyArray_DATA(d)
+    cdef const char* sp = <const char*>cnp.PyArray_DATA(s)
+    with nogil:
+        sum_gather(dp, dsize, sp, ssize, op, n, &doff[0], &soff[0], nf)

@@ -571,3 +571,25 @@ def test_json_rows_rejects_bad_references():
     with pytest.raises(ValueError, match="needs maps"):
         _analysis.json_rows(np.zeros((1, 1), np.int64), np.array([3], np.uint8), b'{"m": ',
                             np.array([0, 6], np.int64), b'""', np.array([0, 2], np.int64), [bad])
+
+
+def test_gather_fields_is_numpys():
+    from fastrace import _analysis
+
+    rng = np.random.default_rng(7)
+    src = np.zeros(50, dtype=[("a", "<i8"), ("n", "<u4"), ("b", "<u8"), ("c", "<i8")])
+    src["a"] = rng.integers(-2**63, 2**63 - 1, 50, dtype=np.int64)
+    src["b"] = rng.integers(0, 2**64 - 1, 50, dtype=np.uint64)
+    src["c"] = np.arange(50)
+    dst = np.zeros(30, dtype=[("c", "<i8"), ("x", "O"), ("a", "<i8"), ("b", "<u8")])
+    order = rng.integers(0, 50, 30)
+    _analysis.gather_fields(dst, src, order, ("a", "b", "c"))
+    for f in ("a", "b", "c"):
+        assert dst[f].tolist() == src[f][order].tolist()
+    assert dst["x"].tolist() == [0] * 30
+    with pytest.raises(IndexError, match="not a row of src"):
+        _analysis.gather_fields(dst, src, np.full(30, 50), ("a",))
+    with pytest.raises(TypeError, match="8-byte integer"):
+        _analysis.gather_fields(dst, src, order, ("n",))
+    with pytest.raises(ValueError, match="one entry per row"):
+        _analysis.gather_fields(dst, src, order[:3], ("a",))

@@ -110,8 +110,12 @@ def _coded_texts(strings, rows: np.ndarray) -> tuple[list[str], np.ndarray]:
     and, per item of ``rows``, the index of its str in that list."""
     if not len(rows):
         return [], np.zeros(0, dtype=np.intp)
-    uniq, inv = np.unique(rows, return_inverse=True)
-    return [go_text(strings[int(r)]) for r in uniq], inv.reshape(-1)
+    # String rows are small numbers: marks in a table of them, not a sort.
+    present = np.zeros(int(rows.max()) + 1, dtype=bool)
+    present[rows] = True
+    uniq = np.flatnonzero(present)
+    index = np.cumsum(present, dtype=np.intp) - 1
+    return [go_text(strings[int(r)]) for r in uniq], index[rows]
 
 
 def _texts(strings, rows: np.ndarray) -> np.ndarray:
@@ -153,12 +157,14 @@ class Summary:
         ``strings``: the trace's :class:`fastrace.trace.StringTable`."""
         self.range_names = self._range_names(strings, raw["range_reasons"])
 
+        from fastrace._analysis import gather_fields
+
         g = raw["goroutines"]
-        g = g[np.argsort(g["id"], kind="stable")]
+        order = np.argsort(g["id"], kind="stable")
         out = np.zeros(len(g), dtype=GOROUTINES_DTYPE)
-        for name in ("id", "pc", "creation_time", "start_time", "end_time", *_STATS, "regions"):
-            out[name] = g[name]
-        names, codes = _coded_texts(strings, g["name"])
+        gather_fields(out, g, order, ("id", "pc", "creation_time", "start_time", "end_time",
+                                      *_STATS, "regions"))
+        names, codes = _coded_texts(strings, g["name"][order])
         texts = np.empty(len(names), dtype=object)
         texts[:] = names
         out["name"] = texts[codes]
