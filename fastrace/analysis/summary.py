@@ -49,7 +49,8 @@ from fastrace.errors import WholeTraceRequiredError
 
 __all__ = [
     "Summary", "summarize", "summarize_file", "logs", "goroutines_json", "tasks_json",
-    "goroutines_json_chunks", "goroutines_json_bytes", "tasks_json_chunks", "goroutines_csv_chunks", "tasks_csv_chunks",
+    "goroutines_json_chunks", "goroutines_json_bytes", "tasks_json_chunks",
+    "goroutines_csv_chunks", "tasks_csv_chunks",
     "goroutines_text", "tasks_text",
     "GOROUTINE_COLUMNS", "TASK_COLUMNS",
 ]
@@ -316,19 +317,9 @@ def _by_owner(table: np.ndarray, owner: str, key: str) -> dict[int, dict[str, in
 _CHUNK = 8192   # rows formatted at a time: bounds the Python objects alive at once
 
 
-def _map_texts(maps: dict[int, dict[str, int]], ids: list[int]) -> list[str]:
-    """For each goroutine of ``ids``, its map from ``maps`` (as
-    :func:`_by_owner` makes them) as the text of a JSON object, as the
-    JSON encoder writes the dict (``{}`` for none)."""
-    quoted = {k: _ENCODER.encode(k) for m in maps.values() for k in m}
-    return ["{" + ", ".join([f"{quoted[k]}: {v}" for k, v in maps[i].items()]) + "}"
-            if i in maps else "{}" for i in ids]
-
-
-def _goroutine_chunks(s: Summary, maps_as_json: bool = False) -> Iterator[list[list]]:
+def _goroutine_chunks(s: Summary) -> Iterator[list[list]]:
     """The values of :data:`GOROUTINE_COLUMNS`, column by column, a chunk of
-    rows at a time (times Go keeps as zero are 0, the two maps dicts, or
-    their JSON text with ``maps_as_json``)."""
+    rows at a time (times Go keeps as zero are 0, the two maps dicts)."""
     g = s.goroutines
     bt, rt = s.block_times, s.range_times
     empty: dict[str, int] = {}
@@ -342,7 +333,7 @@ def _goroutine_chunks(s: Summary, maps_as_json: bool = False) -> Iterator[list[l
             a = int(np.searchsorted(owners, ids[0], side="left"))
             b = int(np.searchsorted(owners, ids[-1], side="right"))
             m = _by_owner(table[a:b], "goroutine", key)
-            maps.append(_map_texts(m, ids) if maps_as_json else [m.get(i, empty) for i in ids])
+            maps.append([m.get(i, empty) for i in ids])
         yield [ids, part["name"].tolist(), part["creation_time"].tolist(),
                np.maximum(part["start_time"], 0).tolist(),
                np.maximum(part["end_time"], 0).tolist(),
@@ -389,21 +380,12 @@ def tasks_json(s: Summary) -> list[dict[str, Any]]:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
-def _json_rows(columns: list[list], keys: tuple[str, ...],
-               kinds: dict[str, str] | None = None) -> list[str]:
+def _json_rows(columns: list[list], keys: tuple[str, ...]) -> list[str]:
     """One JSON object per row, written column-wise: ints as they are,
-    everything else through the JSON encoder (each distinct string once).
-    ``kinds`` may say what a column holds ("int"; "json": JSON text already)
-    so that its values need not be looked at."""
-    kinds = kinds or {}
+    everything else through the JSON encoder (each distinct string once)."""
     parts, cols = [], []
     for key, col in zip(keys, columns):
-        kind = kinds.get(key)
-        if kind == "json":
-            parts.append(f'"{key}": %s')
-            cols.append(col)
-            continue
-        if kind == "int" or all(type(v) is int for v in col):
+        if all(type(v) is int for v in col):
             parts.append(f'"{key}": %d')
             cols.append(col)
             continue
@@ -417,14 +399,13 @@ def _json_rows(columns: list[list], keys: tuple[str, ...],
     return [fmt % row for row in zip(*cols)]
 
 
-def _json_chunks(chunks: Iterable[list[list]], keys: tuple[str, ...],
-                 kinds: dict[str, str] | None = None) -> Iterator[str]:
+def _json_chunks(chunks: Iterable[list[list]], keys: tuple[str, ...]) -> Iterator[str]:
     """A document as JSON text, an array with one object per line, in pieces."""
     first = True
     for columns in chunks:
         if not columns[0]:
             continue
-        yield ("[\n" if first else ",\n") + ",\n".join(_json_rows(columns, keys, kinds))
+        yield ("[\n" if first else ",\n") + ",\n".join(_json_rows(columns, keys))
         first = False
     yield "[]\n" if first else "\n]\n"
 
