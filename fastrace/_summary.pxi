@@ -317,7 +317,7 @@ cdef struct SumState:
     size_t nkeys, cap_keys
     uint32_t* gdense          # goroutine id < SUM_DENSE_IDS -> 1 + row in gs, 0 = none
     size_t cap_gdense         # ids covered by gdense (the ids seen so far, rounded up)
-    HMap gmap                 # the other goroutine ids -> row in gs (with gdense: Go's Summarizer.gs)
+    HMap gmap                 # the other goroutine ids -> row in gs (both: Go's Summarizer.gs)
     HMap tmap                 # task id -> row in tasks
     HMap sys_p                # P -> goroutine in a syscall on it (syscallingP)
     HMap sys_g                # goroutine -> P of its syscall (syscallingG)

@@ -315,7 +315,7 @@ cdef struct SumJsonIn:        # what sum_json_bound and sum_json_write read
     size_t nrows
     size_t ncols
     const uint8_t* kinds      # column -> SumJsonKind
-    const char* pre           # the columns' prefixes (key and punctuation), one after the other, 32 bytes to spare
+    const char* pre           # the columns' prefixes (key, punctuation) in a row, 32 bytes to spare
     const int64_t* pre_off    # ncols + 1 offsets in pre
     size_t pre_len            # bytes of pre
     const char* texts         # the texts, JSON-encoded, one after the other
@@ -380,7 +380,8 @@ cdef inline char* sum_json_int(char* w, int64_t v) noexcept nogil:
     return w + n
 
 
-cdef inline char* sum_json_copy(char* w, const char* src, size_t n, const char* src_end) noexcept nogil:
+cdef inline char* sum_json_copy(char* w, const char* src, size_t n,
+                                const char* src_end) noexcept nogil:
     """n bytes of src at w; w has 32 bytes to spare past them.  Short
     strings go 8 bytes at a time (fixed-size copies the compiler inlines)
     where src has 8 readable bytes past them, else through memcpy."""
