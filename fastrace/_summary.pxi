@@ -980,15 +980,26 @@ cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
     return SUM_OK
 
 
-cdef int sum_end(SumState* s) noexcept nogil:
-    """Finalize every goroutine at the last event (Go's Summarizer.Finalize)."""
-    cdef size_t i
+cdef int sum_end(SumState* s, size_t* ng, size_t* nb, size_t* nr) noexcept nogil:
+    """Finalize every goroutine at the last event (Go's Summarizer.Finalize),
+    counting in the same pass the goroutine rows (ng[0]) and their nonzero
+    block (nb[0]) and range (nr[0]) times."""
+    cdef size_t i, j
     cdef int st
+    cdef SumG* g
+    ng[0] = nb[0] = nr[0] = 0
     for i in range(s.ngs):
-        if s.gs[i].current:
-            st = sum_finalize(s, <int64_t>i, s.last_ts, False)
-            if st:
-                return st
+        g = &s.gs[i]
+        if not g.current:
+            continue
+        st = sum_finalize(s, <int64_t>i, s.last_ts, False)
+        if st:
+            return st
+        ng[0] += 1
+        for j in range(g.st.block.n):
+            nb[0] += g.st.block.items[j].val != 0
+        for j in range(g.st.ranges.n):
+            nr[0] += g.st.ranges.items[j].val != 0
     return SUM_OK
 
 

@@ -41,6 +41,15 @@ cdef size_t sum_put_times(SummaryTimeRec* out, size_t at, int64_t owner,
     return at
 
 
+cdef inline void sum_g_release(SumG* g) noexcept nogil:
+    """Free what a summary holds outside its row (the row stays valid)."""
+    sum_stats_free(&g.st)
+    sum_kv_free(&g.last_range)
+    PyMem_RawFree(g.active)
+    g.active = NULL
+    g.nactive = g.cap_active = 0
+
+
 cdef inline bint sum_region_kept(SumState* s, SumRegion* r) noexcept nogil:
     # The regions Go's summary can reach: on a task's list, or on the list
     # of a goroutine summary it still holds.
@@ -138,16 +147,9 @@ cdef class Summarizer:
             raise ValueError("this Summarizer has finished")
         self.done = True
         with nogil:
-            st = sum_end(s)
+            st = sum_end(s, &ng, &nb, &nrt)
         if st:
             raise MemoryError("out of memory summarizing the trace")
-        ng = nb = nrt = 0
-        for i in range(s.ngs):
-            g = &s.gs[i]
-            if g.current:
-                ng += 1
-                nb += sum_count_nonzero(&g.st.block)
-                nrt += sum_count_nonzero(&g.st.ranges)
         nr = rb = rr = 0
         for i in range(s.nregions):
             r = &s.regions[i]
@@ -215,6 +217,7 @@ cdef _sum_fill(SumState* s, cnp.ndarray gout, cnp.ndarray bout, cnp.ndarray rtou
         for i in range(s.ngs):
             g = &s.gs[i]
             if not g.current:
+                sum_g_release(g)
                 continue
             go[k].id = g.id
             go[k].pc = g.pc
@@ -228,7 +231,12 @@ cdef _sum_fill(SumState* s, cnp.ndarray gout, cnp.ndarray bout, cnp.ndarray rtou
             go[k].name = g.name
             b = sum_put_times(bo, b, g.id, &g.st.block)
             q = sum_put_times(rto, q, g.id, &g.st.ranges)
+            sum_g_release(g)
             k += 1
+        # Each summary's own memory is released above, in the same pass:
+        # sum_free need not go over the 256-byte rows again (the rows stay
+        # for the regions' loop below).
+        s.ngs = 0
         k = 0
         for i in range(s.nregions):
             r = &s.regions[i]
