@@ -466,18 +466,20 @@ def goroutines_json_bytes(s: Summary) -> Iterator[bytes]:
     pre_off = np.zeros(len(pre) + 1, dtype=np.int64)
     np.cumsum([len(p) for p in pre], out=pre_off[1:])
     prefixes = "".join(pre).encode("utf-8")
+    # The rows' values, gathered a piece at a time into a table whose
+    # fields are the columns (name: its text row; the maps: unused), seen
+    # as a 2-d int64 array by json_rows.
     step = _JSON_CHUNK
-    vals = np.zeros((min(len(g), step), len(GOROUTINE_COLUMNS)), dtype=np.int64)
+    buf = np.zeros(min(len(g), step), dtype=[(k, "<i8") for k in GOROUTINE_COLUMNS])
+    ints = tuple(k for k, kind in zip(GOROUTINE_COLUMNS, kinds) if kind == 0)
+    times = [GOROUTINE_COLUMNS.index(k) for k in ("start_time", "end_time")]
     for lo in range(0, len(g), step):
-        part = g[lo:lo + step]
-        v = vals[:len(part)]
-        for i, k in enumerate(GOROUTINE_COLUMNS):
-            if k == "name":
-                v[:, i] = names[lo:lo + step]
-            elif k in ("start_time", "end_time"):
-                np.maximum(part[k], 0, out=v[:, i])     # Go's zero Time
-            elif kinds[i] == 0:
-                v[:, i] = part[k]
+        n = min(step, len(g) - lo)
+        _analysis.gather_fields(buf[:n], g, np.arange(lo, lo + n), ints)
+        v = buf[:n].view(np.int64).reshape(n, len(GOROUTINE_COLUMNS))
+        v[:, GOROUTINE_COLUMNS.index("name")] = names[lo:lo + n]
+        for i in times:
+            np.maximum(v[:, i], 0, out=v[:, i])         # Go's zero Time
         yield b"[\n" if lo == 0 else b",\n"
         yield _analysis.json_rows(v, kinds, prefixes, pre_off, blob, off, maps, first_row=lo)
     yield b"\n]\n"
