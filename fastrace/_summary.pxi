@@ -17,7 +17,7 @@
 
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t, int32_t
-from libc.string cimport memset, memcpy, memcmp
+from libc.string cimport memset, memcpy, memcmp, memmove
 from libc.stdio cimport snprintf
 
 from fastrace._order cimport TraceEventRec, StackRowRec, FrameRowRec
@@ -67,6 +67,8 @@ def _sum_check_tables():
         raise ImportError("fastrace._analysis: range event types are not 26..36")
     if set(_sum_spec.PROC_TYPES) != set(range(EvProcStart, EvProcStatus + 1)):
         raise ImportError("fastrace._analysis: P transition types are not 10..13")
+    if sizeof(SumG) != 256:
+        raise ImportError(f"fastrace._analysis: SumG is {sizeof(SumG)} bytes, not 256")
 
 
 _sum_check_tables()
@@ -139,19 +141,25 @@ cdef int sum_kv_reserve(SumKVVec* v, uint32_t need) noexcept nogil:
     return SUM_OK
 
 
-cdef int sum_kv_add(SumKVVec* v, uint32_t key, int64_t delta) noexcept nogil:
-    """v[key] += delta, creating the key (Go's map += creates it too)."""
-    cdef int64_t i = sum_kv_find(v, key)
-    if i >= 0:
-        v.items[i].val += delta
-        return SUM_OK
+cdef int sum_kv_append(SumKVVec* v, uint32_t key, int64_t val) noexcept nogil:
+    """A new key (not in v) with its value."""
     if sum_kv_reserve(v, v.n + 1):
         return SUM_NOMEM
     v.items[v.n].key = key
-    v.items[v.n].val = delta
+    v.items[v.n].val = val
     v.items[v.n].pad = 0
     v.n += 1
     return SUM_OK
+
+
+cdef inline int sum_kv_add(SumKVVec* v, uint32_t key, int64_t delta) noexcept nogil:
+    """v[key] += delta, creating the key (Go's map += creates it too)."""
+    cdef uint32_t i
+    for i in range(v.n):
+        if v.items[i].key == key:
+            v.items[i].val += delta
+            return SUM_OK
+    return sum_kv_append(v, key, delta)
 
 
 cdef int sum_kv_set(SumKVVec* v, uint32_t key, int64_t val) noexcept nogil:
@@ -244,27 +252,31 @@ cdef int64_t sum_stats_unknown(SumStats* s) noexcept nogil:
 # ---------------------------------------------------------------------------
 # The summarizer's state.
 
-cdef struct SumG:             # Go's GoroutineSummary with its private part
-    int64_t id
-    uint64_t pc
-    int64_t creation          # CreationTime
-    int64_t start             # StartTime (0 = never ran)
-    int64_t end               # EndTime (0 = never ended)
-    SumStats st
+cdef struct SumG:             # Go's GoroutineSummary with its private part (256 bytes)
+    # The first 64 bytes are what a transition reads and writes besides the
+    # statistics (the next 72): a row of SumState.gs starts on a cache line.
     int64_t last_start        # pending state: times 0 = not in that state
     int64_t last_runnable
     int64_t last_block
     int64_t last_syscall
     int64_t last_syscall_block
+    int64_t start             # StartTime (0 = never ran)
+    uint32_t last_block_reason
+    uint32_t name             # string row (0 = not named yet)
+    uint8_t named_user        # 1 = its name is not a system goroutine's (Go's IsSystemGoroutine)
+    uint8_t current           # 1 = the summary Go's map holds for this id (not replaced)
+    uint8_t pad0[6]
+    SumStats st
+    int64_t id
+    uint64_t pc
+    int64_t creation          # CreationTime
+    int64_t end               # EndTime (0 = never ended)
     SumKVVec last_range       # range key -> when the goroutine's range began
     int64_t* active           # stack of open regions: rows in SumState.regions
     uint32_t nactive
     uint32_t cap_active
     int64_t nregions          # len(Regions)
-    uint32_t last_block_reason
-    uint32_t name             # string row (0 = not named yet)
-    uint8_t named_user        # 1 = its name is not a system goroutine's (Go's IsSystemGoroutine)
-    uint8_t current           # 1 = the summary Go's map holds for this id (not replaced)
+    uint8_t pad1[48]          # to 256 bytes, a whole number of cache lines
 
 cdef struct SumRegion:        # Go's UserRegionSummary
     int64_t goroutine
@@ -292,7 +304,8 @@ cdef struct SumTask:          # Go's UserTaskSummary
     uint8_t has_pairs
 
 cdef struct SumState:
-    SumG* gs
+    SumG* gs                  # the summaries, on a 64-byte boundary inside gs_mem
+    void* gs_mem              # the allocation holding gs
     size_t ngs, cap_gs
     SumRegion* regions
     size_t nregions, cap_regions
@@ -302,7 +315,9 @@ cdef struct SumState:
     size_t npairs, cap_pairs
     int64_t* range_reason     # range key -> STW reason string row (-1 for the fixed names)
     size_t nkeys, cap_keys
-    HMap gmap                 # goroutine id -> row in gs (Go's Summarizer.gs)
+    uint32_t* gdense          # goroutine id < SUM_DENSE_IDS -> 1 + row in gs, 0 = none
+    size_t cap_gdense         # ids covered by gdense (the ids seen so far, rounded up)
+    HMap gmap                 # the other goroutine ids -> row in gs (both: Go's Summarizer.gs)
     HMap tmap                 # task id -> row in tasks
     HMap sys_p                # P -> goroutine in a syscall on it (syscallingP)
     HMap sys_g                # goroutine -> P of its syscall (syscallingG)
@@ -336,6 +351,52 @@ cdef int sum_grow(void** p, size_t* cap, size_t need, size_t elem) noexcept nogi
     return SUM_OK
 
 
+# Goroutine ids count up from 1 (the runtime hands them out in small
+# batches), so the ids of a trace are nearly all below a few times its
+# number of goroutines: those below SUM_DENSE_IDS find their summary in a
+# plain array indexed by id (4 bytes an id, 16 MB at most), the rest in the
+# hash map.  On the 68 MB sched trace (200,000 goroutines) every transition
+# looks its goroutine up: the array is 0.8 MB where the map's slots were
+# 12 MB, and needs no hashing or probing.
+cdef enum:
+    SUM_DENSE_IDS = 1 << 22
+
+
+cdef inline bint sum_g_find(const SumState* s, int64_t id, int64_t* row) noexcept nogil:
+    """True if goroutine id has a summary, its row in s.gs then in row[0]."""
+    cdef uint32_t r
+    if <uint64_t>id < s.cap_gdense:
+        r = s.gdense[id]
+        row[0] = <int64_t>r - 1
+        return r != 0
+    if <uint64_t>id < SUM_DENSE_IDS:
+        return False
+    return hmap_get(&s.gmap, <uint64_t>id, row)
+
+
+cdef int sum_g_set(SumState* s, int64_t id, size_t row) noexcept nogil:
+    """Goroutine id's summary is now row of s.gs."""
+    cdef size_t cap
+    cdef uint32_t* a
+    if <uint64_t>id >= SUM_DENSE_IDS:
+        return SUM_NOMEM if hmap_put(&s.gmap, <uint64_t>id, <int64_t>row) else SUM_OK
+    if row >= <size_t>0xFFFFFFFE:
+        return SUM_NOMEM
+    if <uint64_t>id >= s.cap_gdense:
+        cap = s.cap_gdense * 2 if s.cap_gdense else 1024
+        while cap <= <uint64_t>id:
+            cap *= 2
+        if cap > SUM_DENSE_IDS:
+            cap = SUM_DENSE_IDS
+        a = <uint32_t*>PyMem_RawRealloc(s.gdense, cap * sizeof(uint32_t))
+        if a == NULL:
+            return SUM_NOMEM
+        memset(a + s.cap_gdense, 0, (cap - s.cap_gdense) * sizeof(uint32_t))
+        s.gdense, s.cap_gdense = a, cap
+    s.gdense[id] = <uint32_t>(row + 1)
+    return SUM_OK
+
+
 cdef bint sum_str_eq(SumState* s, uint32_t row, const char* lit, size_t n) noexcept nogil:
     if row >= s.nstrings:
         return False
@@ -356,20 +417,38 @@ cdef bint sum_is_system(SumState* s, uint32_t name) noexcept nogil:
     return b - a >= 8 and memcmp(s.sdata + a, b"runtime.", 8) == 0
 
 
+cdef int sum_grow_gs(SumState* s) noexcept nogil:
+    """Room for twice the summaries in s.gs, kept on a cache-line boundary."""
+    cdef size_t cap = s.cap_gs * 2 if s.cap_gs else 256
+    cdef size_t old_off = <size_t>(<char*>s.gs - <char*>s.gs_mem) if s.gs_mem != NULL else 0
+    cdef size_t off
+    cdef char* mem = <char*>PyMem_RawRealloc(s.gs_mem, cap * sizeof(SumG) + 64)
+    if mem == NULL:
+        return SUM_NOMEM
+    off = (64 - <size_t>mem % 64) % 64
+    if off != old_off and s.ngs:
+        # realloc keeps the bytes, not their alignment
+        memmove(mem + off, mem + old_off, s.ngs * sizeof(SumG))
+    s.gs_mem = mem
+    s.gs = <SumG*>(mem + off)
+    s.cap_gs = cap
+    return SUM_OK
+
+
 cdef int sum_new_g(SumState* s, int64_t id, int64_t creation, int64_t* out) noexcept nogil:
     """A new summary for goroutine id, replacing any it had in the map."""
     cdef int64_t old
     cdef SumG* g
-    if sum_grow(<void**>&s.gs, &s.cap_gs, s.ngs + 1, sizeof(SumG)):
+    if s.ngs == s.cap_gs and sum_grow_gs(s):
         return SUM_NOMEM
     g = &s.gs[s.ngs]
     memset(g, 0, sizeof(SumG))
     g.id = id
     g.creation = creation
     g.current = 1
-    if hmap_get(&s.gmap, id, &old):
+    if sum_g_find(s, id, &old):
         s.gs[old].current = 0
-    if hmap_put(&s.gmap, id, <int64_t>s.ngs):
+    if sum_g_set(s, id, s.ngs):
         return SUM_NOMEM
     out[0] = <int64_t>s.ngs
     s.ngs += 1
@@ -521,20 +600,16 @@ cdef int sum_no_goroutine(SumState* s, const TraceEventRec* ev, int64_t id,
     return SUM_BAD
 
 
-cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
+cdef int sum_go_appear(SumState* s, const TraceEventRec* ev, int64_t* out) noexcept nogil:
+    """A transition out of Undetermined or NotExist: the goroutine's new
+    summary (its row in out[0])."""
     cdef int64_t id = <int64_t>ev.a[0]
-    cdef uint8_t old = ev.from_state, new = ev.to_state
-    cdef int64_t t = ev.time, gi, ci, dt, p
-    cdef uint32_t reason = <uint32_t>ev.a[1]
-    cdef uint64_t stack = ev.a[2]
+    cdef uint8_t new = ev.to_state
+    cdef int64_t t = ev.time, gi, ci, dt, ri
     cdef SumG* g
     cdef SumG* c
     cdef SumRegion* top
-    cdef int64_t ri
-    cdef uint32_t fs, nf
-    if old == new:
-        return SUM_OK
-    if old == G_UNDETERMINED:
+    if ev.from_state == G_UNDETERMINED:
         # Already there at the last Sync: created then, and in state new
         # since then.
         if sum_new_g(s, id, s.sync_ts, &gi):
@@ -544,7 +619,7 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
         if new == G_RUNNING:
             g.st.exec += dt
         elif new == G_WAITING:
-            if sum_kv_add(&g.st.block, reason, dt):
+            if sum_kv_add(&g.st.block, <uint32_t>ev.a[1], dt):
                 return SUM_NOMEM
         elif new == G_RUNNABLE:
             g.st.sched += dt
@@ -553,69 +628,100 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
                 g.st.syscall_block += dt
             else:
                 g.st.syscall += dt
-    elif old == G_NOT_EXIST:
-        # Created: a goroutine created inside a region inherits the
-        # creator's innermost region's task, as a nameless region.
-        c = NULL
-        if hmap_get(&s.gmap, ev.g, &ci):
-            c = &s.gs[ci]
-        ri = -1
-        if c != NULL and c.nactive > 0:
-            if sum_new_region(s, &ri):
-                return SUM_NOMEM
-            top = &s.regions[s.gs[ci].active[s.gs[ci].nactive - 1]]
-            s.regions[ri].task = top.task
-        if sum_new_g(s, id, t, &gi):
+        out[0] = gi
+        return SUM_OK
+    # Created: a goroutine created inside a region inherits the creator's
+    # innermost region's task, as a nameless region.
+    c = NULL
+    if sum_g_find(s, ev.g, &ci):
+        c = &s.gs[ci]
+    ri = -1
+    if c != NULL and c.nactive > 0:
+        if sum_new_region(s, &ri):
             return SUM_NOMEM
-        g = &s.gs[gi]
-        if ri >= 0:
-            s.regions[ri].goroutine = id
-            s.regions[ri].gidx = gi
-            s.regions[ri].start = t
-            s.regions[ri].start_kind = SUM_EDGE_GOROUTINE
-            if sum_push_active(g, ri):
-                return SUM_NOMEM
+        top = &s.regions[s.gs[ci].active[s.gs[ci].nactive - 1]]
+        s.regions[ri].task = top.task
+    if sum_new_g(s, id, t, &gi):
+        return SUM_NOMEM
+    g = &s.gs[gi]
+    if ri >= 0:
+        s.regions[ri].goroutine = id
+        s.regions[ri].gidx = gi
+        s.regions[ri].start = t
+        s.regions[ri].start_kind = SUM_EDGE_GOROUTINE
+        if sum_push_active(g, ri):
+            return SUM_NOMEM
+    out[0] = gi
+    return SUM_OK
+
+
+cdef void sum_syscall_leave(SumState* s, SumG* g, int64_t id, int64_t t) noexcept nogil:
+    """The goroutine leaves a syscall at t."""
+    cdef int64_t p
+    if g.last_syscall == 0:
+        return
+    if g.last_syscall_block != 0:
+        g.st.syscall_block += t - g.last_syscall_block
+        g.st.syscall += g.last_syscall_block - g.last_syscall
     else:
-        if not hmap_get(&s.gmap, id, &gi):
-            return sum_no_goroutine(s, ev, id, "transition")
-        g = &s.gs[gi]
-        if old == G_RUNNING:
-            g.st.exec += t - g.last_start
-            g.last_start = 0
-        elif old == G_WAITING:
-            if g.last_block != 0:
-                if sum_kv_add(&g.st.block, g.last_block_reason, t - g.last_block):
-                    return SUM_NOMEM
-                g.last_block = 0
-        elif old == G_RUNNABLE:
-            if g.last_runnable != 0:
-                g.st.sched += t - g.last_runnable
-                g.last_runnable = 0
-        elif old == G_SYSCALL:
-            if g.last_syscall != 0:
-                if g.last_syscall_block != 0:
-                    g.st.syscall_block += t - g.last_syscall_block
-                    g.st.syscall += g.last_syscall_block - g.last_syscall
-                else:
-                    g.st.syscall += t - g.last_syscall
-                g.last_syscall = 0
-                g.last_syscall_block = 0
-                # Go deletes the P it finds for the goroutine, P 0 when it
-                # finds none (a map's zero value).
-                if not hmap_get(&s.sys_g, id, &p):
-                    p = 0
-                hmap_del(&s.sys_p, p)
-                hmap_del(&s.sys_g, id)
+        g.st.syscall += t - g.last_syscall
+    g.last_syscall = 0
+    g.last_syscall_block = 0
+    # Go deletes the P it finds for the goroutine, P 0 when it finds none
+    # (a map's zero value).
+    if not hmap_get(&s.sys_g, id, &p):
+        p = 0
+    hmap_del(&s.sys_p, p)
+    hmap_del(&s.sys_g, id)
+
+
+cdef void sum_go_name(SumState* s, SumG* g, uint64_t stack) noexcept nogil:
+    """Name g after the outermost frame of stack, if it has one."""
+    cdef uint32_t fs, nf
+    if stack >= s.nstacks:
+        return
+    fs = s.stacks[stack].frame_start
+    nf = s.stacks[stack].nframes
+    if nf > 0 and <size_t>fs + nf <= s.nframes:
+        g.pc = s.frames[fs + nf - 1].pc
+        g.name = s.frames[fs + nf - 1].func
+        # Decided now: the string table is only at hand while feeding.
+        g.named_user = not sum_is_system(s, g.name)
+
+
+cdef inline int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
+    """A goroutine's transition (from_state != to_state).  The common
+    path (running, runnable, waiting) is inline in sum_feed; the rarer
+    ones are functions of their own."""
+    cdef int64_t id = <int64_t>ev.a[0]
+    cdef uint8_t old = ev.from_state, new = ev.to_state
+    cdef int64_t t = ev.time, gi
+    cdef uint32_t reason
+    cdef SumG* g
+    if old == G_UNDETERMINED or old == G_NOT_EXIST:
+        if sum_go_appear(s, ev, &gi):
+            return SUM_NOMEM
+    elif not sum_g_find(s, id, &gi):
+        return sum_no_goroutine(s, ev, id, "transition")
+    g = &s.gs[gi]
+    if old == G_RUNNING:
+        g.st.exec += t - g.last_start
+        g.last_start = 0
+    elif old == G_WAITING:
+        if g.last_block != 0:
+            if sum_kv_add(&g.st.block, g.last_block_reason, t - g.last_block):
+                return SUM_NOMEM
+            g.last_block = 0
+    elif old == G_RUNNABLE:
+        if g.last_runnable != 0:
+            g.st.sched += t - g.last_runnable
+            g.last_runnable = 0
+    elif old == G_SYSCALL:
+        sum_syscall_leave(s, g, id, t)
 
     # Named after the outermost frame of the first transition stack it has.
-    if g.name == 0 and stack != 0 and stack < s.nstacks:
-        fs = s.stacks[stack].frame_start
-        nf = s.stacks[stack].nframes
-        if nf > 0 and <size_t>fs + nf <= s.nframes:
-            g.pc = s.frames[fs + nf - 1].pc
-            g.name = s.frames[fs + nf - 1].func
-            # Decided now: the string table is only at hand while feeding.
-            g.named_user = not sum_is_system(s, g.name)
+    if g.name == 0 and ev.a[2] != 0:
+        sum_go_name(s, g, ev.a[2])
 
     if new == G_RUNNING:
         g.last_start = t
@@ -623,9 +729,9 @@ cdef int sum_go_transition(SumState* s, const TraceEventRec* ev) noexcept nogil:
             g.start = t
     elif new == G_RUNNABLE:
         g.last_runnable = t
-    elif new == G_WAITING and reason != s.forever:
+    elif new == G_WAITING and <uint32_t>ev.a[1] != s.forever:
         g.last_block = t
-        g.last_block_reason = reason
+        g.last_block_reason = <uint32_t>ev.a[1]
     elif new == G_WAITING or new == G_NOT_EXIST:
         # Exited, or blocked "forever" (which Go counts as an exit).
         return sum_finalize(s, gi, t, True)
@@ -642,7 +748,7 @@ cdef int sum_proc_transition(SumState* s, const TraceEventRec* ev) noexcept nogi
     if ev.from_state == ev.to_state or ev.to_state != P_IDLE:
         return SUM_OK
     if hmap_get(&s.sys_p, pid, &goid):
-        if not hmap_get(&s.gmap, goid, &gi):
+        if not sum_g_find(s, goid, &gi):
             return sum_no_goroutine(s, ev, goid, "syscall")
         s.gs[gi].last_syscall_block = ev.time
         hmap_del(&s.sys_p, pid)
@@ -690,12 +796,12 @@ cdef int sum_range_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
     if sum_range_of(s, ev, &key, &scope, &sid):
         return SUM_NOMEM
     if scope == SUM_SCOPE_GOROUTINE:
-        if not hmap_get(&s.gmap, sid, &gi):
+        if not sum_g_find(s, sid, &gi):
             return SUM_OK
     elif scope == SUM_SCOPE_PROC:
         # A P's range is put on the goroutine running there, in the hope
         # that the same goroutine ends it.
-        if not hmap_get(&s.gmap, ev.g, &gi):
+        if not sum_g_find(s, ev.g, &gi):
             return SUM_OK
         if hmap_put(&s.ranges_p, sum_proc_range(sid, key), ev.g):
             return SUM_NOMEM
@@ -721,12 +827,12 @@ cdef int sum_range_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
     if sum_range_of(s, ev, &key, &scope, &sid):
         return SUM_NOMEM
     if scope == SUM_SCOPE_GOROUTINE:
-        found = hmap_get(&s.gmap, sid, &gi)
+        found = sum_g_find(s, sid, &gi)
     elif scope == SUM_SCOPE_PROC:
         rp = sum_proc_range(sid, key)
         if hmap_get(&s.ranges_p, rp, &goid):
             if goid == ev.g:
-                found = hmap_get(&s.gmap, goid, &gi)
+                found = sum_g_find(s, goid, &gi)
             hmap_del(&s.ranges_p, rp)
     if not found:
         return SUM_OK
@@ -743,7 +849,7 @@ cdef int sum_range_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
 cdef int sum_region_begin(SumState* s, const TraceEventRec* ev) noexcept nogil:
     cdef int64_t gi, ri, ti
     cdef SumRegion* r
-    if not hmap_get(&s.gmap, ev.g, &gi):
+    if not sum_g_find(s, ev.g, &gi):
         return sum_no_goroutine(s, ev, ev.g, "region begin")
     if sum_new_region(s, &ri):
         return SUM_NOMEM
@@ -768,7 +874,7 @@ cdef int sum_region_end(SumState* s, const TraceEventRec* ev) noexcept nogil:
     cdef SumG* g
     cdef SumRegion* r
     cdef SumStats now
-    if not hmap_get(&s.gmap, ev.g, &gi):
+    if not sum_g_find(s, ev.g, &gi):
         return sum_no_goroutine(s, ev, ev.g, "region end")
     g = &s.gs[gi]
     if g.nactive > 0:
@@ -836,13 +942,17 @@ cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
     cdef const TraceEventRec* ev
     cdef int st = SUM_OK
     cdef uint8_t k
+    if n == 0:
+        return SUM_OK
     for i in range(n):
         ev = &events[i]
         if s.sync_ts == 0:
             s.sync_ts = ev.time
-        s.last_ts = ev.time
         k = ev.kind
         if k == K_STATE_TRANSITION:
+            # A transition to the same state tells nothing (Go skips it).
+            if ev.from_state == ev.to_state:
+                continue
             if ev.type >= EvProcStart and ev.type <= EvProcStatus:
                 st = sum_proc_transition(s, ev)
             else:
@@ -863,19 +973,33 @@ cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
             st = sum_log(s, ev)
         if st:
             bad_row[0] = i
+            s.last_ts = ev.time
             return st
+    # Only sum_end reads it: set once a piece, not at every event.
+    s.last_ts = events[n - 1].time
     return SUM_OK
 
 
-cdef int sum_end(SumState* s) noexcept nogil:
-    """Finalize every goroutine at the last event (Go's Summarizer.Finalize)."""
-    cdef size_t i
+cdef int sum_end(SumState* s, size_t* ng, size_t* nb, size_t* nr) noexcept nogil:
+    """Finalize every goroutine at the last event (Go's Summarizer.Finalize),
+    counting in the same pass the goroutine rows (ng[0]) and their nonzero
+    block (nb[0]) and range (nr[0]) times."""
+    cdef size_t i, j
     cdef int st
+    cdef SumG* g
+    ng[0] = nb[0] = nr[0] = 0
     for i in range(s.ngs):
-        if s.gs[i].current:
-            st = sum_finalize(s, <int64_t>i, s.last_ts, False)
-            if st:
-                return st
+        g = &s.gs[i]
+        if not g.current:
+            continue
+        st = sum_finalize(s, <int64_t>i, s.last_ts, False)
+        if st:
+            return st
+        ng[0] += 1
+        for j in range(g.st.block.n):
+            nb[0] += g.st.block.items[j].val != 0
+        for j in range(g.st.ranges.n):
+            nr[0] += g.st.ranges.items[j].val != 0
     return SUM_OK
 
 
@@ -887,12 +1011,13 @@ cdef void sum_free(SumState* s) noexcept nogil:
         PyMem_RawFree(s.gs[i].active)
     for i in range(s.nregions):
         sum_stats_free(&s.regions[i].st)
-    PyMem_RawFree(s.gs)
+    PyMem_RawFree(s.gs_mem)
     PyMem_RawFree(s.regions)
     PyMem_RawFree(s.tasks)
     PyMem_RawFree(s.pairs)
     PyMem_RawFree(s.range_reason)
     hmap_free(&s.gmap)
+    PyMem_RawFree(s.gdense)
     hmap_free(&s.tmap)
     hmap_free(&s.sys_p)
     hmap_free(&s.sys_g)

@@ -155,11 +155,13 @@ def _cmd_summary(args) -> int:
     kind = "goroutines" if args.command == "goroutines" else "tasks"
     if args.format == "text":
         chunks = [getattr(summary, f"{kind}_text")(s)]
+    elif kind == "goroutines" and args.format == "json":
+        chunks = summary.goroutines_json_bytes(s)        # UTF-8 already
     else:
         chunks = getattr(summary, f"{kind}_{args.format}_chunks")(s)
     out = sys.stdout.buffer
-    for text in chunks:
-        out.write(text.encode("utf-8"))
+    for part in chunks:
+        out.write(part if isinstance(part, bytes) else part.encode("utf-8"))
     out.flush()
     return 0
 

@@ -427,3 +427,169 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert cli.main(["goroutines", str(p)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fastrace: ") and err.count("\n") == 1
+
+
+# --- the summary read ahead by another thread
+
+def test_ahead_keeps_order_bound_and_errors():
+    """ahead() hands the items over in order, the producer at most depth
+    items ahead of the consumer, then the producer's error."""
+    import threading
+    import time
+
+    from fastrace.analysis._ahead import ahead
+
+    made = []
+
+    def make():
+        for i in range(10):
+            made.append(i)
+            yield i
+        raise ValueError("producer failed after 10 items")
+
+    got, leads = [], []
+    with pytest.raises(ValueError, match="after 10 items"):
+        for i in ahead(make, depth=2):
+            time.sleep(0.01)           # a slow consumer: the producer waits
+            leads.append(len(made) - len(got))
+            got.append(i)
+    assert got == list(range(10))
+    # queued (depth) + the one being consumed + the one made but not yet put
+    assert 1 <= max(leads) <= 2 + 2
+    assert not [t for t in threading.enumerate() if t.name == "fastrace-pieces"]
+
+
+def test_ahead_closed_early_stops_the_producer():
+    import threading
+
+    from fastrace.analysis._ahead import ahead
+
+    def make():
+        i = 0
+        while True:                    # endless: only closing stops it
+            yield i
+            i += 1
+
+    it = ahead(make, depth=3)
+    assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name == "fastrace-pieces"]
+
+
+def test_streamed_file_error_is_the_readers(tmp_path):
+    """A trace cut short: summarize_file raises the error that reading it
+    piece by piece raises (the thread changes nothing), after the pieces
+    before it were summarized."""
+    data = (FIXTURES / "go1.27/long.trace").read_bytes()
+    p = tmp_path / "cut.trace"
+    p.write_bytes(data[:len(data) * 2 // 3])
+    with pytest.raises(fastrace.TraceError) as want:
+        for _ in fastrace.iter_generations(p, max_events=64):
+            pass
+    with pytest.raises(fastrace.TraceError) as got:
+        S.summarize_file(p, max_events=64)
+    assert type(got.value) is type(want.value) and str(got.value) == str(want.value)
+
+
+# --- the goroutines JSON written in C
+
+def python_json_text(objs: list) -> str:
+    """The document as Python's json module writes it (the reference for
+    the C writer): one object a line, ", " and ": " separators."""
+    enc = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+    return "[]\n" if not objs else "[\n" + ",\n".join(enc.encode(o) for o in objs) + "\n]\n"
+
+
+@pytest.mark.parametrize("path", FIXTURE_TRACES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_goroutines_json_text_is_pythons(path, monkeypatch):
+    """The C writer's bytes are those Python's json module writes for
+    goroutines_json(), on every fixture, in pieces of any size."""
+    s = S.summarize_file(path)
+    want = python_json_text(S.goroutines_json(s))
+    assert "".join(S.goroutines_json_chunks(s)) == want
+    monkeypatch.setattr(S, "_JSON_CHUNK", 7)
+    got = b"".join(S.goroutines_json_bytes(s))
+    assert got == want.encode("utf-8")
+
+
+def json_rows_doc(rows, maps, texts, kinds, keys):
+    """_analysis.json_rows on these rows (values or text rows) and maps
+    (per row a list of (text row, value)), joined as the document is."""
+    from fastrace import _analysis
+
+    enc = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+    blobs = [enc.encode(t).encode("utf-8") for t in texts]
+    off = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    pre = [("{" if i == 0 else ", ") + enc.encode(k) + ": " for i, k in enumerate(keys)]
+    pre_off = np.concatenate([[0], np.cumsum([len(p.encode()) for p in pre])]).astype(np.int64)
+    lo = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.int64)
+    hi = lo + np.array([len(m) for m in maps], dtype=np.int64)
+    flat = [e for m in maps for e in m]
+    table = (lo, hi, np.array([k for k, _ in flat], dtype=np.int64),
+             np.array([v for _, v in flat], dtype=np.int64))
+    return _analysis.json_rows(np.array(rows, dtype=np.int64).reshape(len(rows), len(keys)),
+                               np.array(kinds, dtype=np.uint8), "".join(pre).encode("utf-8"),
+                               pre_off, b"".join(blobs), off, [table, table])
+
+
+def test_json_rows_edges():
+    """Ints at every digit count and both ends of int64, texts that need
+    escapes or are not ASCII, maps with a key repeated (written once, with
+    its last value, as a dict keeps it), empty maps."""
+    texts = ["", "a\"b\\c", "tab\there\nnl\x00\x1f\x7f", "é€😀\ufffd", "x" * 100, "plain"]
+    ints = [0, 1, -1, 9, 10, 99, 100, -10, 2**63 - 1, -2**63, 10**18, 10**18 - 1,
+            -(10**18), 12345678901234567]
+    ints += [10**k for k in range(19)] + [10**k - 1 for k in range(1, 19)]
+    ints += [-(10**k) for k in range(19)]
+    rows, maps, want = [], [], []
+    for i, v in enumerate(ints):
+        t = i % len(texts)
+        neg = -v if v != -2**63 else 2**63 - 1
+        m = [(5, v), (1, 3), (1, 4), (0, neg)][: i % 5]
+        rows.append([v, t, 0, neg])
+        maps.append(m)
+        d = {}
+        for k, x in m:
+            d[texts[k]] = x
+        want.append({"n": v, "name": texts[t], "map": d, "neg": rows[-1][3]})
+    got = json_rows_doc(rows, maps, texts, [0, 1, 2, 0], ("n", "name", "map", "neg"))
+    assert got.decode("utf-8") == python_json_text(want)[2:-3]
+
+
+def test_json_rows_rejects_bad_references():
+    from fastrace import _analysis
+
+    with pytest.raises(ValueError, match="text row is out of range"):
+        json_rows_doc([[7]], [[]], ["a"], [1], ("name",))
+    with pytest.raises(ValueError, match="text row is out of range"):
+        json_rows_doc([[0]], [[(3, 1)]], ["a"], [2], ("map",))
+    lo = np.array([0], dtype=np.int64)
+    bad = (lo, np.array([2], dtype=np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    with pytest.raises(ValueError, match="not a run inside"):
+        _analysis.json_rows(np.zeros((1, 1), np.int64), np.array([2], np.uint8), b'{"m": ',
+                            np.array([0, 6], np.int64), b'""', np.array([0, 2], np.int64), [bad])
+    with pytest.raises(ValueError, match="needs maps"):
+        _analysis.json_rows(np.zeros((1, 1), np.int64), np.array([3], np.uint8), b'{"m": ',
+                            np.array([0, 6], np.int64), b'""', np.array([0, 2], np.int64), [bad])
+
+
+def test_gather_fields_is_numpys():
+    from fastrace import _analysis
+
+    rng = np.random.default_rng(7)
+    src = np.zeros(50, dtype=[("a", "<i8"), ("n", "<u4"), ("b", "<u8"), ("c", "<i8")])
+    src["a"] = rng.integers(-2**63, 2**63 - 1, 50, dtype=np.int64)
+    src["b"] = rng.integers(0, 2**64 - 1, 50, dtype=np.uint64)
+    src["c"] = np.arange(50)
+    dst = np.zeros(30, dtype=[("c", "<i8"), ("x", "O"), ("a", "<i8"), ("b", "<u8")])
+    order = rng.integers(0, 50, 30)
+    _analysis.gather_fields(dst, src, order, ("a", "b", "c"))
+    for f in ("a", "b", "c"):
+        assert dst[f].tolist() == src[f][order].tolist()
+    assert dst["x"].tolist() == [0] * 30
+    with pytest.raises(IndexError, match="not a row of src"):
+        _analysis.gather_fields(dst, src, np.full(30, 50), ("a",))
+    with pytest.raises(TypeError, match="8-byte integer"):
+        _analysis.gather_fields(dst, src, order, ("n",))
+    with pytest.raises(ValueError, match="one entry per row"):
+        _analysis.gather_fields(dst, src, order[:3], ("a",))

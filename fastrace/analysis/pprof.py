@@ -61,6 +61,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastrace.analysis._ahead import ahead as _ahead
 from fastrace.kinds import GoState
 
 __all__ = ["Profile", "LATENCY_KINDS", "PROFILE_KINDS", "MAX_FRAMES", "CPU_PERIOD",
@@ -301,53 +302,6 @@ def read_profile(source, kind: str, *, period: int = CPU_PERIOD, two_pass: bool 
         for piece in pieces():
             _feed(acc, piece)
     return _latency_result(piece, kind, acc)
-
-
-def _ahead(make, depth: int = 4):
-    """The items of the iterator ``make()``, produced by another thread up
-    to ``depth`` items ahead: ordering the next piece (C, without the GIL)
-    runs while this thread computes on the last one, so on two cores the
-    profile costs little more than reading the trace.  Errors of the
-    producer are raised here, in order."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                pass
-        return False
-
-    def produce():
-        try:
-            for item in make():
-                if not put((True, item)):
-                    return
-        except BaseException as e:      # handed to the consumer
-            put((False, e))
-            return
-        put((False, None))
-
-    worker = threading.Thread(target=produce, name="fastrace-pieces", daemon=True)
-    worker.start()
-    try:
-        while True:
-            ok, item = q.get()
-            if ok:
-                yield item
-            elif item is None:
-                return
-            else:
-                raise item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _empty(source):
