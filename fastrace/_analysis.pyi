@@ -1,7 +1,7 @@
 # Type stub for the compiled analysis stage (fastrace/_analysis.pyx and its
 # included .pxi files), one section per included file.
 import enum
-from typing import Literal, overload
+from typing import Literal, Sequence, overload
 
 import numpy as np
 
@@ -135,3 +135,10 @@ class VaCode(enum.IntEnum):   # which check a problem of validate_rows failed
 def validate_rows(events: np.ndarray, threads: np.ndarray, strings: object, nstacks: int,
                   bad_stack: np.ndarray, generations: np.ndarray, types: np.ndarray,
                   version: int, extra: bool, context: bool, clock_checks: bool) -> np.ndarray: ...
+
+def json_rows(vals: np.ndarray, kinds: np.ndarray, prefixes: bytes, prefix_offsets: np.ndarray,
+              texts: bytes, text_offsets: np.ndarray,
+              maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+              first_row: int = 0, sep: bytes = b",\n") -> bytes: ...
+def gather_fields(dst: np.ndarray, src: np.ndarray, order: np.ndarray,
+                  fields: Sequence[str]) -> None: ...

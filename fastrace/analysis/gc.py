@@ -330,13 +330,15 @@ def stream_mmu_curve(source, *, stw: bool = True, background: bool = True,
     """:func:`mmu_curve` of a trace file (or bytes) read piece by piece with
     :func:`fastrace.iter_generations`: the same result without holding the
     whole event table (``fastrace mmu`` uses it)."""
+    from fastrace.analysis._ahead import ahead
     from fastrace.trace import iter_generations
 
     flags = util_flags(stw=stw, background=background, assist=assist, sweep=sweep,
                        per_proc=per_proc)
     p = _analysis.UtilPass(flags)
     try:
-        for piece in iter_generations(source):
+        # The next pieces are ordered in another thread while this one feeds.
+        for piece in ahead(lambda: iter_generations(source)):
             p.feed(piece.events, piece.strings.data, piece.strings.offsets)
         util, bounds = p.finish()
     except ValueError as e:
