@@ -135,9 +135,11 @@ cdef void heap_insert(OrderState* o, int32_t cursor) noexcept nogil:
     sift_up(o, o.nfrontier - 1)
 
 
-cdef void heap_update(OrderState* o, int64_t i) noexcept nogil:
+cdef inline void heap_update(OrderState* o, int64_t i) noexcept nogil:
     o.ftimes[i] = o.cursors[o.frontier[i]].time
-    if sift_up(o, i) != i:
+    # At the root (nearly always: the earliest M advanced) there is
+    # nothing above to move past.
+    if i > 0 and sift_up(o, i) != i:
         return
     sift_down(o, i)
 

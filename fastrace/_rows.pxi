@@ -39,7 +39,7 @@ cdef enum Req:
     MUST = 2
 
 
-cdef int check_ctx(OrderState* o, Ctx* c, int rm, int rp, int rg) noexcept nogil:
+cdef inline int check_ctx(OrderState* o, Ctx* c, int rm, int rp, int rg) noexcept nogil:
     if rm == MUST and c.m == NONE:
         return fail(o, "expected a thread but didn't have one")
     if rm == MUST_NOT and c.m != NONE:
@@ -62,13 +62,22 @@ cdef inline int user_go(OrderState* o, Ctx* c) noexcept nogil:
 # ---------------------------------------------------------------------------
 # Emitting rows.
 
+cdef inline bint id_row(IdMap* m, uint64_t id, int64_t* v) noexcept nogil:
+    # map_get with its direct part written out here: ids of strings and
+    # stacks are nearly always small, and the call was not inlined.
+    if id < m.ndense:
+        v[0] = m.dense[id]
+        return v[0] >= 0
+    return map_get(m, id, v)
+
+
 cdef int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
                        uint8_t typ) noexcept nogil:
     cdef int64_t v
     if id == 0:
         row[0] = 0
         return ST_OK
-    if map_get(gi.strings, id, &v):
+    if id_row(gi.strings, id, &v):
         row[0] = <uint32_t>v
         return ST_OK
     snprintf(o.err, sizeof(o.err), "found invalid string ID %llu for event %s",
@@ -82,7 +91,7 @@ cdef int lookup_stack(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
     if id == 0:
         row[0] = 0
         return ST_OK
-    if map_get(gi.stacks, id, &v):
+    if id_row(gi.stacks, id, &v):
         row[0] = <uint32_t>v
         return ST_OK
     snprintf(o.err, sizeof(o.err), "found invalid stack ID %llu for event %s",
