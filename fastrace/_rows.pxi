@@ -71,8 +71,8 @@ cdef inline bint id_row(IdMap* m, uint64_t id, int64_t* v) noexcept nogil:
     return map_get(m, id, v)
 
 
-cdef int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
-                       uint8_t typ) noexcept nogil:
+cdef inline int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
+                              uint8_t typ) noexcept nogil:
     cdef int64_t v
     if id == 0:
         row[0] = 0
@@ -80,13 +80,11 @@ cdef int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
     if id_row(gi.strings, id, &v):
         row[0] = <uint32_t>v
         return ST_OK
-    snprintf(o.err, sizeof(o.err), "found invalid string ID %llu for event %s",
-             <ull_t>id, EV_NAME[typ])
-    return ST_ERROR
+    return bad_id(o, "string", id, typ)
 
 
-cdef int lookup_stack(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
-                      uint8_t typ) noexcept nogil:
+cdef inline int lookup_stack(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
+                             uint8_t typ) noexcept nogil:
     cdef int64_t v
     if id == 0:
         row[0] = 0
@@ -94,8 +92,12 @@ cdef int lookup_stack(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
     if id_row(gi.stacks, id, &v):
         row[0] = <uint32_t>v
         return ST_OK
-    snprintf(o.err, sizeof(o.err), "found invalid stack ID %llu for event %s",
-             <ull_t>id, EV_NAME[typ])
+    return bad_id(o, "stack", id, typ)
+
+
+cdef int bad_id(OrderState* o, const char* what, uint64_t id, uint8_t typ) noexcept nogil:
+    snprintf(o.err, sizeof(o.err), "found invalid %s ID %llu for event %s",
+             what, <ull_t>id, EV_NAME[typ])
     return ST_ERROR
 
 
