@@ -146,8 +146,77 @@ cdef TraceEventRec* new_row(OrderState* o, int64_t t, Ctx* c, uint8_t kind,
     return r
 
 
-cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
-                    uint64_t* args, uint64_t x0, uint64_t x1) noexcept nogil:
+cdef int row_values(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, uint8_t kind,
+                    uint64_t* args, uint64_t x0, uint64_t x1, uint32_t s0, uint32_t s1,
+                    uint64_t* vals) noexcept nogil:
+    """push_event's a[0..2] (into vals) for the kinds other than state
+    transitions: out of line, so that push_event stays small enough for
+    the C compiler to inline where the commonest events are taken."""
+    cdef uint64_t a0 = 0, a1 = 0, a2 = 0
+    cdef uint32_t v
+    cdef int st
+    if kind == K_EXPERIMENTAL:
+        # Second: AllocFree traces are mostly these.
+        a0 = args[0]
+        a1 = args[1]
+        a2 = args[2]
+        if EXP_STRING_MASK[typ] & 1:
+            st = lookup_string(o, gi, a0, &v, typ)
+            if st:
+                return st
+            a0 = v
+        if EXP_STRING_MASK[typ] & 2:
+            st = lookup_string(o, gi, a1, &v, typ)
+            if st:
+                return st
+            a1 = v
+        if EXP_STRING_MASK[typ] & 4:
+            st = lookup_string(o, gi, a2, &v, typ)
+            if st:
+                return st
+            a2 = v
+    elif kind == K_METRIC:
+        a0 = args[0]
+    elif kind == K_LABEL:
+        a0 = s0
+    elif typ == EvSTWBegin:
+        a0 = <uint64_t>c.g
+        a1 = s0
+    elif typ == EvSTWEnd:
+        a0 = <uint64_t>c.g
+        a1 = string_or_empty(gi, x0)
+    elif typ == EvGCSweepActive or typ == EvGCMarkAssistActive:
+        a0 = args[0]
+    elif typ == EvGCSweepBegin or typ == EvGCSweepEnd:
+        a0 = <uint64_t>c.p
+        if typ == EvGCSweepEnd:
+            a1 = args[0]
+            a2 = args[1]
+    elif typ == EvGCMarkAssistBegin or typ == EvGCMarkAssistEnd:
+        a0 = <uint64_t>c.g
+    elif typ == EvUserTaskBegin:
+        a0 = args[0]
+        a1 = args[1]
+        a2 = s0
+    elif typ == EvUserTaskEnd:
+        a0 = args[0]
+        a1 = x0
+        a2 = x1
+    elif kind == K_REGION_BEGIN or kind == K_REGION_END:
+        a0 = args[0]
+        a1 = s0
+    elif kind == K_LOG:
+        a0 = args[0]
+        a1 = s0
+        a2 = s1
+    vals[0] = a0
+    vals[1] = a1
+    vals[2] = a2
+    return ST_OK
+
+
+cdef inline int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
+                           uint64_t* args, uint64_t x0, uint64_t x1) noexcept nogil:
     """Append the row of one event taken by the ordering.
 
     args are the event's arguments after the time delta (as adjusted by the
@@ -162,6 +231,7 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
     cdef TraceEventRec* r
     cdef uint8_t fr = 0, to = 0
     cdef uint64_t a0 = 0, a1 = 0, a2 = 0
+    cdef uint64_t vals[3]
     cdef uint32_t v
     if HAS_IDS[typ]:
         for j in range(2):
@@ -221,60 +291,13 @@ cdef int push_event(OrderState* o, GenIn* gi, Ctx* c, uint8_t typ, int64_t t,
             # ProcStart, GoCreateSyscall, GoStart, GoUnblock, GoSwitch and
             # GoSwitchDestroy name the P or goroutine in their first argument.
             a0 = args[0]
-    elif kind == K_EXPERIMENTAL:
-        # Second: AllocFree traces are mostly these.
-        a0 = args[0]
-        a1 = args[1]
-        a2 = args[2]
-        if EXP_STRING_MASK[typ] & 1:
-            st = lookup_string(o, gi, a0, &v, typ)
-            if st:
-                return st
-            a0 = v
-        if EXP_STRING_MASK[typ] & 2:
-            st = lookup_string(o, gi, a1, &v, typ)
-            if st:
-                return st
-            a1 = v
-        if EXP_STRING_MASK[typ] & 4:
-            st = lookup_string(o, gi, a2, &v, typ)
-            if st:
-                return st
-            a2 = v
-    elif kind == K_METRIC:
-        a0 = args[0]
-    elif kind == K_LABEL:
-        a0 = s0
-    elif typ == EvSTWBegin:
-        a0 = <uint64_t>c.g
-        a1 = s0
-    elif typ == EvSTWEnd:
-        a0 = <uint64_t>c.g
-        a1 = string_or_empty(gi, x0)
-    elif typ == EvGCSweepActive or typ == EvGCMarkAssistActive:
-        a0 = args[0]
-    elif typ == EvGCSweepBegin or typ == EvGCSweepEnd:
-        a0 = <uint64_t>c.p
-        if typ == EvGCSweepEnd:
-            a1 = args[0]
-            a2 = args[1]
-    elif typ == EvGCMarkAssistBegin or typ == EvGCMarkAssistEnd:
-        a0 = <uint64_t>c.g
-    elif typ == EvUserTaskBegin:
-        a0 = args[0]
-        a1 = args[1]
-        a2 = s0
-    elif typ == EvUserTaskEnd:
-        a0 = args[0]
-        a1 = x0
-        a2 = x1
-    elif kind == K_REGION_BEGIN or kind == K_REGION_END:
-        a0 = args[0]
-        a1 = s0
-    elif kind == K_LOG:
-        a0 = args[0]
-        a1 = s0
-        a2 = s1
+    else:
+        st = row_values(o, gi, c, typ, kind, args, x0, x1, s0, s1, vals)
+        if st:
+            return st
+        a0 = vals[0]
+        a1 = vals[1]
+        a2 = vals[2]
     r = row_slot(o, t, c, kind, typ)
     if r == NULL:
         return ST_NOMEM
