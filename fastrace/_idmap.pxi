@@ -40,6 +40,20 @@ cdef inline bint map_get(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
     return hmap_get(&m.h, k, v)
 
 
+cdef inline bint id_row(IdMap* m, uint64_t k, int64_t* v) noexcept nogil:
+    """map_get for the ordering loop's string and stack lookups: the
+    direct part, where nearly every id is, written out, and map_get behind
+    it (v is set either way).  gcc inlines this where it no longer inlines
+    map_get: 1.6% fewer instructions in the loop (callgrind, sched-4mb),
+    where making map_get itself small (its hash part behind a call) gave
+    4% more.  find_g (_sched.pxi) has its own written-out direct part:
+    through id_row it measured 2% more."""
+    if k < m.ndense:
+        v[0] = m.dense[k]
+        return v[0] >= 0
+    return map_get(m, k, v)
+
+
 cdef int dense_grow(IdMap* m, uint64_t k) noexcept nogil:
     """Extend the direct part to cover key k, moving the hash part's keys
     it now covers; ST_OK, or ST_NOMEM with the map unchanged."""

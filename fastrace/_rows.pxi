@@ -62,15 +62,6 @@ cdef inline int user_go(OrderState* o, Ctx* c) noexcept nogil:
 # ---------------------------------------------------------------------------
 # Emitting rows.
 
-cdef inline bint id_row(IdMap* m, uint64_t id, int64_t* v) noexcept nogil:
-    # map_get with its direct part written out here: ids of strings and
-    # stacks are nearly always small, and the call was not inlined.
-    if id < m.ndense:
-        v[0] = m.dense[id]
-        return v[0] >= 0
-    return map_get(m, id, v)
-
-
 cdef inline int lookup_string(OrderState* o, GenIn* gi, uint64_t id, uint32_t* row,
                               uint8_t typ) noexcept nogil:
     cdef int64_t v
