@@ -136,6 +136,11 @@ def validate_rows(events: np.ndarray, threads: np.ndarray, strings: object, nsta
                   bad_stack: np.ndarray, generations: np.ndarray, types: np.ndarray,
                   version: int, extra: bool, context: bool, clock_checks: bool) -> np.ndarray: ...
 
+JSON_INT: int
+JSON_TEXT: int
+JSON_MAP0: int
+JSON_MAP1: int
+
 def json_rows(vals: np.ndarray, kinds: np.ndarray, prefixes: bytes, prefix_offsets: np.ndarray,
               texts: bytes, text_offsets: np.ndarray,
               maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],

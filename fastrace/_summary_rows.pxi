@@ -303,6 +303,9 @@ cdef enum SumJsonKind:        # what a column of json_rows' values holds
     SUM_JSON_MAP0 = 2         # the row's map in map table 0 (the value is ignored)
     SUM_JSON_MAP1 = 3         # the row's map in map table 1
 
+# The kinds for Python (summary.goroutines_json_bytes).
+JSON_INT, JSON_TEXT, JSON_MAP0, JSON_MAP1 = SUM_JSON_INT, SUM_JSON_TEXT, SUM_JSON_MAP0, SUM_JSON_MAP1
+
 cdef enum SumJsonStatus:
     SUM_JSON_OK = 0
     SUM_JSON_NOMEM = 1
@@ -511,14 +514,15 @@ def json_rows(vals, kinds, bytes prefixes, prefix_offsets, bytes texts, text_off
 
     Column ``c`` is written as ``prefixes[prefix_offsets[c]:prefix_offsets[c+1]]``
     (the key with the ``{"`` or ``, "`` before it and ``": `` after) and
-    then its value, by ``kinds[c]``: 0 the int64 in decimal; 1 the text of
-    row ``vals[r, c]`` of the texts table (``texts[text_offsets[t]:
-    text_offsets[t+1]]``, JSON already); 2 or 3 the row's map in
-    ``maps[0]`` or ``maps[1]``, each ``(lo, hi, key, val)``: the entries of
+    then its value, by ``kinds[c]``: JSON_INT the int64 in decimal;
+    JSON_TEXT the text of row ``vals[r, c]`` of the texts table
+    (``texts[text_offsets[t]:text_offsets[t+1]]``, JSON already); JSON_MAP0
+    or JSON_MAP1 the row's map in ``maps[0]`` or ``maps[1]``, each
+    ``(lo, hi, key, val)``: the entries of
     row ``first_row + r`` are ``lo[first_row + r]`` up to ``hi[first_row + r]``
     (excluded), their keys rows of the texts table (a key repeated in adjacent entries
     is written once, with the last value).  Used by
-    :func:`fastrace.analysis.summary.goroutines_json_chunks`."""
+    :func:`fastrace.analysis.summary.goroutines_json_bytes`."""
     cdef cnp.ndarray v = np.ascontiguousarray(vals, dtype=np.int64)
     cdef cnp.ndarray k = np.ascontiguousarray(kinds, dtype=np.uint8)
     cdef cnp.ndarray po = np.ascontiguousarray(prefix_offsets, dtype=np.int64)

@@ -417,14 +417,13 @@ def goroutines_json_chunks(s: Summary) -> Iterator[str]:
         yield part.decode("utf-8")      # rows whole: each part is UTF-8 on its own
 
 
-def _json_texts(texts: dict[str, int]) -> tuple[bytes, np.ndarray]:
-    """The strings of ``texts`` (str -> row, rows 0, 1, ...) JSON-encoded as
-    the JSON encoder writes them, in one UTF-8 blob, and the offsets of
-    each row's bytes in it."""
-    parts = [_ENCODER.encode(t).encode("utf-8") for t in texts]
-    off = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in parts], out=off[1:])
-    return b"".join(parts), off
+def _blob(parts: Iterable[str]) -> tuple[bytes, np.ndarray]:
+    """``parts`` as one UTF-8 blob, and the offsets of each part's bytes in
+    it (part i is ``blob[off[i]:off[i + 1]]``)."""
+    encoded = [p.encode("utf-8") for p in parts]
+    off = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=off[1:])
+    return b"".join(encoded), off
 
 
 _JSON_CHUNK = 2048
@@ -456,22 +455,21 @@ def goroutines_json_bytes(s: Summary) -> Iterator[bytes]:
                      np.searchsorted(owners, ids, side="right"),
                      np.array([row(v, len(texts)) for v in table[key].tolist()], dtype=np.int64),
                      table["time"]))
-    blob, off = _json_texts(texts)
-    kinds = np.zeros(len(GOROUTINE_COLUMNS), dtype=np.uint8)
-    kinds[GOROUTINE_COLUMNS.index("name")] = 1
-    kinds[GOROUTINE_COLUMNS.index("block_time_by_reason")] = 2
-    kinds[GOROUTINE_COLUMNS.index("range_time")] = 3
-    pre = [("{" if i == 0 else ", ") + _ENCODER.encode(k) + ": "
-           for i, k in enumerate(GOROUTINE_COLUMNS)]
-    pre_off = np.zeros(len(pre) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in pre], out=pre_off[1:])
-    prefixes = "".join(pre).encode("utf-8")
+    # Each distinct string JSON-encoded as the JSON encoder writes it (texts:
+    # str -> row, rows 0, 1, ... in order), and each column's key.
+    blob, off = _blob(_ENCODER.encode(t) for t in texts)
+    prefixes, pre_off = _blob(("{" if i == 0 else ", ") + _ENCODER.encode(k) + ": "
+                              for i, k in enumerate(GOROUTINE_COLUMNS))
+    kinds = np.full(len(GOROUTINE_COLUMNS), _analysis.JSON_INT, dtype=np.uint8)
+    kinds[GOROUTINE_COLUMNS.index("name")] = _analysis.JSON_TEXT
+    kinds[GOROUTINE_COLUMNS.index("block_time_by_reason")] = _analysis.JSON_MAP0
+    kinds[GOROUTINE_COLUMNS.index("range_time")] = _analysis.JSON_MAP1
     # The rows' values, gathered a piece at a time into a table whose
     # fields are the columns (name: its text row; the maps: unused), seen
     # as a 2-d int64 array by json_rows.
     step = _JSON_CHUNK
     buf = np.zeros(min(len(g), step), dtype=[(k, "<i8") for k in GOROUTINE_COLUMNS])
-    ints = tuple(k for k, kind in zip(GOROUTINE_COLUMNS, kinds) if kind == 0)
+    ints = tuple(k for k, kind in zip(GOROUTINE_COLUMNS, kinds) if kind == _analysis.JSON_INT)
     times = [GOROUTINE_COLUMNS.index(k) for k in ("start_time", "end_time")]
     for lo in range(0, len(g), step):
         n = min(step, len(g) - lo)
