@@ -30,3 +30,25 @@ def test_error_carries_location():
     import pickle
     e2 = pickle.loads(pickle.dumps(e))
     assert type(e2) is fastrace.TraceFormatError and e2.batch == 4 and str(e2) == str(e)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["python", "-m", "fastrace", "pprof"], "1"),              # python -m fastrace
+    (["python", "-X", "importtime", "-m", "fastrace"], "1"),
+    (["python", "/venv/bin/fastrace", "goroutines"], "1"),     # the console script
+    (["python", "-c", "import fastrace"], None),               # a program importing it
+    (["python", "notebook.py"], None),
+])
+def test_command_keeps_openblas_to_one_thread(argv, expected):
+    # The command never calls BLAS; OpenBLAS's worker threads would spin on
+    # the second core while the ordering wants it.  Importing programs are
+    # left alone.  Checked in a fresh interpreter, as it acts before numpy loads.
+    import os
+    import subprocess
+    import sys
+    code = (f"import sys, os; sys.orig_argv = {argv!r}; import fastrace; "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == str(expected)
