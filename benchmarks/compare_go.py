@@ -183,6 +183,8 @@ def python_env() -> dict[str, str]:
     # its imports, that thread competes with read(workers=2) for the second
     # core.  fastrace never calls BLAS, so the children run without them.
     env["OPENBLAS_NUM_THREADS"] = "1"
+    # As a user's install runs: modules compiled once (.pyc), not at every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if SNAPSHOT is not None:
         # Ahead of the editable install's finder, which Python consults last.
         env["PYTHONPATH"] = str(SNAPSHOT)
