@@ -372,15 +372,13 @@ cdef int adv_go_stop_exec(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc
     cdef int st = running_g(o, c, cu.typ, &s)
     if st:
         return st
-    if cu.typ == EvGoDestroy:
-        delete_g(o, c.g)
-    elif cu.typ == EvGoStop:
-        s.status = GS_RUNNABLE
-    else:
-        s.status = GS_WAITING
     nc.g = NONE
     ok[0] = True
-    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    if cu.typ == EvGoDestroy:
+        delete_g(o, c.g)
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    s.status = GS_RUNNABLE if cu.typ == EvGoStop else GS_WAITING
+    return push_own_stack_row(o, gi, c, cu.typ, cu.time, cu.args, <uint64_t>c.g, True)
 
 
 cdef int adv_go_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
@@ -397,7 +395,7 @@ cdef int adv_go_start(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     set_seq(s, gi.gen, cu.args[1])
     nc.g = gid
     ok[0] = True
-    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    return push_start_row(o, c, cu.typ, cu.time, cu.args[0])
 
 
 cdef int adv_go_unblock(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
@@ -408,7 +406,7 @@ cdef int adv_go_unblock(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
     s.status = GS_RUNNABLE
     set_seq(s, gi.gen, cu.args[1])
     ok[0] = True
-    return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    return push_own_stack_row(o, gi, c, cu.typ, cu.time, cu.args, cu.args[0], False)
 
 
 cdef int adv_go_switch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,

@@ -140,6 +140,16 @@ def check_spec(specs=None):
             raise RuntimeError(f"fastrace._order handles event type {name} ({code}), which "
                                "fastrace.spec does not define as an event type with that "
                                "code that makes rows")
+    # The rows _rows.pxi writes out for these types read their ids where
+    # these say (push_start_row, push_own_stack_row).
+    written_out = {"GoStart": (0, 0), "GoUnblock": (1, 0), "GoStop": (1, 1), "GoBlock": (1, 1)}
+    for name, (nstacks, nstrings) in written_out.items():
+        s = by_name.get(name)
+        if s is None or len(s.stacks) != nstacks or len(s.strings) != nstrings \
+                or s.transition is None:
+            raise RuntimeError(f"fastrace._order writes the rows of {name} itself, for a "
+                               f"transition with {nstacks} stack and {nstrings} string "
+                               "ids; fastrace.spec now says otherwise")
     for s in specs:
         if s.timed and s.kind != K_BAD and not s.experiment and s.name not in handled:
             raise RuntimeError(f"fastrace.spec defines event type {s.name} ({s.code}) of kind "

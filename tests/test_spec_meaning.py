@@ -49,6 +49,19 @@ def test_removed_type_that_the_engine_handles_fails_naming_it():
         _order.check_spec(moved)
 
 
+@pytest.mark.parametrize("name,change", [
+    ("GoUnblock", dict(stacks=())),          # its row's stack is read from the spec's place
+    ("GoBlock", dict(strings=())),           # and its reason
+    ("GoStart", dict(stacks=(3,))),
+])
+def test_types_whose_rows_the_engine_writes_out_must_keep_their_ids(name, change):
+    # The ordering engine writes the rows of its commonest types without the
+    # general push_event; a spec that moved their ids must fail at import.
+    changed = tuple(s._replace(**change) if s.name == name else s for s in spec.SPECS)
+    with pytest.raises(RuntimeError, match=f"writes the rows of {name} itself"):
+        _order.check_spec(changed)
+
+
 @pytest.mark.parametrize("entry,words", [
     (_made_up(kind=K.STATE_TRANSITION), "without a goroutine or P resource"),
     (_made_up(kind=K.STATE_TRANSITION, resource=R.PROC, transition=(3, 5)),
