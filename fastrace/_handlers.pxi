@@ -773,6 +773,30 @@ cdef int adv_simple(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc, bint
     return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
 
 
+cdef int adv_experimental(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
+                          bint* ok) noexcept nogil:
+    """An experimental event: an M and whatever P and goroutine it has.  The
+    row of one without string or stack ids (all of AllocFree's) is written
+    here, its arguments as they are (push_event's rule for the kind)."""
+    cdef TraceEventRec* r
+    cdef int st = check_ctx(o, c, MUST, MAY, MAY)
+    if st:
+        return st
+    ok[0] = True
+    if HAS_IDS[cu.typ] or EXP_STRING_MASK[cu.typ]:
+        return push_event(o, gi, c, cu.typ, cu.time, cu.args, 0, 0)
+    r = row_slot(o, cu.time, c, K_EXPERIMENTAL, cu.typ)
+    if r == NULL:
+        return ST_NOMEM
+    r.a[0] = cu.args[0]
+    r.a[1] = cu.args[1]
+    r.a[2] = cu.args[2]
+    r.stack = 0
+    r.from_state = 0
+    r.to_state = 0
+    return ST_OK
+
+
 cdef int adv_sweep(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                    bint* ok) noexcept nogil:
     cdef int st
@@ -866,9 +890,12 @@ cdef inline int dispatch(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
 
 cdef int dispatch_rest(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
                        bint* ok) noexcept nogil:
-    # Cython tests the conditions of this chain in turn.
+    # Cython tests the conditions of this chain in turn.  Experimental
+    # events first: AllocFree traces are nearly all allocations and frees.
     cdef uint8_t t = cu.typ
-    if t == EvProcStatus:
+    if KIND_OF[t] == K_EXPERIMENTAL:
+        return adv_experimental(o, gi, cu, c, nc, ok)
+    elif t == EvProcStatus:
         return adv_proc_status(o, gi, cu, c, nc, ok)
     elif t == EvProcStart:
         return adv_proc_start(o, gi, cu, c, nc, ok)
@@ -913,8 +940,6 @@ cdef int dispatch_rest(OrderState* o, GenIn* gi, OCursor* cu, Ctx* c, Ctx* nc,
         return adv_task_end(o, gi, cu, c, nc, ok)
     elif t == EvUserRegionBegin or t == EvUserRegionEnd:
         return adv_region(o, gi, cu, c, nc, ok)
-    elif KIND_OF[t] == K_EXPERIMENTAL:
-        return adv_simple(o, gi, cu, c, nc, ok, MUST, MAY, MAY)
     snprintf(o.err, sizeof(o.err), "bad event type found while ordering: %d", <int>t)
     return ST_ERROR
 
