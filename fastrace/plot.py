@@ -21,7 +21,6 @@ is ``Trace._repr_html_``: the trace's facts as a small HTML table.
 
 from __future__ import annotations
 
-import html
 import importlib
 
 import numpy as np
@@ -242,6 +241,8 @@ def html_summary(trace) -> str:
              or "nothing"),
         ]
     rows.append(("experiments", ", ".join(o["experiments"]) or "none"))
+    import html     # here: every start of the command imports this module (for KINDS)
+
     body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
                    f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<table><caption>{html.escape(repr(trace))}</caption>{body}</table>"
