@@ -43,9 +43,9 @@ cdef inline int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogi
     at = c.pos
     cu.typ = c.buf[c.pos]
     c.pos += 1
-    if not (EVT.flags[cu.typ] & EVF_DEFINED) or EVT.since[cu.typ] > o.version:
-        return format_error(o, cu, WIRE_BAD_EVENT_TYPE, at, cu.typ, <uint64_t>o.version)
-    if not (EVT.flags[cu.typ] & EVF_TIMED):
+    if not o.batch_type[cu.typ]:
+        if not (EVT.flags[cu.typ] & EVF_DEFINED) or EVT.since[cu.typ] > o.version:
+            return format_error(o, cu, WIRE_BAD_EVENT_TYPE, at, cu.typ, <uint64_t>o.version)
         return format_error(o, cu, WIRE_UNTIMED_IN_BATCH, at, cu.typ, 0)
     n = EVT.nargs[cu.typ] - 1
     st = read_uvarint(&c, &dt)

@@ -294,8 +294,12 @@ cdef class _State:
     cdef Recycler recycler        # pieces of iter_generations: the last piece's memory
 
     def __cinit__(self, int version):
+        cdef int t
         memset(&self.o, 0, sizeof(OrderState))
         self.o.version = version
+        for t in range(256):
+            self.o.batch_type[t] = ((EVT.flags[t] & EVF_DEFINED) and EVT.since[t] <= version
+                                    and (EVT.flags[t] & EVF_TIMED)) != 0
         self.o.out.size = sizeof(TraceEventRec)
         self.o.gpool.size = sizeof(ResourceState)
         self.o.ppool.size = sizeof(ResourceState)

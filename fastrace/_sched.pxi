@@ -167,6 +167,8 @@ cdef struct OrderState:
     Py_ssize_t ferr_offset
     uint64_t ferr_a
     uint64_t ferr_b
+    uint8_t batch_type[256]   # 1: a type this version writes in event batches (cursor_next's
+                              # one test per event; set from EVT by _State)
 
 
 cdef int64_t pool_alloc(Pool* p) noexcept nogil:
