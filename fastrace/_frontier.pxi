@@ -231,10 +231,12 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
     cdef Ctx c
     cdef TraceEventRec* r
     cdef uint32_t srow
+    # One step adds at most three rows (a GoSwitch is followed by the
+    # switching goroutine's GoBlock or GoDestroy and the next one's GoStart):
+    # pause before a step once the output holds more than this.
+    cdef Py_ssize_t full = o.limit - 3 if o.limit else PY_SSIZE_T_MAX
     while o.nfrontier > 0 or o.next_cpu < gi.ncpu:
-        # One step adds at most three rows (a GoSwitch is followed by the
-        # switching goroutine's GoBlock or GoDestroy and the next one's GoStart).
-        if o.limit and o.out.n + 3 > o.limit:
+        if o.out.n > full:
             return ST_PAUSED
         if o.next_cpu < gi.ncpu and (o.nfrontier == 0 or gi.cpu_time[o.next_cpu] < ftime(o, 0)):
             c.m = gi.cpu_m[o.next_cpu]

@@ -22,6 +22,7 @@ another thread and are checked and merged afterwards (read(workers=N)).
 """
 
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
 from libc.string cimport memset, memcpy, memmove
 from libc.stdio cimport snprintf
