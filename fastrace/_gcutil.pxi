@@ -62,6 +62,7 @@ cdef int64_t GCU_MAX_PROCS = 1 << 20
 
 cdef uint8_t GCU_RKIND[256]           # wire type -> RangeKind (0: not a range event)
 cdef uint8_t GCU_PROC_TYPE[256]       # wire type -> 1 if its transition is about a P
+cdef uint8_t GCU_UTIL_KIND[256]       # event kind -> 1 if the utilisation pass looks at its events
 
 RANGE_KINDS = {"GC_MARK": GCU_R_GC_MARK, "SWEEP": GCU_R_SWEEP,
                "MARK_ASSIST": GCU_R_MARK_ASSIST, "STW": GCU_R_STW}
@@ -78,6 +79,10 @@ def _gcu_init_tables():
         GCU_RKIND[code] = by_name[sp.range]
     for code in _gcu_spec.PROC_TYPES:
         GCU_PROC_TYPE[code] = 1
+    memset(GCU_UTIL_KIND, 0, sizeof(GCU_UTIL_KIND))
+    for k in (K_SYNC, K_METRIC, K_RANGE_BEGIN, K_RANGE_ACTIVE, K_RANGE_END, K_STATE_TRANSITION,
+              K_LABEL):
+        GCU_UTIL_KIND[<int>k] = 1
     R = _gcu_kinds.ResourceKind
     if (R.NONE, R.GOROUTINE, R.PROC) != (GCU_RES_NONE, GCU_RES_GOROUTINE, GCU_RES_PROC):
         raise RuntimeError("fastrace._analysis (_gcutil): constants disagree with fastrace.kinds")
@@ -906,7 +911,7 @@ cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
                 if st:
                     return st
             gi[0] = <uint8_t>((info & ~G_STATE) | e.to_state)
-        else:
+        elif GCU_UTIL_KIND[e.kind]:
             if e.kind == K_SYNC:
                 u.nsync = <int64_t>e.a[0]
             elif e.kind == K_METRIC and e.type == EvProcsChange:
@@ -921,7 +926,9 @@ cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
                 st = gcu_util_other(u, e, i, strs, flags)
                 if st:
                     return st
-        if not u.synced:
+        # Other kinds change nothing; after every event (once there are
+        # Ps) the utilisation goes into the series, where it is not yet.
+        if not u.synced and u.nps != 0:
             st = gcu_util_now(u, e.time, per_proc)
             if st:
                 return st
