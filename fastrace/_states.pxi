@@ -320,6 +320,25 @@ cdef extern from "sys/mman.h" nogil:
     void* MAP_FAILED
     int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define st_prefetch(p) __builtin_prefetch((p))
+    #else
+    #define st_prefetch(p) ((void)0)
+    #endif
+    """
+    void st_prefetch(const void* p) nogil
+
+# The passes read every row of a piece that the ordering thread wrote a
+# moment ago (on another core), and the hardware's prefetching does not
+# keep up: rows this far ahead are asked for by hand.  In the pipeline of
+# `fastrace pprof sched` on the 68 MB trace this took the feed from about
+# 125 to 105 ms of CPU (16 rows ahead: 115 ms; 64: as 32; a noisy 2-core VM,
+# a few runs each).
+cdef enum:
+    ST_PREFETCH_ROWS = 32
+
 cdef enum:
     # StG.flags
     STG_TRACKING = 1          # in the profiled state: an interval is open
@@ -478,6 +497,7 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
     cdef int status = ST_OK
     for i in range(n):
         e = &ev[i]
+        st_prefetch(e + ST_PREFETCH_ROWS)
         if e.kind != K_STATE_TRANSITION or not st_go_type[e.type]:
             continue
         id = e.a[0]
