@@ -340,6 +340,9 @@ cdef enum:
     ST_PREFETCH_ROWS = 32
 
 cdef enum:
+    ST_BLOCK_BITS = 12        # dense records are marked in use by blocks of 4096 (128 KiB)
+
+cdef enum:
     # StG.flags
     STG_TRACKING = 1          # in the profiled state: an interval is open
     STG_SEEN = 2              # a transition changed its state: Go's summary has it
@@ -359,7 +362,7 @@ cdef struct StG:                     # one goroutine in a latency profile (32 by
 
 cdef struct StLat:                   # one latency profile being computed (StatesLatency)
     StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed
-    uint64_t dense_used       # ids below this may have flags set (1 + the largest such id)
+    uint8_t dense_blocks[ST_DENSE_MAX >> (ST_BLOCK_BITS + 3)]  # bit per block of 2**ST_BLOCK_BITS dense ids: set when a record in it first gets a flag
     HMap big_ids              # goroutine id >= ST_DENSE_MAX -> row in big
     Growable big              # StG rows of those goroutines
     HMap pending              # goroutine id -> its latest pending sample (StPending row; the rows chain by next)
@@ -486,7 +489,7 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
     cdef const TraceEventRec* e
     cdef StG* g
     cdef StG* dense = L.dense
-    cdef uint64_t used = L.dense_used
+    cdef uint8_t* blocks = L.dense_blocks
     cdef const uint8_t* sflags = strings.flags
     cdef uint64_t nstrings = <uint64_t>strings.nstrings
     cdef int64_t ov, lo, t
@@ -518,12 +521,13 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
                     if (g.flags & STG_SEEN) and \
                             (g.flags & (STG_HAS_SAMPLES | STG_TRACKING | STG_PENDING)):
                         L.ambiguous = 1
+                    if g.flags == 0 and id < ST_DENSE_MAX:
+                        # A record's first flag: its block is in use.
+                        blocks[id >> (ST_BLOCK_BITS + 3)] |= 1 << ((id >> ST_BLOCK_BITS) & 7)
                     st_drop_pending(L, g, id)
                     g.lo = 0
                     g.hi = 0
                     g.flags |= STG_SEEN
-                    if id >= used:
-                        used = id + 1
                 if to == G_RUNNING:
                     if g.lo == 0:
                         g.lo = t
@@ -553,8 +557,8 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
             g.flags = gf | STG_TRACKING
             g.track_start = t
             g.track_stack = stack
-            if id >= used:
-                used = id + 1
+            if gf == 0 and id < ST_DENSE_MAX:
+                blocks[id >> (ST_BLOCK_BITS + 3)] |= 1 << ((id >> ST_BLOCK_BITS) & 7)
             continue
         if to == target:
             continue
@@ -583,7 +587,6 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
             total[stack] += ov
             last[stack] = seq
     L.seq = seq
-    L.dense_used = used
     if status != ST_OK:
         L.last_time = ev[i].time
     elif n > 0:
@@ -642,15 +645,19 @@ cdef void st_latency_fix_windows(StLat* L) noexcept nogil:
     """Turn the first pass's state into the second pass's: each goroutine's
     window as Go's summarizer ends it (an end of 0 is the trace's end), no
     tracking, nothing pending, no samples."""
-    cdef Py_ssize_t k
+    cdef Py_ssize_t k, b
     cdef uint64_t id
     hmap_free(&L.pending)
     L.pend.n = 0
     L.free_pend = -1
     if L.dense != NULL:
-        for id in range(L.dense_used if L.dense_used < ST_DENSE_MAX else ST_DENSE_MAX):
-            if L.dense[id].flags:
-                st_fix_window(L, &L.dense[id])
+        # Only the blocks marked: the others were never written, and
+        # reading them would map up to 128 MiB of zero pages.
+        for b in range(ST_DENSE_MAX >> ST_BLOCK_BITS):
+            if L.dense_blocks[b >> 3] & (1 << (b & 7)):
+                for id in range(<uint64_t>b << ST_BLOCK_BITS, <uint64_t>(b + 1) << ST_BLOCK_BITS):
+                    if L.dense[id].flags:
+                        st_fix_window(L, &L.dense[id])
     for k in range(L.big.n):
         st_fix_window(L, (<StG*>L.big.data) + k)
     L.fixed = 1

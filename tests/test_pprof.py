@@ -595,3 +595,34 @@ def test_api_errors():
     with pytest.raises(TypeError, match="EVENT_DTYPE"):
         from fastrace import _analysis
         _analysis.states_intervals(np.zeros(3), t.threads)
+
+
+# Goroutine ids around the boundary of the passes' directly indexed table
+# (ids 1..4 stay below 2**22, larger ones go to the hash map) and far above
+# it: renaming the goroutines changes no profile.
+_DENSE_IDS = 1 << 22
+
+
+def _latency_state(events, t, kind, second_pass):
+    acc = P._new_latency(kind)
+    args = (np.frombuffer(t.strings.data, dtype=np.uint8),
+            np.ascontiguousarray(t.strings.offsets, dtype=np.uint64), len(t.stacks))
+    acc.feed(events, *args)
+    ambiguous = acc.ambiguous
+    if second_pass:
+        acc.second_pass()
+        acc.feed(events, *args)
+    return ambiguous, [x.tolist() for x in acc.result()]
+
+
+@pytest.mark.parametrize("path", FIXTURE_TRACES, ids=_fid)
+def test_latency_profiles_ignore_goroutine_ids(path):
+    from tests.goids import renumber_goroutines
+
+    t = fastrace.read(path)
+    moved = {off: renumber_goroutines(t.events, off) for off in (_DENSE_IDS - 5, 1 << 40)}
+    for kind in KINDS:
+        for second_pass in (False, True):
+            want = _latency_state(t.events, t, kind, second_pass)
+            for off, ev in moved.items():
+                assert _latency_state(ev, t, kind, second_pass) == want, (kind, off, second_pass)
