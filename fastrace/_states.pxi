@@ -56,13 +56,12 @@ _st_init_go_types()
 
 # ---------------------------------------------------------------------------
 # Goroutine ids -> dense numbers 0, 1, 2... in order of first sight, for
-# per-goroutine arrays.  Ids below ST_DENSE_MAX are looked up in a directly
-# indexed table (the runtime hands them out from 1 up, in blocks of 16 per
-# P, so they are dense); larger ones (nothing in the format promises small
-# ids) in the package's hash map (HMap, fastrace/_hashmap.pxd).  2**22 ids:
-# at most 16 MiB of int32.  On a 37 MB sched trace (6.7M transitions of 200,000
-# goroutines) the direct table takes the sched profile's pass from 0.17 to
-# 0.10 s of CPU.
+# the per-goroutine arrays of the state intervals' pass.  Ids below
+# ST_DENSE_MAX are looked up in a directly indexed table (the runtime hands
+# them out from 1 up, in blocks of 16 per P, so they are dense); larger ones
+# (nothing in the format promises small ids) in the package's hash map
+# (HMap, fastrace/_hashmap.pxd).  2**22 ids: at most 16 MiB of int32.  (The
+# latency profiles address their records by id directly: see StLat.)
 
 from fastrace._hashmap cimport hmap_del, hmap_free, hmap_init, hmap_next, hmap_slot, hmap_value
 
@@ -273,7 +272,7 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 
 
 # A latency profile in one pass, fed piece by piece (the whole table, or the
-# pieces of iter_generations), in the state of an StLatency object.
+# pieces of iter_generations), in the state of an StLat.
 #
 # Go computes the profile in two passes: its summarizer first gives each
 # goroutine a window [StartTime, EndTime] (pprofMatchingGoroutines), and
