@@ -360,9 +360,9 @@ cdef struct StG:                     # one goroutine in a latency profile (32 by
 
 
 cdef struct StLat:                   # one latency profile being computed (StatesLatency)
-    StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed
+    StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed, or if the mapping failed (every id then goes to big)
     uint8_t dense_blocks[ST_DENSE_MAX >> (ST_BLOCK_BITS + 3)]  # bit per block of 2**ST_BLOCK_BITS dense ids: set when a record in it first gets a flag
-    HMap big_ids              # goroutine id >= ST_DENSE_MAX -> row in big
+    HMap big_ids              # the other goroutine ids -> row in big
     Growable big              # StG rows of those goroutines
     HMap pending              # goroutine id -> its latest pending sample (StPending row; the rows chain by next)
     Growable pend             # StPending rows
@@ -373,23 +373,25 @@ cdef struct StLat:                   # one latency profile being computed (State
     uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
     uint8_t fixed             # second pass: windows fixed, nothing pending
     uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
+    uint8_t reserved          # st_lat_reserve has run
 
 
-cdef int st_lat_reserve(StLat* L) noexcept nogil:
-    """Reserve the dense records (once); -1 when out of memory."""
+cdef void st_lat_reserve(StLat* L) noexcept nogil:
+    """Reserve the dense records (once).  Where the address space is not
+    to be had (a limit on it), every goroutine goes to the hash map:
+    slower, the same answers."""
     cdef void* p
-    if L.dense != NULL:
-        return 0
+    if L.reserved:
+        return
+    L.reserved = 1
     p = mmap(NULL, <size_t>ST_DENSE_MAX * sizeof(StG), PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-    if p == MAP_FAILED:
-        return -1
-    L.dense = <StG*>p
-    return 0
+    if p != MAP_FAILED:
+        L.dense = <StG*>p
 
 
 cdef StG* st_g_big(StLat* L, uint64_t id) noexcept nogil:
-    """The record of goroutine ``id`` >= ST_DENSE_MAX, made if new; NULL
+    """The record of goroutine ``id`` outside L.dense, made if new; NULL
     when out of memory.  Valid until the next new one."""
     cdef int64_t* slot = hmap_slot(&L.big_ids, id, -1)
     cdef StG* g
@@ -469,9 +471,10 @@ cdef void st_flag_strings(StStrings* s, Py_ssize_t start) noexcept nogil:
             st_string_flags(s, r)
 
 
-# The two passes of st_latency_feed as two C functions (Cython makes one
-# per member of this fused type), so that neither tests which it is at
-# every event.
+# The pass of st_latency_feed as one C function per pass (first, second)
+# and per way to the goroutine records (the dense ones, or the hash map
+# alone when they could not be reserved): Cython makes one per combination
+# of these fused types, so that none tests which it is at every event.
 cdef struct StFirstPass:
     uint8_t unused
 cdef struct StSecondPass:
@@ -480,10 +483,19 @@ ctypedef fused st_pass_t:
     StFirstPass
     StSecondPass
 
+cdef struct StDenseIds:
+    uint8_t unused
+cdef struct StHashedIds:
+    uint8_t unused
+ctypedef fused st_ids_t:
+    StDenseIds
+    StHashedIds
+
 
 cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
                         const StStrings* strings, int64_t* count, int64_t* total,
-                        int64_t* last, Py_ssize_t nstacks, st_pass_t* which) noexcept nogil:
+                        int64_t* last, Py_ssize_t nstacks, st_pass_t* which,
+                        st_ids_t* ids) noexcept nogil:
     cdef Py_ssize_t i
     cdef const TraceEventRec* e
     cdef StG* g
@@ -506,7 +518,7 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
         t = e.time
         to = e.to_state
         fr = e.from_state
-        if id < ST_DENSE_MAX:
+        if st_ids_t is StDenseIds and id < ST_DENSE_MAX:
             g = dense + id
         else:
             g = st_g_big(L, id)
@@ -520,7 +532,7 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
                     if (g.flags & STG_SEEN) and \
                             (g.flags & (STG_HAS_SAMPLES | STG_TRACKING | STG_PENDING)):
                         L.ambiguous = 1
-                    if g.flags == 0 and id < ST_DENSE_MAX:
+                    if st_ids_t is StDenseIds and g.flags == 0 and id < ST_DENSE_MAX:
                         # A record's first flag: its block is in use.
                         blocks[id >> (ST_BLOCK_BITS + 3)] |= 1 << ((id >> ST_BLOCK_BITS) & 7)
                     st_drop_pending(L, g, id)
@@ -556,7 +568,7 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
             g.flags = gf | STG_TRACKING
             g.track_start = t
             g.track_stack = stack
-            if gf == 0 and id < ST_DENSE_MAX:
+            if st_ids_t is StDenseIds and gf == 0 and id < ST_DENSE_MAX:
                 blocks[id >> (ST_BLOCK_BITS + 3)] |= 1 << ((id >> ST_BLOCK_BITS) & 7)
             continue
         if to == target:
@@ -605,11 +617,16 @@ cdef int st_latency_feed(StLat* L, const TraceEventRec* ev, Py_ssize_t n, StStri
     of every string row must be computed (st_flag_strings)."""
     cdef StFirstPass first
     cdef StSecondPass second
-    if st_lat_reserve(L):
-        return ST_NOMEM
+    cdef StDenseIds dense
+    cdef StHashedIds hashed
+    st_lat_reserve(L)
+    if L.dense == NULL:
+        if L.fixed:
+            return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &second, &hashed)
+        return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &first, &hashed)
     if L.fixed:
-        return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &second)
-    return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &first)
+        return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &second, &dense)
+    return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &first, &dense)
 
 
 cdef void st_latency_finish(StLat* L, int64_t* count, int64_t* total,

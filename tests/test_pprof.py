@@ -626,3 +626,41 @@ def test_latency_profiles_ignore_goroutine_ids(path):
             want = _latency_state(t.events, t, kind, second_pass)
             for off, ev in moved.items():
                 assert _latency_state(ev, t, kind, second_pass) == want, (kind, off, second_pass)
+
+
+_NO_ROOM_SCRIPT = r"""
+import resource, sys
+import numpy as np
+import fastrace
+from fastrace.analysis import pprof as P
+
+t = fastrace.read(sys.argv[1])
+want = {k: t.profile(k) for k in P.LATENCY_KINDS}
+# Address space for small allocations only: the 128 MiB the passes reserve
+# for their goroutine records cannot be had.
+pages = int(open("/proc/self/statm").read().split()[0])
+limit = pages * resource.getpagesize() + (48 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    np.empty(128 << 20, dtype=np.uint8)
+except MemoryError:
+    pass
+else:
+    sys.exit("the limit did not hold")
+for k in P.LATENCY_KINDS:
+    for two in (False, True):
+        got = P.latency_profile(t, k, two_pass=two)
+        assert got.stacks.tolist() == want[k].stacks.tolist(), k
+        assert got.values.tolist() == want[k].values.tolist(), k
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("name", ["go1.27/sched.trace", "go1.22/cgo.trace"])
+def test_latency_profiles_without_address_space(name):
+    # Where the goroutine records' reservation fails, every goroutine goes
+    # to the hash map: the same profiles.
+    out = subprocess.run([sys.executable, "-c", _NO_ROOM_SCRIPT, str(FIXTURES / name)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr + out.stdout
