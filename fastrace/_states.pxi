@@ -359,6 +359,10 @@ cdef struct StG:                     # one goroutine in a latency profile (32 by
     uint16_t pad1
 
 
+if sizeof(StG) != 32:
+    raise ImportError(f"fastrace._analysis: StG is {sizeof(StG)} bytes, not 32 (two per cache line)")
+
+
 cdef struct StLat:                   # one latency profile being computed (StatesLatency)
     StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed, or if the mapping failed (every id then goes to big)
     uint8_t dense_blocks[ST_DENSE_MAX >> (ST_BLOCK_BITS + 3)]  # bit per block of 2**ST_BLOCK_BITS dense ids: set when a record in it first gets a flag
