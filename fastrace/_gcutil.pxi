@@ -62,6 +62,7 @@ cdef int64_t GCU_MAX_PROCS = 1 << 20
 
 cdef uint8_t GCU_RKIND[256]           # wire type -> RangeKind (0: not a range event)
 cdef uint8_t GCU_PROC_TYPE[256]       # wire type -> 1 if its transition is about a P
+cdef uint8_t GCU_UTIL_KIND[256]       # event kind -> 1 if the utilisation pass looks at its events
 
 RANGE_KINDS = {"GC_MARK": GCU_R_GC_MARK, "SWEEP": GCU_R_SWEEP,
                "MARK_ASSIST": GCU_R_MARK_ASSIST, "STW": GCU_R_STW}
@@ -78,6 +79,10 @@ def _gcu_init_tables():
         GCU_RKIND[code] = by_name[sp.range]
     for code in _gcu_spec.PROC_TYPES:
         GCU_PROC_TYPE[code] = 1
+    memset(GCU_UTIL_KIND, 0, sizeof(GCU_UTIL_KIND))
+    for k in (K_SYNC, K_METRIC, K_RANGE_BEGIN, K_RANGE_ACTIVE, K_RANGE_END, K_STATE_TRANSITION,
+              K_LABEL):
+        GCU_UTIL_KIND[<int>k] = 1
     R = _gcu_kinds.ResourceKind
     if (R.NONE, R.GOROUTINE, R.PROC) != (GCU_RES_NONE, GCU_RES_GOROUTINE, GCU_RES_PROC):
         raise RuntimeError("fastrace._analysis (_gcutil): constants disagree with fastrace.kinds")
@@ -579,6 +584,7 @@ cdef struct GcuUtil:          # the state of one utilisation pass
     int64_t nevents           # events fed so far
     int64_t bad_row           # row of the event an error is about (in the events fed)
     int64_t bad_value         # its P (GCU_BAD_PROC) or GOMAXPROCS (GCU_BAD_PROCS)
+    bint synced               # every series ends with the utilisation as it is now (no addUtil needed)
 
 
 cdef enum:
@@ -806,74 +812,144 @@ cdef int gcu_util_range(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
     return GCU_OK
 
 
+cdef int gcu_util_other(GcuUtil* u, const TraceEventRec* e, Py_ssize_t row,
+                        const GcuStrings* strs, int flags) noexcept nogil:
+    # An event of Go's MutatorUtilizationV2 other than a goroutine
+    # transition on a dense id (gcu_util_feed's own case), a Sync or a
+    # metric.  Where it may change the utilisation it clears u.synced.
+    cdef bint per_proc = (flags & GCU_UTIL_PER_PROC) != 0
+    cdef int st, cls
+    cdef int64_t g, info
+    if e.kind == K_RANGE_BEGIN or e.kind == K_RANGE_ACTIVE or e.kind == K_RANGE_END:
+        u.synced = 0
+        return gcu_util_range(u, e, row, strs, flags)
+    if e.kind == K_STATE_TRANSITION:
+        if not GCU_PROC_TYPE[e.type]:
+            u.synced = 0
+            g = <int64_t>e.a[0]
+            info = gcu_g_info(u, g)
+            if info & (GCU_IN_ASSIST | GCU_BG_MARK):
+                if not gcu_executing(e.from_state) and gcu_executing(e.to_state):
+                    st = gcu_proc(u, e, row, 1)      # started running while doing GC work
+                elif gcu_executing(e.from_state) and not gcu_executing(e.to_state):
+                    st = gcu_proc(u, e, row, -1)     # stopped running while doing GC work
+                else:
+                    st = GCU_OK
+                if st:
+                    return st
+            return gcu_set_g_info(u, g, (info & ~G_STATE) | e.to_state)
+    elif e.kind == K_LABEL and (flags & GCU_UTIL_BACKGROUND):
+        cls = gcu_label_class(strs, e.a[0])
+        # Per P, dedicated workers do not count: they take the whole P,
+        # so they delay no goroutine directly.
+        if cls == 1 or (cls == 2 and not per_proc):
+            u.synced = 0
+            st = gcu_set_g_info(u, e.g, gcu_g_info(u, e.g) | GCU_BG_MARK)
+            if st:
+                return st
+            return gcu_proc(u, e, row, 1)
+    return GCU_OK
+
+
+cdef int gcu_util_now(GcuUtil* u, int64_t time, bint per_proc) noexcept nogil:
+    # Go's addUtil calls after an event: the utilisation now, in each
+    # series.  Sets u.synced when every series then ends with its current
+    # value: until the state changes, the same calls would change nothing.
+    cdef size_t j
+    cdef int st
+    cdef int64_t gc_ps
+    cdef double util
+    cdef const GcuVec* v
+    if not per_proc:
+        gc_ps = <int64_t>u.nps if u.stw > 0 else <int64_t>u.gc_ps
+        util = 1 - <double>gc_ps / <double>(<int64_t>u.nps)
+        st = gcu_add_util(&u.series[0], time, util)
+        v = &u.series[0]
+        u.synced = (<const MutatorUtilRec*>v.data)[v.n - 1].util == util
+        return st
+    u.synced = 1
+    for j in range(u.nps):
+        util = 0.0 if (u.stw > 0 or u.p_gc[j] > 0) else 1.0
+        v = &u.series[u.p_series[j]]
+        st = gcu_add_util(&u.series[u.p_series[j]], time, util)
+        if st:
+            return st
+        if (<const MutatorUtilRec*>v.data)[v.n - 1].util != util:
+            u.synced = 0
+    return GCU_OK
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define gcu_prefetch(p) __builtin_prefetch((p))
+    #else
+    #define gcu_prefetch(p) ((void)0)
+    #endif
+    """
+    void gcu_prefetch(const void* p) nogil
+
+# Rows asked for this far ahead of the utilisation pass: the pass reads
+# every row of a piece just written by the ordering thread, faster than the
+# hardware's prefetching brings them (as in _states.pxi).
+cdef enum:
+    GCU_PREFETCH_ROWS = 32
+
+
 cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* strs,
                        int flags, GcuUtil* u) noexcept nogil:
     # The next n events, in order (a whole table, or one piece after another).
+    # Most events are goroutine transitions that change nothing but the
+    # goroutine's state byte, after which the utilisation is what it was:
+    # those take the short way (u.synced: no series needs a point).
     cdef Py_ssize_t i
-    cdef size_t j
     cdef const TraceEventRec* e
     cdef bint per_proc = (flags & GCU_UTIL_PER_PROC) != 0
-    cdef int st, cls
-    cdef int64_t g, info, gc_ps
-    cdef double util
+    cdef int st
+    cdef uint64_t g
+    cdef uint8_t* gi
+    cdef uint8_t info
     for i in range(n):
         e = &ev[i]
-        if e.kind == K_SYNC:
-            u.nsync = <int64_t>e.a[0]
-        elif e.kind == K_METRIC and e.type == EvProcsChange:
-            st = gcu_set_procs(u, e, i, per_proc)
+        gcu_prefetch(e + GCU_PREFETCH_ROWS)
+        g = e.a[0]
+        if e.kind == K_STATE_TRANSITION and not GCU_PROC_TYPE[e.type] and g < u.gdense_n \
+                and u.nps != 0:
+            gi = &u.gdense[g]
+            info = gi[0]
+            if info & (GCU_IN_ASSIST | GCU_BG_MARK):
+                if not gcu_executing(e.from_state) and gcu_executing(e.to_state):
+                    st = gcu_proc(u, e, i, 1)      # started running while doing GC work
+                    u.synced = 0
+                elif gcu_executing(e.from_state) and not gcu_executing(e.to_state):
+                    st = gcu_proc(u, e, i, -1)     # stopped running while doing GC work
+                    u.synced = 0
+                else:
+                    st = GCU_OK
+                if st:
+                    return st
+            gi[0] = <uint8_t>((info & ~G_STATE) | e.to_state)
+        elif GCU_UTIL_KIND[e.kind]:
+            if e.kind == K_SYNC:
+                u.nsync = <int64_t>e.a[0]
+            elif e.kind == K_METRIC and e.type == EvProcsChange:
+                u.synced = 0
+                st = gcu_set_procs(u, e, i, per_proc)
+                if st:
+                    return st
+            if u.nps == 0:
+                # Nothing to charge to before the first GOMAXPROCS metric.
+                continue
+            if e.kind != K_SYNC and e.kind != K_METRIC:
+                st = gcu_util_other(u, e, i, strs, flags)
+                if st:
+                    return st
+        # Other kinds change nothing; after every event (once there are
+        # Ps) the utilisation goes into the series, where it is not yet.
+        if not u.synced and u.nps != 0:
+            st = gcu_util_now(u, e.time, per_proc)
             if st:
                 return st
-        if u.nps == 0:
-            # Nothing to charge to before the first GOMAXPROCS metric.
-            continue
-
-        if e.kind == K_RANGE_BEGIN or e.kind == K_RANGE_ACTIVE or \
-                e.kind == K_RANGE_END:
-            st = gcu_util_range(u, e, i, strs, flags)
-            if st:
-                return st
-        elif e.kind == K_STATE_TRANSITION:
-            if not GCU_PROC_TYPE[e.type]:
-                g = <int64_t>e.a[0]
-                info = gcu_g_info(u, g)
-                if info & (GCU_IN_ASSIST | GCU_BG_MARK):
-                    if not gcu_executing(e.from_state) and gcu_executing(e.to_state):
-                        st = gcu_proc(u, e, i, 1)      # started running while doing GC work
-                    elif gcu_executing(e.from_state) and not gcu_executing(e.to_state):
-                        st = gcu_proc(u, e, i, -1)     # stopped running while doing GC work
-                    else:
-                        st = GCU_OK
-                    if st:
-                        return st
-                st = gcu_set_g_info(u, g, (info & ~G_STATE) | e.to_state)
-                if st:
-                    return st
-        elif e.kind == K_LABEL and (flags & GCU_UTIL_BACKGROUND):
-            cls = gcu_label_class(strs, e.a[0])
-            # Per P, dedicated workers do not count: they take the whole P,
-            # so they delay no goroutine directly.
-            if cls == 1 or (cls == 2 and not per_proc):
-                st = gcu_set_g_info(u, e.g, gcu_g_info(u, e.g) | GCU_BG_MARK)
-                if st:
-                    return st
-                st = gcu_proc(u, e, i, 1)
-                if st:
-                    return st
-
-        # The utilisation after the event.
-        if not per_proc:
-            gc_ps = <int64_t>u.nps if u.stw > 0 else <int64_t>u.gc_ps
-            st = gcu_add_util(&u.series[0], e.time,
-                              1 - <double>gc_ps / <double>(<int64_t>u.nps))
-            if st:
-                return st
-        else:
-            for j in range(u.nps):
-                util = 0.0 if (u.stw > 0 or u.p_gc[j] > 0) else 1.0
-                st = gcu_add_util(&u.series[u.p_series[j]], e.time, util)
-                if st:
-                    return st
 
     if n > 0:
         u.last_time = ev[n - 1].time

@@ -8,7 +8,7 @@
 # ``states_``/``_st_``: the other concerns are compiled into the same module.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int32_t, int64_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcmp, memset
 
 from fastrace._varint cimport Growable, adopt, grow_slot, release
@@ -56,15 +56,14 @@ _st_init_go_types()
 
 # ---------------------------------------------------------------------------
 # Goroutine ids -> dense numbers 0, 1, 2... in order of first sight, for
-# per-goroutine arrays.  Ids below ST_DENSE_MAX are looked up in a directly
-# indexed table (the runtime hands them out from 1 up, in blocks of 16 per
-# P, so they are dense); larger ones (nothing in the format promises small
-# ids) in the package's hash map (HMap, fastrace/_hashmap.pxd).  2**22 ids:
-# at most 16 MiB of int32.  On a 37 MB sched trace (6.7M transitions of 200,000
-# goroutines) the direct table takes the sched profile's pass from 0.17 to
-# 0.10 s of CPU.
+# the per-goroutine arrays of the state intervals' pass.  Ids below
+# ST_DENSE_MAX are looked up in a directly indexed table (the runtime hands
+# them out from 1 up, in blocks of 16 per P, so they are dense); larger ones
+# (nothing in the format promises small ids) in the package's hash map
+# (HMap, fastrace/_hashmap.pxd).  2**22 ids: at most 16 MiB of int32.  (The
+# latency profiles address their records by id directly: see StLat.)
 
-from fastrace._hashmap cimport hmap_free, hmap_init, hmap_slot
+from fastrace._hashmap cimport hmap_del, hmap_free, hmap_init, hmap_next, hmap_slot, hmap_value
 
 cdef enum:
     ST_DENSE_MAX = 1 << 22
@@ -273,7 +272,7 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 
 
 # A latency profile in one pass, fed piece by piece (the whole table, or the
-# pieces of iter_generations), in the state of an StLatency object.
+# pieces of iter_generations), in the state of an StLat.
 #
 # Go computes the profile in two passes: its summarizer first gives each
 # goroutine a window [StartTime, EndTime] (pprofMatchingGoroutines), and
@@ -301,62 +300,316 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 #   Waiting "forever" state, which the runtime never does: ambiguous too.
 
 
-cdef inline StGoroutine* st_goroutine(StLatency* L, uint64_t id) noexcept nogil:
-    """The state of goroutine ``id``, created if new; NULL when out of memory."""
-    cdef int64_t k = st_index(&L.index, id)
-    cdef StGoroutine* g
-    if k < 0:
-        return NULL
-    if k < L.gs.n:
-        return (<StGoroutine*>L.gs.data) + k
-    g = <StGoroutine*>grow_slot(&L.gs)
-    if g == NULL:
-        return NULL
-    g.lo = 0
-    g.hi = 0
-    g.track_start = 0
-    g.pending = -1
-    g.track_stack = 0
-    g.tracking = 0
-    g.seen = 0
-    g.has_samples = 0
-    g.pad0 = 0
-    return g
+# The goroutines' state lives in records addressed by goroutine id: ids
+# below ST_DENSE_MAX in one array indexed by id, the others in rows found
+# through a hash map.  The array is address space reserved at once
+# (ST_DENSE_MAX records, 128 MiB) whose pages the kernel backs, with zeros,
+# only where records are written: a trace's ids count up from 1, so it costs
+# about its number of goroutines, and a few ids far apart cost a page each.
+# A transition finds its record with one comparison and one address
+# computation, where an index (id -> number) and a table by number took
+# two reads far apart; a record holds what the common transitions read and
+# write in 32 bytes, two per cache line (the samples still pending, rare,
+# are kept apart in a map).  On the 68 MB sched trace (200,000 goroutines)
+# the records take 6.4 MB where the index and 40-byte rows took 8.8 MB.
+
+cdef extern from "sys/mman.h" nogil:
+    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void* addr, size_t length)
+    void* MAP_FAILED
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define st_prefetch(p) __builtin_prefetch((p))
+    #else
+    #define st_prefetch(p) ((void)0)
+    #endif
+    """
+    void st_prefetch(const void* p) nogil
+
+# The passes read every row of a piece that the ordering thread wrote a
+# moment ago (on another core), and the hardware's prefetching does not
+# keep up: rows this far ahead are asked for by hand.  In the pipeline of
+# `fastrace pprof sched` on the 68 MB trace this took the feed from about
+# 125 to 105 ms of CPU (16 rows ahead: 115 ms; 64: as 32; a noisy 2-core VM,
+# a few runs each).
+cdef enum:
+    ST_PREFETCH_ROWS = 32
+
+cdef enum:
+    ST_BLOCK_BITS = 12        # dense records are marked in use by blocks of 4096 (128 KiB)
+
+cdef enum:
+    # StG.flags
+    STG_TRACKING = 1          # in the profiled state: an interval is open
+    STG_SEEN = 2              # a transition changed its state: Go's summary has it
+    STG_HAS_SAMPLES = 4       # an interval of it ended (counted or not)
+    STG_PENDING = 8           # it has pending samples (StLat.pending)
 
 
-cdef inline void st_drop_pending(StLatency* L, StGoroutine* g) noexcept nogil:
+cdef struct StG:                     # one goroutine in a latency profile (32 bytes)
+    int64_t lo                # Go's summary StartTime: first GoRunning time of the goroutine's current life, 0 = not yet
+    int64_t hi                # Go's summary EndTime: when that life ended (NotExist, Waiting "forever"); 0 = not yet
+    int64_t track_start       # ns: when the tracked interval began
+    uint32_t track_stack      # row in Trace.stacks of the event that began the tracked interval
+    uint8_t flags             # STG_*; a record never written is all zero: not seen, not tracked, no window
+    uint8_t pad0
+    uint16_t pad1
+
+
+if sizeof(StG) != 32:
+    raise ImportError(f"fastrace._analysis: StG is {sizeof(StG)} bytes, not 32 (two per cache line)")
+
+
+cdef struct StLat:                   # one latency profile being computed (StatesLatency)
+    StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed, or if the mapping failed (every id then goes to big)
+    uint8_t dense_blocks[ST_DENSE_MAX >> (ST_BLOCK_BITS + 3)]  # bit per block of 2**ST_BLOCK_BITS dense ids: set when a record in it first gets a flag
+    HMap big_ids              # the other goroutine ids -> row in big
+    Growable big              # StG rows of those goroutines
+    HMap pending              # goroutine id -> its latest pending sample (StPending row; the rows chain by next)
+    Growable pend             # StPending rows
+    int64_t free_pend         # first free StPending row; -1 = none
+    int64_t seq               # samples ended so far
+    int64_t last_time         # time of the last event fed
+    uint8_t target            # the GoState profiled
+    uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
+    uint8_t fixed             # second pass: windows fixed, nothing pending
+    uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
+    uint8_t reserved          # st_lat_reserve has run
+
+
+cdef void st_lat_reserve(StLat* L) noexcept nogil:
+    """Reserve the dense records (once).  Where the address space is not
+    to be had (a limit on it), every goroutine goes to the hash map:
+    slower, the same answers."""
+    cdef void* p
+    if L.reserved:
+        return
+    L.reserved = 1
+    p = mmap(NULL, <size_t>ST_DENSE_MAX * sizeof(StG), PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    if p != MAP_FAILED:
+        L.dense = <StG*>p
+
+
+cdef StG* st_g_big(StLat* L, uint64_t id) noexcept nogil:
+    """The record of goroutine ``id`` outside L.dense, made if new; NULL
+    when out of memory.  Valid until the next new one."""
+    cdef int64_t* slot = hmap_slot(&L.big_ids, id, -1)
+    cdef StG* g
+    if slot == NULL:
+        return NULL
+    if slot[0] < 0:
+        g = <StG*>grow_slot(&L.big)
+        if g == NULL:
+            hmap_del(&L.big_ids, id)
+            return NULL
+        memset(g, 0, sizeof(StG))
+        slot[0] = L.big.n - 1
+    return (<StG*>L.big.data) + slot[0]
+
+
+cdef void st_lat_free(StLat* L) noexcept nogil:
+    if L.dense != NULL:
+        munmap(L.dense, <size_t>ST_DENSE_MAX * sizeof(StG))
+        L.dense = NULL
+    hmap_free(&L.big_ids)
+    release(&L.big)
+    hmap_free(&L.pending)
+    release(&L.pend)
+
+
+cdef void st_drop_pending(StLat* L, StG* g, uint64_t id) noexcept nogil:
+    """Forget goroutine ``id``'s pending samples (their rows become free)."""
     cdef StPending* rows = <StPending*>L.pend.data
-    cdef int64_t i = g.pending, nxt
+    cdef int64_t i, nxt
+    if not (g.flags & STG_PENDING):
+        return
+    i = hmap_value(&L.pending, id, -1)
+    hmap_del(&L.pending, id)
+    g.flags &= ~STG_PENDING
     while i >= 0:
         nxt = rows[i].next
         rows[i].next = L.free_pend
         L.free_pend = i
         i = nxt
-    g.pending = -1
 
 
-cdef inline int st_push_pending(StLatency* L, StGoroutine* g, uint32_t stack,
-                                int64_t delay) noexcept nogil:
+cdef int st_push_pending(StLat* L, StG* g, uint64_t id, int64_t delay) noexcept nogil:
+    """A sample of goroutine ``id`` (its tracked interval, ``delay`` ns)
+    waits for the goroutine's first run; -1 when out of memory."""
     cdef StPending* r
-    cdef int64_t i = L.free_pend
+    cdef int64_t i
+    cdef int64_t* head = hmap_slot(&L.pending, id, -1)
+    if head == NULL:
+        return -1
+    i = L.free_pend
     if i >= 0:
         r = (<StPending*>L.pend.data) + i
         L.free_pend = r.next
     else:
         r = <StPending*>grow_slot(&L.pend)
         if r == NULL:
+            if head[0] < 0:
+                hmap_del(&L.pending, id)
             return -1
         i = L.pend.n - 1
     r.delay = delay
     r.seq = L.seq
-    r.stack = stack
+    r.stack = g.track_stack
     r.pad0 = 0
-    r.next = g.pending
-    g.pending = i
+    r.next = head[0]
+    head[0] = i
+    g.flags |= STG_PENDING
     return 0
 
 
-cdef int st_latency_feed(StLatency* L, const TraceEventRec* ev, Py_ssize_t n, StStrings* strings,
+cdef void st_flag_strings(StStrings* s, Py_ssize_t start) noexcept nogil:
+    """Compute the flags of string rows ``start`` on (the pass then only
+    reads them)."""
+    cdef Py_ssize_t r
+    for r in range(start, s.nstrings):
+        if s.flags[r] == 0:
+            st_string_flags(s, r)
+
+
+# The pass of st_latency_feed as one C function per pass (first, second)
+# and per way to the goroutine records (the dense ones, or the hash map
+# alone when they could not be reserved): Cython makes one per combination
+# of these fused types, so that none tests which it is at every event.
+cdef struct StFirstPass:
+    uint8_t unused
+cdef struct StSecondPass:
+    uint8_t unused
+ctypedef fused st_pass_t:
+    StFirstPass
+    StSecondPass
+
+cdef struct StDenseIds:
+    uint8_t unused
+cdef struct StHashedIds:
+    uint8_t unused
+ctypedef fused st_ids_t:
+    StDenseIds
+    StHashedIds
+
+
+cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
+                        const StStrings* strings, int64_t* count, int64_t* total,
+                        int64_t* last, Py_ssize_t nstacks, st_pass_t* which,
+                        st_ids_t* ids) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef const TraceEventRec* e
+    cdef StG* g
+    cdef StG* dense = L.dense
+    cdef uint8_t* blocks = L.dense_blocks
+    cdef const uint8_t* sflags = strings.flags
+    cdef uint64_t nstrings = <uint64_t>strings.nstrings
+    cdef int64_t ov, lo, t
+    cdef int64_t seq = L.seq
+    cdef uint64_t id
+    cdef uint32_t stack
+    cdef uint8_t to, fr, gf, target = L.target, want = L.want
+    cdef int status = ST_OK
+    for i in range(n):
+        e = &ev[i]
+        st_prefetch(e + ST_PREFETCH_ROWS)
+        if e.kind != K_STATE_TRANSITION or not st_go_type[e.type]:
+            continue
+        id = e.a[0]
+        t = e.time
+        to = e.to_state
+        fr = e.from_state
+        if st_ids_t is StDenseIds and id < ST_DENSE_MAX:
+            g = dense + id
+        else:
+            g = st_g_big(L, id)
+            if g == NULL:
+                status = ST_NOMEM
+                break
+        if st_pass_t is StFirstPass:
+            if fr != to:
+                # Go's summarizer (summary.go), for the goroutine's window.
+                if fr == G_UNDETERMINED or fr == G_NOT_EXIST:
+                    if (g.flags & STG_SEEN) and \
+                            (g.flags & (STG_HAS_SAMPLES | STG_TRACKING | STG_PENDING)):
+                        L.ambiguous = 1
+                    if st_ids_t is StDenseIds and g.flags == 0 and id < ST_DENSE_MAX:
+                        # A record's first flag: its block is in use.
+                        blocks[id >> (ST_BLOCK_BITS + 3)] |= 1 << ((id >> ST_BLOCK_BITS) & 7)
+                    st_drop_pending(L, g, id)
+                    g.lo = 0
+                    g.hi = 0
+                    g.flags |= STG_SEEN
+                if to == G_RUNNING:
+                    if g.lo == 0:
+                        g.lo = t
+                        st_drop_pending(L, g, id)
+                elif to == G_WAITING:
+                    if e.a[1] >= nstrings:
+                        status = ST_BAD_STRING
+                        break
+                    if sflags[e.a[1]] & ST_STR_FOREVER:
+                        g.hi = t
+                elif to == G_NOT_EXIST:
+                    g.hi = t
+        gf = g.flags
+        if not (gf & STG_TRACKING):
+            if to != target:
+                continue
+            if want:
+                if e.a[1] >= nstrings:
+                    status = ST_BAD_STRING
+                    break
+                if not (sflags[e.a[1]] & want):
+                    continue
+            stack = e.stack
+            if stack >= nstacks:
+                status = ST_BAD_STACK
+                break
+            g.flags = gf | STG_TRACKING
+            g.track_start = t
+            g.track_stack = stack
+            if st_ids_t is StDenseIds and gf == 0 and id < ST_DENSE_MAX:
+                blocks[id >> (ST_BLOCK_BITS + 3)] |= 1 << ((id >> ST_BLOCK_BITS) & 7)
+            continue
+        if to == target:
+            continue
+        g.flags = (gf & ~STG_TRACKING) | STG_HAS_SAMPLES
+        seq += 1
+        if st_pass_t is StSecondPass:
+            # The goroutine's final window (none: Go has no summary for it,
+            # nothing counts).
+            ov = st_overlap(g.lo, g.hi, g.track_start, t) if gf & STG_SEEN else 0
+        else:
+            if not (gf & STG_SEEN) or (g.hi != 0 and g.hi < t):
+                L.ambiguous = 1
+                continue
+            if g.lo == 0:
+                if t > g.track_start:
+                    L.seq = seq
+                    if st_push_pending(L, g, id, t - g.track_start):
+                        status = ST_NOMEM
+                        break
+                continue
+            lo = g.lo if g.lo > g.track_start else g.track_start
+            ov = t - lo
+        if ov > 0:
+            stack = g.track_stack
+            count[stack] += 1
+            total[stack] += ov
+            last[stack] = seq
+    L.seq = seq
+    if status != ST_OK:
+        L.last_time = ev[i].time
+    elif n > 0:
+        L.last_time = ev[n - 1].time
+    return status
+
+
+cdef int st_latency_feed(StLat* L, const TraceEventRec* ev, Py_ssize_t n, StStrings* strings,
                          int64_t* count, int64_t* total, int64_t* last,
                          Py_ssize_t nstacks) noexcept nogil:
     """Feed rows of the event table in order (see above; Go's
@@ -364,93 +617,32 @@ cdef int st_latency_feed(StLatency* L, const TraceEventRec* ev, Py_ssize_t n, St
     into the target state with an accepted reason starts tracking the
     goroutine at that event unless it is tracked already, the first later
     transition of it to another state ends the interval; every goroutine
-    transition counts there, also those that keep the state)."""
-    cdef Py_ssize_t i
-    cdef const TraceEventRec* e
-    cdef StGoroutine* g
-    cdef int64_t ov, lo
-    cdef int f
-    for i in range(n):
-        e = &ev[i]
-        L.last_time = e.time
-        if e.kind != K_STATE_TRANSITION or not st_go_type[e.type]:
-            continue
-        g = st_goroutine(L, e.a[0])
-        if g == NULL:
-            return ST_NOMEM
-        if not L.fixed and e.from_state != e.to_state:
-            # Go's summarizer (summary.go), for the goroutine's window.
-            if e.from_state == G_UNDETERMINED or e.from_state == G_NOT_EXIST:
-                if g.seen and (g.has_samples or g.tracking or g.pending >= 0):
-                    L.ambiguous = 1
-                st_drop_pending(L, g)
-                g.lo = 0
-                g.hi = 0
-                g.seen = 1
-            if e.to_state == G_RUNNING:
-                if g.lo == 0:
-                    g.lo = e.time
-                    st_drop_pending(L, g)
-            elif e.to_state == G_NOT_EXIST:
-                g.hi = e.time
-            elif e.to_state == G_WAITING:
-                f = st_string_flags(strings, e.a[1])
-                if f < 0:
-                    return ST_BAD_STRING
-                if f & ST_STR_FOREVER:
-                    g.hi = e.time
-        if not g.tracking:
-            if e.to_state != L.target:
-                continue
-            if L.want:
-                f = st_string_flags(strings, e.a[1])
-                if f < 0:
-                    return ST_BAD_STRING
-                if not (f & L.want):
-                    continue
-            if e.stack >= nstacks:
-                return ST_BAD_STACK
-            g.tracking = 1
-            g.track_start = e.time
-            g.track_stack = e.stack
-            continue
-        if e.to_state == L.target:
-            continue
-        g.tracking = 0
-        g.has_samples = 1
-        L.seq += 1
+    transition counts there, also those that keep the state).  The flags
+    of every string row must be computed (st_flag_strings)."""
+    cdef StFirstPass first
+    cdef StSecondPass second
+    cdef StDenseIds dense
+    cdef StHashedIds hashed
+    st_lat_reserve(L)
+    if L.dense == NULL:
         if L.fixed:
-            # Second pass: the goroutine's final window (none: Go has no
-            # summary for it, nothing counts).
-            ov = st_overlap(g.lo, g.hi, g.track_start, e.time) if g.seen else 0
-        elif not g.seen or (g.hi != 0 and g.hi < e.time):
-            L.ambiguous = 1
-            continue
-        elif g.lo != 0:
-            lo = g.lo if g.lo > g.track_start else g.track_start
-            ov = e.time - lo
-        else:
-            if e.time > g.track_start:
-                if st_push_pending(L, g, g.track_stack, e.time - g.track_start):
-                    return ST_NOMEM
-            continue
-        if ov > 0:
-            count[g.track_stack] += 1
-            total[g.track_stack] += ov
-            last[g.track_stack] = L.seq
-    return ST_OK
+            return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &second, &hashed)
+        return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &first, &hashed)
+    if L.fixed:
+        return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &second, &dense)
+    return st_latency_run(L, ev, n, strings, count, total, last, nstacks, &first, &dense)
 
 
-cdef void st_latency_finish(StLatency* L, int64_t* count, int64_t* total,
+cdef void st_latency_finish(StLat* L, int64_t* count, int64_t* total,
                             int64_t* last) noexcept nogil:
     """Count the pending samples: their goroutines never ran in their last
-    life, so Go's window starts at 0 and holds them whole."""
-    cdef Py_ssize_t i
+    life, so Go's window starts at 0 and holds them whole.  (The records'
+    STG_PENDING flags stay: nothing is fed after this.)"""
+    cdef size_t it = 0
+    cdef uint64_t id
     cdef int64_t j
-    cdef StGoroutine* g = <StGoroutine*>L.gs.data
     cdef StPending* p
-    for i in range(L.gs.n):
-        j = g[i].pending
+    while hmap_next(&L.pending, &it, &id, &j):
         while j >= 0:
             p = (<StPending*>L.pend.data) + j
             count[p.stack] += 1
@@ -458,21 +650,36 @@ cdef void st_latency_finish(StLatency* L, int64_t* count, int64_t* total,
             if p.seq > last[p.stack]:
                 last[p.stack] = p.seq
             j = p.next
-        st_drop_pending(L, &g[i])
+    hmap_free(&L.pending)
+    L.pend.n = 0
+    L.free_pend = -1
 
 
-cdef void st_latency_fix_windows(StLatency* L) noexcept nogil:
+cdef inline void st_fix_window(StLat* L, StG* g) noexcept nogil:
+    if g.hi == 0:
+        g.hi = L.last_time
+    g.flags &= ~(STG_TRACKING | STG_HAS_SAMPLES | STG_PENDING)
+
+
+cdef void st_latency_fix_windows(StLat* L) noexcept nogil:
     """Turn the first pass's state into the second pass's: each goroutine's
     window as Go's summarizer ends it (an end of 0 is the trace's end), no
     tracking, nothing pending, no samples."""
-    cdef Py_ssize_t i
-    cdef StGoroutine* g = <StGoroutine*>L.gs.data
-    for i in range(L.gs.n):
-        st_drop_pending(L, &g[i])
-        if g[i].hi == 0:
-            g[i].hi = L.last_time
-        g[i].tracking = 0
-        g[i].has_samples = 0
+    cdef Py_ssize_t k, b
+    cdef uint64_t id
+    hmap_free(&L.pending)
+    L.pend.n = 0
+    L.free_pend = -1
+    if L.dense != NULL:
+        # Only the blocks marked: the others were never written, and
+        # reading them would map up to 128 MiB of zero pages.
+        for b in range(ST_DENSE_MAX >> ST_BLOCK_BITS):
+            if L.dense_blocks[b >> 3] & (1 << (b & 7)):
+                for id in range(<uint64_t>b << ST_BLOCK_BITS, <uint64_t>(b + 1) << ST_BLOCK_BITS):
+                    if L.dense[id].flags:
+                        st_fix_window(L, &L.dense[id])
+    for k in range(L.big.n):
+        st_fix_window(L, (<StG*>L.big.data) + k)
     L.fixed = 1
     L.seq = 0
 
@@ -547,8 +754,9 @@ cdef class StatesLatency:
     of Trace.stacks: contentions, delay in ns, order of the last sample
     (-1: none)."""
 
-    cdef StLatency L
+    cdef StLat L
     cdef object count, total, last, flags
+    cdef Py_ssize_t nflagged      # string rows whose flags are computed
     cdef bint finished
 
     def __cinit__(self, int target, int reasons):
@@ -556,24 +764,20 @@ cdef class StatesLatency:
             raise ValueError(f"not a goroutine state: {target}")
         if reasons not in (ST_REASON_ANY, ST_REASON_NETWORK, ST_REASON_SYNC):
             raise ValueError(f"not a reason filter: {reasons}")
-        memset(&self.L, 0, sizeof(StLatency))
-        self.L.gs.size = sizeof(StGoroutine)
+        memset(&self.L, 0, sizeof(StLat))
+        self.L.big.size = sizeof(StG)
         self.L.pend.size = sizeof(StPending)
         self.L.free_pend = -1
         self.L.target = <uint8_t>target
         self.L.want = ST_STR_NETWORK if reasons == ST_REASON_NETWORK else \
             (ST_STR_SYNC if reasons == ST_REASON_SYNC else 0)
-        if st_index_init(&self.L.index):
-            raise MemoryError()
         self.count = np.zeros(0, dtype=np.int64)
         self.total = np.zeros(0, dtype=np.int64)
         self.last = np.zeros(0, dtype=np.int64)
         self.flags = np.zeros(0, dtype=np.uint8)
 
     def __dealloc__(self):
-        st_index_free(&self.L.index)
-        release(&self.L.gs)
-        release(&self.L.pend)
+        st_lat_free(&self.L)
 
     @property
     def ambiguous(self) -> bool:
@@ -613,6 +817,9 @@ cdef class StatesLatency:
         cdef int64_t* total = <int64_t*>cnp.PyArray_DATA(self.total)
         cdef int64_t* last = <int64_t*>cnp.PyArray_DATA(self.last)
         with nogil:
+            if self.nflagged < strings.nstrings:
+                st_flag_strings(&strings, self.nflagged)
+                self.nflagged = strings.nstrings
             status = st_latency_feed(&self.L, ev, n, &strings, count, total, last, nstacks)
         if status != ST_OK:
             _st_raise(status, "latency profile")

@@ -335,3 +335,27 @@ def test_pieces_are_refused_with_a_pointer_to_streaming():
     for call in (piece.ranges, piece.gc, piece.mmu, piece.mmu_curve):
         with pytest.raises(WholeTraceRequiredError, match="stream_mmu_curve"):
             call()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_utilisation_ignores_goroutine_ids(path):
+    # Goroutine ids around the boundary of the pass's directly indexed table
+    # (ids 1..4 below it, the others in its hash map) and far above it:
+    # renaming the goroutines changes no utilisation series.
+    from fastrace import _analysis
+    from tests.goids import renumber_goroutines
+
+    t = fastrace.read(path)
+    for off in ((1 << 24) - 5, 1 << 40):
+        ev = renumber_goroutines(t.events, off)
+        for flags in (15, 31, 6):
+            try:
+                want = _analysis.mutator_utilization(t.events, t.strings.data, t.strings.offsets,
+                                                     flags)
+            except ValueError as e:
+                with pytest.raises(ValueError, match=str(e).split(",")[0]):
+                    _analysis.mutator_utilization(ev, t.strings.data, t.strings.offsets, flags)
+                continue
+            got = _analysis.mutator_utilization(ev, t.strings.data, t.strings.offsets, flags)
+            assert got[1].tolist() == want[1].tolist(), (off, flags)
+            assert got[0].tobytes() == want[0].tobytes(), (off, flags)

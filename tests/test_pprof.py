@@ -595,3 +595,72 @@ def test_api_errors():
     with pytest.raises(TypeError, match="EVENT_DTYPE"):
         from fastrace import _analysis
         _analysis.states_intervals(np.zeros(3), t.threads)
+
+
+# Goroutine ids around the boundary of the passes' directly indexed table
+# (ids 1..4 stay below 2**22, larger ones go to the hash map) and far above
+# it: renaming the goroutines changes no profile.
+_DENSE_IDS = 1 << 22
+
+
+def _latency_state(events, t, kind, second_pass):
+    acc = P._new_latency(kind)
+    args = (np.frombuffer(t.strings.data, dtype=np.uint8),
+            np.ascontiguousarray(t.strings.offsets, dtype=np.uint64), len(t.stacks))
+    acc.feed(events, *args)
+    ambiguous = acc.ambiguous
+    if second_pass:
+        acc.second_pass()
+        acc.feed(events, *args)
+    return ambiguous, [x.tolist() for x in acc.result()]
+
+
+@pytest.mark.parametrize("path", FIXTURE_TRACES, ids=_fid)
+def test_latency_profiles_ignore_goroutine_ids(path):
+    from tests.goids import renumber_goroutines
+
+    t = fastrace.read(path)
+    moved = {off: renumber_goroutines(t.events, off) for off in (_DENSE_IDS - 5, 1 << 40)}
+    for kind in KINDS:
+        for second_pass in (False, True):
+            want = _latency_state(t.events, t, kind, second_pass)
+            for off, ev in moved.items():
+                assert _latency_state(ev, t, kind, second_pass) == want, (kind, off, second_pass)
+
+
+_NO_ROOM_SCRIPT = r"""
+import resource, sys
+import numpy as np
+import fastrace
+from fastrace.analysis import pprof as P
+
+t = fastrace.read(sys.argv[1])
+want = {k: t.profile(k) for k in P.LATENCY_KINDS}
+# Address space for small allocations only: the 128 MiB the passes reserve
+# for their goroutine records cannot be had.
+pages = int(open("/proc/self/statm").read().split()[0])
+limit = pages * resource.getpagesize() + (48 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    np.empty(128 << 20, dtype=np.uint8)
+except MemoryError:
+    pass
+else:
+    sys.exit("the limit did not hold")
+for k in P.LATENCY_KINDS:
+    for two in (False, True):
+        got = P.latency_profile(t, k, two_pass=two)
+        assert got.stacks.tolist() == want[k].stacks.tolist(), k
+        assert got.values.tolist() == want[k].values.tolist(), k
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("name", ["go1.27/sched.trace", "go1.22/cgo.trace"])
+def test_latency_profiles_without_address_space(name):
+    # Where the goroutine records' reservation fails, every goroutine goes
+    # to the hash map: the same profiles.
+    out = subprocess.run([sys.executable, "-c", _NO_ROOM_SCRIPT, str(FIXTURES / name)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr + out.stdout
