@@ -95,7 +95,7 @@ cdef struct MetricRec:          # one metric event (heap, heap goal)
 # (_states.pxi; Python layer: fastrace.analysis.states and .pprof)
 
 from fastrace._order cimport TraceEventRec
-from fastrace._varint cimport Growable
+from fastrace._varint cimport Growable, prefetch
 from fastrace._hashmap cimport HMap
 
 
@@ -114,18 +114,6 @@ cdef struct GoStateIntervalRec:     # 72 bytes: one row of Trace.states()
     uint8_t prev_state        # GoState before the transition (Undetermined 0: first seen in the trace)
     uint16_t pad0
     uint32_t pad1
-
-
-cdef struct StGoroutine:            # per-goroutine state of a latency profile (internal)
-    int64_t lo                # Go's summary StartTime: first GoRunning time of the goroutine's current life, 0 = not yet
-    int64_t hi                # Go's summary EndTime: when that life ended (NotExist, Waiting "forever"); 0 = not yet
-    int64_t track_start       # ns: when the tracked interval began
-    int64_t pending           # first of the goroutine's pending samples (StPending row); -1 = none
-    uint32_t track_stack      # row in Trace.stacks of the event that began the tracked interval
-    uint8_t tracking          # 1 while the goroutine is in the profiled state
-    uint8_t seen              # 1 once a transition changed its state: Go's summary has it
-    uint8_t has_samples       # 1 once an interval of it ended (counted or not)
-    uint8_t pad0
 
 
 cdef struct StPending:              # a sample of a goroutine that has not run yet (internal)
@@ -152,9 +140,34 @@ cdef struct StStrings:              # the string table, with per-row reason flag
     uint8_t* flags            # per row, ST_STR_*; 0 = not computed yet
 
 
-cdef struct StLatency:              # one latency profile being computed (StatesLatency)
-    StIndex index             # goroutine id -> row in gs
-    Growable gs               # StGoroutine rows
+cdef enum:
+    ST_DENSE_MAX = 1 << 22    # goroutine ids below this are looked up directly (StIndex.dense, StLat.dense)
+    ST_BLOCK_BITS = 12        # StLat.dense is marked in use by blocks of 4096 records (128 KiB)
+
+cdef enum:
+    # StG.flags
+    STG_TRACKING = 1          # in the profiled state: an interval is open
+    STG_SEEN = 2              # a transition changed its state: Go's summary has it
+    STG_HAS_SAMPLES = 4       # an interval of it ended (counted or not)
+    STG_PENDING = 8           # it has pending samples (StLat.pending)
+
+
+cdef struct StG:                    # one goroutine in a latency profile (32 bytes: two a cache line)
+    int64_t lo                # Go's summary StartTime: first GoRunning time of the goroutine's current life, 0 = not yet
+    int64_t hi                # Go's summary EndTime: when that life ended (NotExist, Waiting "forever"); 0 = not yet
+    int64_t track_start       # ns: when the tracked interval began
+    uint32_t track_stack      # row in Trace.stacks of the event that began the tracked interval
+    uint8_t flags             # STG_*; a record never written is all zero: not seen, not tracked, no window
+    uint8_t pad0
+    uint16_t pad1
+
+
+cdef struct StLat:                  # one latency profile being computed (StatesLatency)
+    StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed, or if the mapping failed (every id then goes to big)
+    uint8_t dense_blocks[ST_DENSE_MAX >> (ST_BLOCK_BITS + 3)]  # bit per block of 2**ST_BLOCK_BITS dense ids: set when a record in it first gets a flag
+    HMap big_ids              # the other goroutine ids -> row in big
+    Growable big              # StG rows of those goroutines
+    HMap pending              # goroutine id -> its latest pending sample (StPending row; the rows chain by next)
     Growable pend             # StPending rows
     int64_t free_pend         # first free StPending row; -1 = none
     int64_t seq               # samples ended so far
@@ -163,6 +176,7 @@ cdef struct StLatency:              # one latency profile being computed (States
     uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
     uint8_t fixed             # second pass: windows fixed, nothing pending
     uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
+    uint8_t reserved          # st_lat_reserve has run
 
 # Validation
 # (_validate.pxi; Python layer: fastrace.validate)

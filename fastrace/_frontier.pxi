@@ -68,7 +68,7 @@ cdef inline int cursor_next(OrderState* o, GenIn* gi, OCursor* cu) noexcept nogi
         # few events before the ordering gets to this one.
         slot = o.gmap.dense[cu.args[0]]
         if slot >= 0:
-            fr_prefetch(g_state(o, slot))
+            prefetch(g_state(o, slot))
     if cu.last_ts == 0:
         cu.last_ts = tick_ns(gi.ns_per_tick, b.time)
     cu.time = <int64_t>(<uint64_t>delta_ns(gi, dt) + <uint64_t>cu.last_ts)

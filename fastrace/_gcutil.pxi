@@ -879,16 +879,6 @@ cdef int gcu_util_now(GcuUtil* u, int64_t time, bint per_proc) noexcept nogil:
     return GCU_OK
 
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define gcu_prefetch(p) __builtin_prefetch((p))
-    #else
-    #define gcu_prefetch(p) ((void)0)
-    #endif
-    """
-    void gcu_prefetch(const void* p) nogil
-
 # Rows asked for this far ahead of the utilisation pass: the pass reads
 # every row of a piece just written by the ordering thread, faster than the
 # hardware's prefetching brings them (as in _states.pxi).
@@ -911,7 +901,7 @@ cdef int gcu_util_feed(const TraceEventRec* ev, Py_ssize_t n, const GcuStrings* 
     cdef uint8_t info
     for i in range(n):
         e = &ev[i]
-        gcu_prefetch(e + GCU_PREFETCH_ROWS)
+        prefetch(e + GCU_PREFETCH_ROWS)
         g = e.a[0]
         if e.kind == K_STATE_TRANSITION and not GCU_PROC_TYPE[e.type] and g < u.gdense_n \
                 and u.nps != 0:

@@ -32,8 +32,8 @@ import numpy as np
 
 from fastrace._varint cimport (BatchRec, Cursor, EventTypes, EVF_DEFINED, EVF_TIMED, Growable,
                                Recycler, adopt, fill_event_types, grow_push, grow_slot, grow_to,
-                               read_uvarint, release, WIRE_OK, WIRE_BAD_EVENT_TYPE,
-                               WIRE_UNTIMED_IN_BATCH)
+                               madvise, prefetch, read_uvarint, release, WIRE_OK,
+                               WIRE_BAD_EVENT_TYPE, WIRE_UNTIMED_IN_BATCH)
 from fastrace import spec as _spec
 from fastrace import kinds as _kinds
 from fastrace._varint import _dtype_of
@@ -42,9 +42,6 @@ from fastrace.prepare import (ExpBatchRow, GenerationRow, Tables, exp_batch_tabl
                               generation_table, order_error, prepare_generation)
 
 cnp.import_array()
-
-cdef extern from "sys/mman.h" nogil:
-    int madvise(void* addr, size_t length, int advice)
 
 cdef extern from "unistd.h" nogil:
     int usleep(unsigned int usec)
@@ -60,17 +57,11 @@ cdef extern from *:
     static inline Py_ssize_t fr_load_ssize(Py_ssize_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline int fr_load_int(int* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline void fr_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-    #if defined(__GNUC__) || defined(__clang__)
-    #define fr_prefetch(p) __builtin_prefetch((p))
-    #else
-    #define fr_prefetch(p) ((void)0)
-    #endif
     """
     int MADV_POPULATE_WRITE
     Py_ssize_t fr_load_ssize(Py_ssize_t* p) nogil
     int fr_load_int(int* p) nogil
     void fr_store_int(int* p, int v) nogil
-    void fr_prefetch(const void* p) nogil
 
 cdef extern from "stdio.h":
     # %lld etc. need these casts on every platform we build for

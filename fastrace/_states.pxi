@@ -65,8 +65,6 @@ _st_init_go_types()
 
 from fastrace._hashmap cimport hmap_del, hmap_free, hmap_init, hmap_next, hmap_slot, hmap_value
 
-cdef enum:
-    ST_DENSE_MAX = 1 << 22
 
 
 
@@ -313,21 +311,8 @@ cdef inline int64_t st_overlap(int64_t lo, int64_t hi, int64_t start, int64_t en
 # are kept apart in a map).  On the 68 MB sched trace (200,000 goroutines)
 # the records take 6.4 MB where the index and 40-byte rows took 8.8 MB.
 
-cdef extern from "sys/mman.h" nogil:
-    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
-    int munmap(void* addr, size_t length)
-    void* MAP_FAILED
-    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE
-
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define st_prefetch(p) __builtin_prefetch((p))
-    #else
-    #define st_prefetch(p) ((void)0)
-    #endif
-    """
-    void st_prefetch(const void* p) nogil
+from fastrace._varint cimport (MAP_ANONYMOUS, MAP_FAILED, MAP_NORESERVE, MAP_PRIVATE,
+                               PROT_READ, PROT_WRITE, mmap, munmap)
 
 # The passes read every row of a piece that the ordering thread wrote a
 # moment ago (on another core), and the hardware's prefetching does not
@@ -338,46 +323,10 @@ cdef extern from *:
 cdef enum:
     ST_PREFETCH_ROWS = 32
 
-cdef enum:
-    ST_BLOCK_BITS = 12        # dense records are marked in use by blocks of 4096 (128 KiB)
-
-cdef enum:
-    # StG.flags
-    STG_TRACKING = 1          # in the profiled state: an interval is open
-    STG_SEEN = 2              # a transition changed its state: Go's summary has it
-    STG_HAS_SAMPLES = 4       # an interval of it ended (counted or not)
-    STG_PENDING = 8           # it has pending samples (StLat.pending)
-
-
-cdef struct StG:                     # one goroutine in a latency profile (32 bytes)
-    int64_t lo                # Go's summary StartTime: first GoRunning time of the goroutine's current life, 0 = not yet
-    int64_t hi                # Go's summary EndTime: when that life ended (NotExist, Waiting "forever"); 0 = not yet
-    int64_t track_start       # ns: when the tracked interval began
-    uint32_t track_stack      # row in Trace.stacks of the event that began the tracked interval
-    uint8_t flags             # STG_*; a record never written is all zero: not seen, not tracked, no window
-    uint8_t pad0
-    uint16_t pad1
-
+# StG and StLat, the latency profile's records, are in _analysis.pxd.
 
 if sizeof(StG) != 32:
     raise ImportError(f"fastrace._analysis: StG is {sizeof(StG)} bytes, not 32 (two per cache line)")
-
-
-cdef struct StLat:                   # one latency profile being computed (StatesLatency)
-    StG* dense                # goroutine id < ST_DENSE_MAX -> dense[id] (a mapping of ST_DENSE_MAX records); NULL until the first feed, or if the mapping failed (every id then goes to big)
-    uint8_t dense_blocks[ST_DENSE_MAX >> (ST_BLOCK_BITS + 3)]  # bit per block of 2**ST_BLOCK_BITS dense ids: set when a record in it first gets a flag
-    HMap big_ids              # the other goroutine ids -> row in big
-    Growable big              # StG rows of those goroutines
-    HMap pending              # goroutine id -> its latest pending sample (StPending row; the rows chain by next)
-    Growable pend             # StPending rows
-    int64_t free_pend         # first free StPending row; -1 = none
-    int64_t seq               # samples ended so far
-    int64_t last_time         # time of the last event fed
-    uint8_t target            # the GoState profiled
-    uint8_t want              # ST_STR_* flag the reason must have; 0 = any reason
-    uint8_t fixed             # second pass: windows fixed, nothing pending
-    uint8_t ambiguous         # the one-pass answer cannot be trusted: run the second pass
-    uint8_t reserved          # st_lat_reserve has run
 
 
 cdef void st_lat_reserve(StLat* L) noexcept nogil:
@@ -515,7 +464,7 @@ cdef int st_latency_run(StLat* L, const TraceEventRec* ev, Py_ssize_t n,
     cdef int status = ST_OK
     for i in range(n):
         e = &ev[i]
-        st_prefetch(e + ST_PREFETCH_ROWS)
+        prefetch(e + ST_PREFETCH_ROWS)
         if e.kind != K_STATE_TRANSITION or not st_go_type[e.type]:
             continue
         id = e.a[0]

@@ -4,14 +4,7 @@
 # table to numpy without a copy (adopt, with a Recycler for iter_generations).
 
 
-cdef extern from "sys/mman.h" nogil:
-    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
-    void* mremap(void* old, size_t old_size, size_t new_size, int flags, ...)
-    int munmap(void* addr, size_t length)
-    int madvise(void* addr, size_t length, int advice)
-    void* MAP_FAILED
-    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE
-    int MREMAP_MAYMOVE, MADV_HUGEPAGE
+# (mmap and friends: declared in _varint.pxd.)
 
 # Tables above this size live in their own memory mapping with transparent
 # huge pages requested: they are written once, front to back, and with 4 KiB

@@ -275,3 +275,32 @@ cdef struct GenerationRec:
     uint8_t pad0
     uint8_t pad1
     uint32_t pad2
+
+
+# ---------------------------------------------------------------------------
+# A hint to start loading memory a pass will read soon (the ordering
+# engine's goroutine states, the analysis passes' event rows): the
+# compiler's builtin where there is one, nothing elsewhere.
+cdef extern from *:
+    """
+    #ifndef FASTRACE_PREFETCH
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FASTRACE_PREFETCH(p) __builtin_prefetch((p))
+    #else
+    #define FASTRACE_PREFETCH(p) ((void)0)
+    #endif
+    #endif
+    """
+    void prefetch "FASTRACE_PREFETCH"(const void* p) nogil
+
+
+# Memory mappings: the large tables (_tables.pxi), the prefault helper of
+# read(workers=2), the latency profiles' records (_states.pxi).
+cdef extern from "sys/mman.h" nogil:
+    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
+    void* mremap(void* old, size_t old_size, size_t new_size, int flags, ...)
+    int munmap(void* addr, size_t length)
+    int madvise(void* addr, size_t length, int advice)
+    void* MAP_FAILED
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE
+    int MREMAP_MAYMOVE, MADV_HUGEPAGE
