@@ -221,12 +221,13 @@ cdef int take_res(OrderState* S, Pool* pool, IdMap* m, ResourceState* src, int64
     return ST_OK
 
 
-cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base) noexcept nogil:
-    """Fold fresh run F (checked by check_fresh; its rows at base in S.out)
+cdef int merge_fresh(OrderState* S, OrderState* F, IdMap* pops, Py_ssize_t base,
+                     Py_ssize_t n) noexcept nogil:
+    """Fold fresh run F (checked by check_fresh; its n rows at base in S.out)
     into S: patch the rows to what ordering in sequence writes, then take
     over the run's state."""
     cdef TraceEventRec* rows = <TraceEventRec*>(S.out.data + base * sizeof(TraceEventRec))
-    cdef Py_ssize_t n = F.out.n, i
+    cdef Py_ssize_t i
     cdef DepRec* d
     cdef ResourceState* r
     cdef MState* ms

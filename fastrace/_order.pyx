@@ -435,7 +435,37 @@ cdef class _State:
                     # The generation before gave fewer rows than counted.
                     memmove(self.o.out.data + self.o.out.n * rec,
                             self.o.out.data + base * rec, n * rec)
-                st = merge_fresh(&self.o, &fresh.o, &pops, self.o.out.n)
+                st = merge_fresh(&self.o, &fresh.o, &pops, self.o.out.n, n)
+        map_free(&pops)
+        fresh.detach()
+        if st == ST_NOMEM:
+            raise MemoryError()
+        return ok
+
+    def take_fresh(self, _State fresh):
+        """Check fresh run ``fresh``, ordered into a table of its own (see
+        new_fresh_state) just after this state's last generation, and if it
+        holds, fold it in: its table becomes this state's, patched to what
+        ordering in sequence writes.  No rows may be waiting here (the
+        streaming iter_generations takes every piece first).  Returns
+        whether it did; if not, the generation must be ordered again, in
+        sequence (nothing here has changed)."""
+        cdef IdMap pops
+        cdef bint ok
+        cdef int st = ST_OK
+        cdef Py_ssize_t n = fresh.o.out.n
+        cdef Growable mine
+        if self.o.out.n != 0 or fresh.o.out.fixed or not fresh.o.fresh:
+            raise ValueError("take_fresh: rows waiting here, or not a fresh run of its own")
+        memset(&pops, 0, sizeof(IdMap))
+        with nogil:
+            ok = check_fresh(&self.o, &fresh.o, &pops)
+            if ok:
+                # Swap tables: this state's (empty) memory goes with the run.
+                mine = self.o.out
+                self.o.out = fresh.o.out
+                fresh.o.out = mine
+                st = merge_fresh(&self.o, &fresh.o, &pops, 0, n)
         map_free(&pops)
         fresh.detach()
         if st == ST_NOMEM:
@@ -452,12 +482,14 @@ cdef class _State:
         if push_sync(&self.o, self.o.last_ts, 0xFFFFFFFFFFFFFFFF):
             raise MemoryError()
 
-    def take_events(self):
+    def take_events(self, bint recycle=True):
+        """The rows waiting here, handed over to numpy; with ``recycle``
+        their memory comes back (start_piece) once numpy is done with it."""
         if self.o.out.fixed:
             # A fresh run's rows are not its own (they go by merge_fresh).
             return np.zeros(0, dtype=EVENT_DTYPE)
         self.taken += self.o.out.n
-        return adopt(&self.o.out, EVENT_DTYPE, self.recycler)
+        return adopt(&self.o.out, EVENT_DTYPE, self.recycler if recycle else None)
 
     def start_piece(self, Py_ssize_t rows):
         """Before ordering a piece of at most ``rows`` rows: take the memory
@@ -561,16 +593,20 @@ def prepare(wire, _State state):
             if wire.version < 26 or wire.generations[i]["ended"]}
 
 
-def new_fresh_state(_State real, Py_ssize_t base):
-    """A state for ordering a generation from nothing (read(workers=2)),
-    writing its rows straight into ``real``'s table from row ``base`` on
-    (room reserved beforehand); merge it with ``real.merge_fresh``."""
+def new_fresh_state(_State real, Py_ssize_t base=-1):
+    """A state for ordering a generation from nothing.  read(workers=2)
+    gives ``base``: the run writes its rows straight into ``real``'s table
+    from row ``base`` on (room reserved beforehand), and is merged with
+    ``real.merge_fresh``.  Without it (iter_generations(workers=2)) the run
+    fills a table of its own, taken over by ``real.take_fresh``."""
     cdef _State f = _State(real.o.version)
-    if base > real.o.out.cap:
-        raise ValueError("no room reserved for a fresh run")
     f.tables = real.tables
     f.o.fresh = True
     f.o.deps.size = sizeof(DepRec)
+    if base < 0:
+        return f
+    if base > real.o.out.cap:
+        raise ValueError("no room reserved for a fresh run")
     f.o.out.data = real.o.out.data + base * sizeof(TraceEventRec)
     f.o.out.cap = real.o.out.cap - base
     f.o.out.n = 0
@@ -706,13 +742,15 @@ def end_trace(_State state):
         raise TraceFormatError("no frequency event found")
 
 
-def finish(_State state):
+def finish(_State state, bint recycle=True):
     """The tables of everything ordered into ``state`` so far (the event rows
-    are handed over: a second call returns only rows added since)."""
+    are handed over: a second call returns only rows added since).  A whole
+    generation taken at once is not recycled (``recycle=False``): keeping
+    its memory for the small pieces that follow would only hold it."""
     string_data, offsets, stacks, frames = state.tables.arrays()
     g = generation_table(state.gens, GENERATION_DTYPE)
     e = exp_batch_table(state.exp_rows, EXP_BATCH_DTYPE)
-    return {"events": state.take_events(), "threads": state.threads(),
+    return {"events": state.take_events(recycle), "threads": state.threads(),
             "string_data": string_data,
             "string_offsets": offsets, "stacks": stacks, "frames": frames,
             "generations": g, "exp_batches": e}

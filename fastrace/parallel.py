@@ -20,7 +20,8 @@ from fastrace import _order, progress
 from fastrace.errors import TraceError, TraceFormatError
 from fastrace.wire import WireTrace, drop_pages
 
-__all__ = ["row_bound", "order_parallel", "order_with_prefault", "PARALLEL_STATS"]
+__all__ = ["row_bound", "order_parallel", "order_with_prefault", "FreshRun", "start_fresh",
+           "PARALLEL_STATS"]
 
 
 @dataclass
@@ -199,3 +200,84 @@ def order_with_prefault(state, piece: WireTrace) -> None:
     finally:
         state.stop_prefault()
         helper.join()
+
+
+class FreshRun:
+    """iter_generations(workers=2): the generation after the one being
+    ordered, ordered meanwhile from an empty state in a thread of its own,
+    into a table of its own.  Once the generation before is done,
+    :meth:`merge` checks the run's assumptions against the real state and,
+    if they hold, hands its rows over whole; if not, the generation is
+    ordered again in sequence from ``prepared``."""
+
+    def __init__(self, state, wire: WireTrace, prepared: dict, mark, gen_base: int):
+        self.wire = wire
+        self.prepared = prepared          # its inputs (made in order, after the one before)
+        self.mark = mark                  # the tables before they were made
+        self.error: BaseException | None = None
+        self.fresh = _order.new_fresh_state(state)
+        self.fresh.gen_base = gen_base
+        self.thread = threading.Thread(target=self._run, name="fastrace-fresh", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            _order.order_trace(self.wire, self.fresh, final=False, take=False,
+                               prepared=self.prepared)
+        except BaseException as e:        # the generation is ordered again in sequence
+            self.error = e
+
+    def cancel(self, state) -> None:
+        """Forget the run, and what preparing its generation added to the
+        tables (the generation before failed: in sequence it would not have
+        been read)."""
+        self.thread.join()
+        self.fresh.detach()
+        state.tables.truncate(self.mark)
+
+    def merge(self, state) -> bool:
+        """Wait for the run; fold it into ``state`` (whose rows must all have
+        been taken) if its assumptions hold.  Returns whether it did."""
+        self.thread.join()
+        if self.error is not None:
+            self.fresh.detach()
+            PARALLEL_STATS["reordered"] += 1
+            return False
+        exp_base = len(state.exp_rows)
+        if not state.take_fresh(self.fresh):
+            PARALLEL_STATS["reordered"] += 1
+            return False
+        for g in self.fresh.gens:
+            state.gens.append(g._replace(sync_row=g.sync_row + state.taken,
+                                         exp_batch_start=g.exp_batch_start + exp_base))
+        state.exp_rows.extend(self.fresh.exp_rows)
+        PARALLEL_STATS["merged"] += 1
+        return True
+
+
+def start_fresh(state, current: WireTrace, prepared, nxt: WireTrace):
+    """Prepare ``current`` (unless ``prepared`` already holds its inputs) and
+    then ``nxt``, in that order as in sequence, and start ordering ``nxt``
+    in another thread.  Returns (current's inputs or None, the FreshRun or
+    None): no run when either is not one whole generation or its tables are
+    broken, which ordering in sequence then reports in its turn."""
+    if prepared is None:
+        mark = state.tables.mark()
+        try:
+            prepared = _order.prepare(current, state)
+        except TraceFormatError:
+            state.tables.truncate(mark)
+            return None, None
+    if len(prepared) != 1:
+        return prepared, None
+    mark = state.tables.mark()
+    try:
+        nxt_prepared = _order.prepare(nxt, state)
+    except TraceFormatError:
+        state.tables.truncate(mark)
+        return prepared, None
+    if len(nxt_prepared) != 1:
+        state.tables.truncate(mark)
+        return prepared, None
+    # current adds one generation row, so nxt's is the one after it.
+    return prepared, FreshRun(state, nxt, nxt_prepared, mark, len(state.gens) + 1)

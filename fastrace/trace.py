@@ -705,7 +705,7 @@ takes less memory than Go's own reader)."""
 
 
 def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
-                     on_error: str = "raise") -> Iterator[Trace]:
+                     on_error: str = "raise", workers: int = 1) -> Iterator[Trace]:
     """Decode and order a trace piece by piece, in bounded memory.
 
     Yields :class:`Trace` pieces in order.  A piece holds rows of one
@@ -735,10 +735,23 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
 
     ``source`` may also be a :class:`Trace` already read: its rows come in
     the same pieces, without decoding anything again.
+
+    With ``workers=2`` each generation but the first is ordered in another
+    thread while the one before is (from an empty state, checked and
+    merged as read(workers=2) does; a generation whose check fails is
+    ordered again in sequence).  The rows are the same; such a generation
+    comes in pieces of exactly ``max_events`` rows but the last, and its
+    rows are kept whole until its last piece is dropped, so memory use
+    grows by up to one generation's rows (56 bytes an event).  Worth it on
+    two or more cores when the consumer's own pass is light; a generation
+    is at most about a second of the traced program, so the gain needs
+    traces of several seconds.
     """
-    from fastrace import _order
+    from fastrace import _order, parallel
 
     check_on_error(on_error)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
     if max_events is not None and max_events < 16:
         raise ValueError(f"max_events must be at least 16 (or None), not {max_events}")
     if isinstance(source, Trace):
@@ -752,37 +765,79 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
     if current is None:
         return
     state = _order.new_state(current.version)
-    while current is not None:
-        nxt = next(pieces, None) if current.error is None else None
-        chunks = _order.order_chunks(current, state, final=nxt is None,
-                                     max_rows=max_events or 0)
-        while True:
-            first = state.taken
-            try:
-                if next(chunks, StopIteration) is StopIteration:
-                    break
-                tables = _order.finish(state)
-            except TraceError as e:
-                _note_growing_file(e, keep, view)
-                partial = _piece(current, _order.finish(state), first, warnings)
-                warnings.append(seen.warning(e, view, first + len(partial.events), partial))
+    run = None           # workers=2: parallel.FreshRun ordering nxt meanwhile
+    prepared = None      # current's inputs, if already made
+    ready: list = []     # pieces of a generation a run gave, yielded once the next run starts
+    try:
+        while current is not None:
+            nxt = next(pieces, None) if current.error is None else None
+            if workers > 1 and nxt is not None and nxt.error is None:
+                prepared, run = parallel.start_fresh(state, current, prepared, nxt)
+            yield from ready
+            ready = []
+            chunks = _order.order_chunks(current, state, final=nxt is None,
+                                         max_rows=max_events or 0, prepared=prepared)
+            prepared = None
+            while True:
+                first = state.taken
+                try:
+                    if next(chunks, StopIteration) is StopIteration:
+                        break
+                    tables = _order.finish(state)
+                except TraceError as e:
+                    if run is not None:
+                        run.cancel(state)
+                        run = None
+                    _note_growing_file(e, keep, view)
+                    partial = _piece(current, _order.finish(state), first, warnings)
+                    warnings.append(seen.warning(e, view, first + len(partial.events), partial))
+                    if on_error == "truncate":
+                        if len(partial.events):
+                            yield partial
+                        return
+                    e.partial = partial
+                    raise
+                if len(tables["events"]):
+                    yield _piece(current, tables, first, warnings)
+            drop_pages(keep, current)
+            progress.generation_done(current)
+            if current.error is not None:
+                _note_growing_file(current.error, keep, view)
+                warnings.append(seen.warning(current.error, view, state.taken))
                 if on_error == "truncate":
-                    if len(partial.events):
-                        yield partial
                     return
-                e.partial = partial
-                raise
-            if len(tables["events"]):
-                yield _piece(current, tables, first, warnings)
-        drop_pages(keep, current)
-        progress.generation_done(current)
-        if current.error is not None:
-            _note_growing_file(current.error, keep, view)
-            warnings.append(seen.warning(current.error, view, state.taken))
-            if on_error == "truncate":
-                return
-            raise current.error
-        current = nxt
+                raise current.error
+            if run is not None:
+                done, run = run, None
+                if done.merge(state):
+                    after = next(pieces, None)
+                    if after is None:
+                        _order.end_trace(state)
+                    ready = _whole_pieces(nxt, state, max_events, warnings)
+                    drop_pages(keep, nxt)
+                    progress.generation_done(nxt)
+                    current = after
+                    continue
+                prepared = done.prepared    # ordered again, in sequence
+            current = nxt
+        yield from ready
+    finally:
+        if run is not None:
+            run.cancel(state)
+
+
+def _whole_pieces(wire: WireTrace, state, max_events: int | None, warnings: list) -> list:
+    """The pieces of the rows waiting in ``state``: a whole generation taken
+    over from a fresh run (iter_generations(workers=2)), cut in pieces of
+    ``max_events`` rows that share its memory."""
+    from fastrace import _order
+
+    first = state.taken
+    tables = _order.finish(state, recycle=False)
+    events = tables["events"]
+    step = max(len(events), 1) if max_events is None else max_events
+    return [_piece(wire, dict(tables, events=events[a:a + step]), first + a, warnings)
+            for a in range(0, len(events), step)]
 
 
 def _piece(wire: WireTrace, tables: dict, first_row: int, warnings: list) -> Trace:
