@@ -742,12 +742,13 @@ def end_trace(_State state):
         raise TraceFormatError("no frequency event found")
 
 
-def finish(_State state, bint recycle=True):
+def finish(_State state, bint recycle=True, mark=None):
     """The tables of everything ordered into ``state`` so far (the event rows
     are handed over: a second call returns only rows added since).  A whole
     generation taken at once is not recycled (``recycle=False``): keeping
-    its memory for the small pieces that follow would only hold it."""
-    string_data, offsets, stacks, frames = state.tables.arrays()
+    its memory for the small pieces that follow would only hold it.
+    ``mark``: the string and stack tables as they were at that mark."""
+    string_data, offsets, stacks, frames = state.tables.arrays(mark)
     g = generation_table(state.gens, GENERATION_DTYPE)
     e = exp_batch_table(state.exp_rows, EXP_BATCH_DTYPE)
     return {"events": state.take_events(recycle), "threads": state.threads(),

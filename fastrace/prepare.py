@@ -119,14 +119,24 @@ class Tables:
         del self.strings[ns:], self.frames[nf:], self.stacks[nk:]
         self._arrays_key = None
 
-    def arrays(self):
+    def arrays(self, mark=None):
         """(string bytes, string offsets, stacks, frames) as arrays; cached
-        until a table grows (iter_generations asks for them at every piece)."""
+        until a table grows (iter_generations asks for them at every piece).
+        With ``mark`` (from mark()), the tables as they were then: the
+        streaming iter_generations(workers=2) prepares the next generation
+        before the pieces of the current one are all handed out."""
         key = (len(self.strings), len(self.frames), len(self.stacks))
         if self._arrays_key != key:
             self._arrays = self._build_arrays()
             self._arrays_key = key
-        return self._arrays
+        if mark is None or tuple(mark) == key:
+            return self._arrays
+        data, offsets, stacks, frames = self._arrays
+        ns, _, nk = mark
+        # Rows are only ever appended, and a stack's frames follow the stacks
+        # before it's: the earlier tables are prefixes.
+        nframes = int(stacks["nframes"][:nk].sum()) if nk else 0
+        return data[:int(offsets[ns])], offsets[:ns + 1], stacks[:nk], frames[:nframes]
 
     def _build_arrays(self):
         from fastrace import _order

@@ -783,7 +783,8 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
                 try:
                     if next(chunks, StopIteration) is StopIteration:
                         break
-                    tables = _order.finish(state)
+                    # (The tables as they were before a run prepared nxt.)
+                    tables = _order.finish(state, mark=None if run is None else run.mark)
                 except TraceError as e:
                     if run is not None:
                         run.cancel(state)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+import numpy as np
+
 import fastrace
 from fastrace.dump import write_go_wire
 
@@ -57,3 +59,37 @@ def read_outcome(data, workers: int = 1):
     return (t.events.tobytes(), t.generations.tobytes(), t.threads.tobytes(),
             t.stacks.tobytes(), t.frames.tobytes(), t.strings.data,
             t.exp_batches.tobytes()), err
+
+
+def iter_outcome(data, workers: int = 1, max_events: int | None = 4096, on_error: str = "raise"):
+    """Everything fastrace.iter_generations gives, comparable with ==: the
+    bytes of every piece's rows joined, the last piece's other tables and
+    first row, and the error message (with its partial piece's rows) or the
+    warnings.  Also checks what holds of every piece: at most ``max_events``
+    rows, rows of one generation (a Sync only first, or as the trace's last
+    row), ``first_row`` counting the rows before it."""
+    from fastrace.kinds import EventKind
+
+    rows, last, err, seen = [], None, None, 0
+    pieces = fastrace.iter_generations(data, workers=workers, max_events=max_events,
+                                       on_error=on_error)
+    try:
+        for piece in pieces:
+            ev = piece.events
+            assert max_events is None or len(ev) <= max_events
+            assert piece.first_row == seen
+            syncs = np.flatnonzero(ev["kind"] == EventKind.SYNC)
+            assert all(s == 0 or s == len(ev) - 1 for s in syncs.tolist())
+            seen += len(ev)
+            rows.append(ev.tobytes())
+            last = piece
+    except fastrace.TraceError as e:
+        p = getattr(e, "partial", None)
+        err = (f"{type(e).__name__}: {e}", None if p is None else
+               (p.events.tobytes(), p.first_row, p.generations.tobytes()))
+    tables = None if last is None else (
+        last.generations.tobytes(), last.threads.tobytes(), last.exp_batches.tobytes(),
+        last.stacks.tobytes(), last.frames.tobytes(), last.strings.data)
+    warns = None if last is None else [(w.offset, w.generation, w.reason, w.events_kept)
+                                       for w in last.warnings]
+    return b"".join(rows), tables, err, warns

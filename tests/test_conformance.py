@@ -31,7 +31,7 @@ from fastrace.dump import iter_go_wire
 from fastrace.validate import validate
 
 from tests import gotool
-from tests.refcompare import read_outcome
+from tests.refcompare import iter_outcome, read_outcome
 
 pytestmark = pytest.mark.conformance
 
@@ -225,6 +225,24 @@ def test_conformance_two_workers(deadline):
         _, text = load_test(path)
         wire = rawtext.text_to_wire(text)
         assert read_outcome(wire, 2) == read_outcome(wire, 1), path.name
+    if _TESTS:
+        assert parallel.PARALLEL_STATS["merged"] > before["merged"]
+        assert parallel.PARALLEL_STATS["reordered"] > before["reordered"]
+
+
+def test_conformance_streamed_with_two_workers(deadline):
+    """iter_generations(workers=2) orders the next generation in another
+    thread while one is streamed: on Go's conformance cases the pieces give
+    exactly what workers=1 gives, and both outcomes of the check occur."""
+    from fastrace import parallel
+
+    before = dict(parallel.PARALLEL_STATS)
+    for path in _TESTS:
+        _, text = load_test(path)
+        wire = rawtext.text_to_wire(text)
+        for max_events in (16, None):
+            assert iter_outcome(wire, 2, max_events) == iter_outcome(wire, 1, max_events), \
+                path.name
     if _TESTS:
         assert parallel.PARALLEL_STATS["merged"] > before["merged"]
         assert parallel.PARALLEL_STATS["reordered"] > before["reordered"]

@@ -11,7 +11,8 @@ import fastrace
 from tests import gotool
 from fastrace.parsed import go_parsed_bytes
 from fastrace.validate import validate
-from tests.refcompare import assert_matches_go_wire, fastrace_go_wire, first_difference
+from tests.refcompare import (assert_matches_go_wire, fastrace_go_wire, first_difference,
+                               iter_outcome)
 
 pytestmark = pytest.mark.live
 
@@ -50,6 +51,8 @@ def test_live_trace_matches_go(tmp_path, version, program):
     one = fastrace.read(trace)
     assert two.events.tobytes() == one.events.tobytes()
     assert two.generations.tobytes() == one.generations.tobytes()
+    # And streamed: the next generation ordered in another thread.
+    assert iter_outcome(trace, 2, 50_000) == iter_outcome(trace, 1, 50_000)
 
 
 def test_parallel_generations_with_damage_while_others_run(tmp_path):
@@ -82,3 +85,8 @@ def test_parallel_generations_with_damage_while_others_run(tmp_path):
             got.append((str(info.value), p.events.tobytes(), p.generations.tobytes(),
                         p.strings.data))
         assert got[0] == got[1]
+        # Streamed, with the generation after the damaged one being ordered
+        # meanwhile: the same pieces, then the same error.
+        for on_error in ("raise", "truncate"):
+            assert iter_outcome(bytes(bad), 2, 65536, on_error) == \
+                iter_outcome(bytes(bad), 1, 65536, on_error)

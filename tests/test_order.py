@@ -21,7 +21,7 @@ from fastrace import TraceError, TraceFormatError, TraceOrderError
 from fastrace.dump import iter_go_wire
 from fastrace.kinds import EventKind
 from fastrace.parsed import write_go_parsed
-from tests.refcompare import read_outcome
+from tests.refcompare import iter_outcome, read_outcome
 
 pytestmark = pytest.mark.unit
 
@@ -293,6 +293,53 @@ def test_two_workers_equal_one_on_damaged_traces(path, deadline):
         assert read_outcome(bytes(b), 2) == read_outcome(bytes(b), 1)
     for cut in rng.sample(range(16, len(data)), 60):
         assert read_outcome(data[:cut], 2) == read_outcome(data[:cut], 1)
+
+
+@pytest.mark.parametrize("path", TRACES)
+def test_iter_generations_with_two_workers_gives_the_pieces_of_one(path):
+    for max_events in (97, None):
+        assert iter_outcome(path, 2, max_events) == iter_outcome(path, 1, max_events)
+
+
+@pytest.mark.damage
+@pytest.mark.parametrize("path", _multi_generation_traces())
+def test_iter_generations_two_workers_on_damaged_traces(path, deadline):
+    """Streamed with the next generation ordered meanwhile: on damaged
+    traces too, the pieces, the error and its partial piece (or the
+    warnings) are those of workers=1; and the runs were really used."""
+    from fastrace import parallel as T
+
+    data = path.read_bytes()
+    merged = T.PARALLEL_STATS["merged"]
+    assert iter_outcome(data, 2) == iter_outcome(data, 1)
+    assert T.PARALLEL_STATS["merged"] > merged
+    rng = random.Random(11)
+    for k in range(60):
+        b = bytearray(data)
+        for _ in range(rng.choice((1, 2, 5))):
+            b[rng.randrange(16, len(b))] = rng.randrange(256)
+        on_error = ("raise", "truncate")[k % 2]
+        assert iter_outcome(bytes(b), 2, 500, on_error) == \
+            iter_outcome(bytes(b), 1, 500, on_error)
+    for cut in rng.sample(range(16, len(data)), 30):
+        assert iter_outcome(data[:cut], 2, 500) == iter_outcome(data[:cut], 1, 500)
+
+
+def test_iter_generations_two_workers_stops_its_thread_when_closed():
+    """A consumer that stops after the first piece: the thread ordering the
+    next generation is waited for, not left running."""
+    import threading
+
+    path = _fixture("1.27.3", "long")[1]
+    before = threading.active_count()
+    pieces = fastrace.iter_generations(path, workers=2, max_events=64)
+    first = next(pieces)
+    assert first.first_row == 0 and 0 < len(first.events) <= 64
+    assert threading.active_count() == before + 1     # the next generation, meanwhile
+    pieces.close()
+    assert threading.active_count() == before
+    with pytest.raises(ValueError, match="workers"):
+        next(fastrace.iter_generations(path, workers=0))
 
 
 def test_large_tables_use_the_mapped_growth_path():
