@@ -767,14 +767,11 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
     state = _order.new_state(current.version)
     run = None           # workers=2: parallel.FreshRun ordering nxt meanwhile
     prepared = None      # current's inputs, if already made
-    ready: list = []     # pieces of a generation a run gave, yielded once the next run starts
     try:
         while current is not None:
             nxt = next(pieces, None) if current.error is None else None
             if workers > 1 and nxt is not None and nxt.error is None:
                 prepared, run = parallel.start_fresh(state, current, prepared, nxt)
-            yield from ready
-            ready = []
             chunks = _order.order_chunks(current, state, final=nxt is None,
                                          max_rows=max_events or 0, prepared=prepared)
             prepared = None
@@ -814,14 +811,15 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
                     after = next(pieces, None)
                     if after is None:
                         _order.end_trace(state)
-                    ready = _whole_pieces(nxt, state, max_events, warnings)
                     drop_pages(keep, nxt)
                     progress.generation_done(nxt)
+                    # Handed out before the next run starts, so that at most
+                    # one generation's rows are held whole at a time.
+                    yield from _whole_pieces(nxt, state, max_events, warnings)
                     current = after
                     continue
                 prepared = done.prepared    # ordered again, in sequence
             current = nxt
-        yield from ready
     finally:
         if run is not None:
             run.cancel(state)
