@@ -66,6 +66,13 @@ def _add_on_error(p) -> None:
                         "stderr what was dropped, exit status 0")
 
 
+def _add_workers(p) -> None:
+    p.add_argument("--workers", type=int, choices=(1, 2), default=1,
+                   help="2: order the next generation of the trace in another thread while "
+                        "one is analysed (faster where two cores are free; holds up to one "
+                        "generation's rows, 56 bytes an event, in memory); default 1")
+
+
 def _cmd_dump(args) -> int:
     from fastrace.dump import write_go_wire
     from fastrace.parsed import write_go_parsed
@@ -151,7 +158,8 @@ SUMMARY_FORMATS = ("text", "csv", "json")
 def _cmd_summary(args) -> int:
     from fastrace.analysis import summary
 
-    s = summary.summarize_file(_load(args))   # streamed: the events are never all held
+    # Streamed: the events are never all held.
+    s = summary.summarize_file(_load(args), workers=args.workers)
     kind = "goroutines" if args.command == "goroutines" else "tasks"
     if args.format == "text":
         chunks = [getattr(summary, f"{kind}_text")(s)]
@@ -177,6 +185,7 @@ def _add_summary_parsers(sub) -> None:
                        help="text: a table for the terminal; csv: one row per item; "
                             "json: an array of objects, one per item (times in ns)")
         _add_on_error(p)
+        _add_workers(p)
         p.set_defaults(func=_cmd_summary)
 
 # Ranges, GC, MMU and wall clock (fastrace.analysis.gc): fastrace mmu
@@ -186,7 +195,8 @@ def _cmd_mmu(args) -> int:
 
     windows = args.window or list(gc.DEFAULT_WINDOWS)
     # Piece by piece: the utilisation pass needs the events only in order.
-    values = gc.stream_mmu_curve(_load(args), per_proc=args.per_proc).mmu(windows)
+    values = gc.stream_mmu_curve(_load(args), per_proc=args.per_proc,
+                                 workers=args.workers).mmu(windows)
     sys.stdout.write(gc.format_mmu(windows, values, args.format))
     sys.stdout.flush()
     return 0
@@ -218,6 +228,7 @@ def _add_mmu_parser(sub) -> None:
                    help="text: a table; csv: window_ns,mmu; json: an object mapping each "
                         "window in ns (a string) to the MMU")
     _add_on_error(m)
+    _add_workers(m)
     m.set_defaults(func=_cmd_mmu)
 
 
@@ -226,7 +237,7 @@ def _cmd_pprof(args) -> int:
     # read piece by piece: the memory of one piece, not of the whole event table.
     from fastrace.analysis.pprof import CPU_PERIOD, read_profile
 
-    prof = read_profile(_load(args), args.type,
+    prof = read_profile(_load(args), args.type, workers=args.workers,
                         period=CPU_PERIOD if args.period is None else args.period)
     data = prof.to_pprof()
     if args.output and args.output != "-":
@@ -412,6 +423,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="cpu only: sampling period in ns (default 10000000, the runtime's "
                          "100 Hz; the trace does not record it)")
     _add_on_error(pp)
+    _add_workers(pp)
     pp.set_defaults(func=_cmd_pprof)
 
     _export_parser(sub)

@@ -580,6 +580,21 @@ def test_cli_pprof(tmp_path, fixture_refs):
     assert _cli("pprof", "heap", str(path)).returncode == 2       # argparse: no such type
 
 
+@pytest.mark.parametrize("command", [
+    ("pprof", "sched"), ("pprof", "sync"), ("goroutines", "--format", "json"),
+    ("tasks", "--format", "json"), ("mmu", "--format", "json"), ("mmu", "--per-proc")])
+def test_cli_workers_two_gives_the_same_output(command):
+    # --workers 2 orders each next generation in another thread (the
+    # streaming iter_generations(workers=2)): the answers are the same bytes.
+    path = FIXTURES / "go1.27" / "long.trace"
+    assert len(fastrace.decode_wire(path).generations) >= 3
+    trace_at = 2 if command[0] == "pprof" else 1
+    args = [*command[:trace_at], str(path), *command[trace_at:]]
+    one, two = _cli(*args), _cli(*args, "--workers", "2")
+    assert one.returncode == 0 and two.returncode == 0, (one.stderr, two.stderr)
+    assert two.stdout == one.stdout and len(one.stdout) > 100
+
+
 def test_api_errors():
     t = fastrace.read(_hand_trace())
     piece = next(fastrace.iter_generations(_hand_trace()))

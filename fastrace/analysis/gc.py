@@ -326,10 +326,11 @@ def mmu_curve(trace, *, stw: bool = True, background: bool = True, assist: bool 
 
 def stream_mmu_curve(source, *, stw: bool = True, background: bool = True,
                      assist: bool = True, sweep: bool = True,
-                     per_proc: bool = False) -> MMUCurve:
+                     per_proc: bool = False, workers: int = 1) -> MMUCurve:
     """:func:`mmu_curve` of a trace file (or bytes) read piece by piece with
     :func:`fastrace.iter_generations`: the same result without holding the
-    whole event table (``fastrace mmu`` uses it)."""
+    whole event table (``fastrace mmu`` uses it).  ``workers``: as for
+    ``iter_generations``."""
     from fastrace.analysis._ahead import ahead
     from fastrace.trace import iter_generations
 
@@ -338,7 +339,7 @@ def stream_mmu_curve(source, *, stw: bool = True, background: bool = True,
     p = _analysis.UtilPass(flags)
     try:
         # The next pieces are ordered in another thread while this one feeds.
-        for piece in ahead(lambda: iter_generations(source)):
+        for piece in ahead(lambda: iter_generations(source, workers=workers)):
             p.feed(piece.events, piece.strings.data, piece.strings.offsets)
         util, bounds = p.finish()
     except ValueError as e:

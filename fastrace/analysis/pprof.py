@@ -256,7 +256,7 @@ def _cpu_result(trace, count: np.ndarray, period: int, duration: int) -> Profile
 
 
 def read_profile(source, kind: str, *, period: int = CPU_PERIOD, two_pass: bool = False,
-                 max_events: int | None = None) -> Profile:
+                 max_events: int | None = None, workers: int = 1) -> Profile:
     """Profile ``kind`` (``"net"``, ``"sync"``, ``"syscall"``, ``"sched"``,
     ``"cpu"``) of a trace file or buffer, read piece by piece with
     :func:`fastrace.iter_generations`: the same result as
@@ -265,12 +265,14 @@ def read_profile(source, kind: str, *, period: int = CPU_PERIOD, two_pass: bool 
     ``trace`` is the last piece, whose string and stack tables hold the
     whole trace's.  Where Go's windows need a second pass (see
     :func:`latency_profile`) the source is read twice.  ``max_events``:
-    rows per piece (``iter_generations``' default if None)."""
+    rows per piece (``iter_generations``' default if None); ``workers``:
+    as for ``iter_generations``."""
     from fastrace import _analysis
     from fastrace.trace import PIECE_EVENTS, iter_generations
 
     def pieces():
-        return _ahead(lambda: iter_generations(source, max_events=max_events or PIECE_EVENTS))
+        return _ahead(lambda: iter_generations(source, max_events=max_events or PIECE_EVENTS,
+                                               workers=workers))
 
     if kind != "cpu":
         _check_kind(kind)

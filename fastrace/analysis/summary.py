@@ -258,7 +258,7 @@ def summarize(trace) -> Summary:
     return s
 
 
-def summarize_file(source, *, max_events: int | None = None) -> Summary:
+def summarize_file(source, *, max_events: int | None = None, workers: int = 1) -> Summary:
     """The summary of a trace file (or bytes), read piece by piece with
     :func:`fastrace.iter_generations` (``max_events`` rows at most a piece;
     its default unless given): the event table is never held whole.
@@ -266,7 +266,8 @@ def summarize_file(source, *, max_events: int | None = None) -> Summary:
     The pieces are ordered by another thread, a few ahead of the one being
     summarized (both run without the GIL, so on two cores the summary costs
     little more than ordering the trace); errors are raised in the order of
-    the trace, as without the thread."""
+    the trace, as without the thread.  ``workers``: as for
+    ``iter_generations``."""
     from contextlib import closing
 
     from fastrace import _analysis
@@ -275,7 +276,8 @@ def summarize_file(source, *, max_events: int | None = None) -> Summary:
 
     z = _analysis.Summarizer()
     strings = None
-    pieces = ahead(lambda: iter_generations(source, max_events=max_events or PIECE_EVENTS))
+    pieces = ahead(lambda: iter_generations(source, max_events=max_events or PIECE_EVENTS,
+                                            workers=workers))
     with closing(pieces):
         for piece in pieces:
             st = piece.strings
