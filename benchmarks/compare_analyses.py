@@ -4,10 +4,10 @@ Each measurement is one process, timed with its peak RSS (os.wait4), and
 the tools alternate within each round:
 
 - ``go tool trace -pprof=sched`` (Go 1.27.3's trace tool, run directly) vs
-  ``fastrace pprof sched``;
+  ``fastrace pprof sched`` (and with ``--workers 2``);
 - Go's Summarizer (``tests/gostd/summary``, Go's ``internal/trace``): in
   streaming mode and keeping every event as ``go tool trace`` does, vs
-  ``fastrace goroutines --format json``;
+  ``fastrace goroutines --format json`` (and with ``--workers 2``);
 - Go's ``MutatorUtilizationV2`` + ``MMUCurve`` (``tests/gostd/mmu``) vs
   ``fastrace mmu --format json``.
 
@@ -60,10 +60,14 @@ def commands(trace: Path) -> dict[str, list[str]]:
     return {
         "go tool trace -pprof=sched": [str(go_trace_tool()), "-pprof=sched", str(trace)],
         "fastrace pprof sched": py + ["pprof", "sched", str(trace), "-o", os.devnull],
+        "fastrace pprof sched --workers 2": py + ["pprof", "sched", str(trace), "-o", os.devnull,
+                                                  "--workers", "2"],
         "Go Summarizer, streaming": [str(summary), str(trace)],
         "Go Summarizer, keeping every event (as go tool trace)": [str(summary), "-keep",
                                                                   str(trace)],
         "fastrace goroutines --format json": py + ["goroutines", str(trace), "--format", "json"],
+        "fastrace goroutines --format json --workers 2": py + ["goroutines", str(trace), "--format",
+                                                               "json", "--workers", "2"],
         "Go MMU (MutatorUtilizationV2 + MMUCurve)": [str(mmu), str(trace)],
         "fastrace mmu --format json": py + ["mmu", str(trace), "--format", "json"],
     }
@@ -89,8 +93,11 @@ def run(cmd: list[str]) -> tuple[float, int]:
 # (fastrace tool, Go tool it is compared with)
 PAIRS = (
     ("fastrace pprof sched", "go tool trace -pprof=sched"),
+    ("fastrace pprof sched --workers 2", "go tool trace -pprof=sched"),
     ("fastrace goroutines --format json", "Go Summarizer, streaming"),
     ("fastrace goroutines --format json", "Go Summarizer, keeping every event (as go tool trace)"),
+    ("fastrace goroutines --format json --workers 2",
+     "Go Summarizer, keeping every event (as go tool trace)"),
     ("fastrace mmu --format json", "Go MMU (MutatorUtilizationV2 + MMUCurve)"),
 )
 
