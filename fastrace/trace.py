@@ -736,16 +736,16 @@ def iter_generations(source, *, max_events: int | None = PIECE_EVENTS,
     ``source`` may also be a :class:`Trace` already read: its rows come in
     the same pieces, without decoding anything again.
 
-    With ``workers=2`` each generation but the first is ordered in another
-    thread while the one before is (from an empty state, checked and
-    merged as read(workers=2) does; a generation whose check fails is
-    ordered again in sequence).  The rows are the same; such a generation
-    comes in pieces of exactly ``max_events`` rows but the last, and its
-    rows are kept whole until its last piece is dropped, so memory use
-    grows by up to one generation's rows (56 bytes an event).  Worth it on
-    two or more cores when the consumer's own pass is light; a generation
-    is at most about a second of the traced program, so the gain needs
-    traces of several seconds.
+    With ``workers=2`` (more change nothing: one generation is ordered
+    ahead) each generation but the first is ordered in another thread while
+    the one before is, from an empty state, then checked and merged as
+    read(workers=2) does (a generation whose check fails is ordered again
+    in sequence).  The rows are the same; such a generation comes in pieces
+    of exactly ``max_events`` rows but the last, and its rows are kept
+    whole until its last piece is dropped, so memory use grows by up to one
+    generation's rows (56 bytes an event).  Worth it where two cores are
+    free; a generation is about a second of the traced program, so the
+    gain needs traces of several seconds.
     """
     from fastrace import _order, parallel
 
