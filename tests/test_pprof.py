@@ -30,6 +30,7 @@ from fastrace.errors import WholeTraceRequiredError
 from tests import gotool
 from tests import pprofread
 from tests import FIXTURES, TESTS
+from tests.memory import SANITIZED
 from fastrace.analysis import pprof as P
 from fastrace.analysis import states as S
 from fastrace.kinds import EventKind, GoState
@@ -672,6 +673,8 @@ print("ok")
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
+@pytest.mark.skipif(SANITIZED, reason="AddressSanitizer's own shadow memory needs far more "
+                                      "address space than the limit leaves")
 @pytest.mark.parametrize("name", ["go1.27/sched.trace", "go1.22/cgo.trace"])
 def test_latency_profiles_without_address_space(name):
     # Where the goroutine records' reservation fails, every goroutine goes
