@@ -255,26 +255,32 @@ class FreshRun:
         return True
 
 
+def _prepare(state, wire: WireTrace):
+    """(wire's inputs from _order.prepare, the tables' mark before them);
+    None for the inputs, and the tables as they were, when its tables are
+    broken (ordering in sequence then reports that in its turn)."""
+    mark = state.tables.mark()
+    try:
+        return _order.prepare(wire, state), mark
+    except TraceFormatError:
+        state.tables.truncate(mark)
+        return None, mark
+
+
 def start_fresh(state, current: WireTrace, prepared, nxt: WireTrace):
     """Prepare ``current`` (unless ``prepared`` already holds its inputs) and
     then ``nxt``, in that order as in sequence, and start ordering ``nxt``
     in another thread.  Returns (current's inputs or None, the FreshRun or
     None): no run when either is not one whole generation or its tables are
-    broken, which ordering in sequence then reports in its turn."""
+    broken."""
     if prepared is None:
-        mark = state.tables.mark()
-        try:
-            prepared = _order.prepare(current, state)
-        except TraceFormatError:
-            state.tables.truncate(mark)
+        prepared, _ = _prepare(state, current)
+        if prepared is None:
             return None, None
     if len(prepared) != 1:
         return prepared, None
-    mark = state.tables.mark()
-    try:
-        nxt_prepared = _order.prepare(nxt, state)
-    except TraceFormatError:
-        state.tables.truncate(mark)
+    nxt_prepared, mark = _prepare(state, nxt)
+    if nxt_prepared is None:
         return prepared, None
     if len(nxt_prepared) != 1:
         state.tables.truncate(mark)
