@@ -412,6 +412,7 @@ GO_VIEWER_TRACES = ["go1.22/sched", "go1.23/cgo", "go1.25/syscalls", "go1.26/pro
 
 
 def go_viewer_json(path: str) -> dict:
+    import signal
     import socket
     import subprocess
     import time
@@ -424,8 +425,11 @@ def go_viewer_json(path: str) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(gotool.go_env(gotool.REFERENCE), BROWSER="true")
+    # In a process group of its own: `go tool trace` runs the trace tool as a
+    # child, which killing the go command alone left serving after the test.
     proc = subprocess.Popen([str(go), "tool", "trace", f"-http=127.0.0.1:{port}", path],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -437,7 +441,7 @@ def go_viewer_json(path: str) -> dict:
                     raise
                 time.sleep(0.2)
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
 
