@@ -325,19 +325,31 @@ def test_iter_generations_two_workers_on_damaged_traces(path, deadline):
         assert iter_outcome(data[:cut], 2, 500) == iter_outcome(data[:cut], 1, 500)
 
 
-def test_iter_generations_two_workers_stops_its_thread_when_closed():
+def test_iter_generations_two_workers_stops_its_thread_when_closed(monkeypatch):
     """A consumer that stops after the first piece: the thread ordering the
-    next generation is waited for, not left running."""
+    next generation is waited for, not left running.  (The run is held back
+    until after the close starts, so that it is surely still running.)"""
     import threading
 
+    from fastrace import parallel
+
+    release = threading.Event()
+    run = parallel.FreshRun._run
+
+    def held(self):
+        release.wait(10)
+        run(self)
+
+    monkeypatch.setattr(parallel.FreshRun, "_run", held)
     path = _fixture("1.27.3", "long")[1]
-    before = threading.active_count()
     pieces = fastrace.iter_generations(path, workers=2, max_events=64)
     first = next(pieces)
     assert first.first_row == 0 and 0 < len(first.events) <= 64
-    assert threading.active_count() == before + 1     # the next generation, meanwhile
+    fresh = [t for t in threading.enumerate() if t.name == "fastrace-fresh"]
+    assert len(fresh) == 1 and fresh[0].is_alive()     # the next generation, meanwhile
+    threading.Timer(0.2, release.set).start()
     pieces.close()
-    assert threading.active_count() == before
+    assert not fresh[0].is_alive()
     with pytest.raises(ValueError, match="workers"):
         next(fastrace.iter_generations(path, workers=0))
 
