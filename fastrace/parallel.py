@@ -154,13 +154,7 @@ def order_parallel(state, pieces: list, keep, workers: int) -> int:
             if r.outcome == "error" and j == 0:
                 raise r.error
             if r.outcome == "fresh" and state.merge_fresh(r.fresh, r.base):
-                start = state.rows() - r.rows
-                for g in r.fresh.gens:
-                    state.gens.append(g._replace(
-                        sync_row=g.sync_row + start,
-                        exp_batch_start=g.exp_batch_start + len(state.exp_rows)))
-                state.exp_rows.extend(r.fresh.exp_rows)
-                PARALLEL_STATS["merged"] += 1
+                _take_rows_of(state, r.fresh, state.rows() - r.rows)
             elif j > 0:
                 PARALLEL_STATS["reordered"] += 1
                 _order.order_trace(pieces[j], state, final=False, take=False,
@@ -187,6 +181,18 @@ def order_parallel(state, pieces: list, keep, workers: int) -> int:
         for t in threads:
             t.join()
     return n
+
+
+def _take_rows_of(state, fresh, first: int) -> None:
+    """After a merge: the fresh run's generation and experimental batch rows
+    join ``state``'s, its rows (counted from 0) now starting at row
+    ``first`` of the whole trace's table."""
+    exp_base = len(state.exp_rows)
+    for g in fresh.gens:
+        state.gens.append(g._replace(sync_row=g.sync_row + first,
+                                     exp_batch_start=g.exp_batch_start + exp_base))
+    state.exp_rows.extend(fresh.exp_rows)
+    PARALLEL_STATS["merged"] += 1
 
 
 def order_with_prefault(state, piece: WireTrace) -> None:
@@ -243,15 +249,10 @@ class FreshRun:
             self.fresh.detach()
             PARALLEL_STATS["reordered"] += 1
             return False
-        exp_base = len(state.exp_rows)
         if not state.take_fresh(self.fresh):
             PARALLEL_STATS["reordered"] += 1
             return False
-        for g in self.fresh.gens:
-            state.gens.append(g._replace(sync_row=g.sync_row + state.taken,
-                                         exp_batch_start=g.exp_batch_start + exp_base))
-        state.exp_rows.extend(self.fresh.exp_rows)
-        PARALLEL_STATS["merged"] += 1
+        _take_rows_of(state, self.fresh, state.taken)
         return True
 
 
