@@ -163,36 +163,52 @@ cdef void sort_frontier(OrderState* o) noexcept nogil:
         o.ftimes[i] = o.sort_keys[o.frontier[i]]
 
 
-cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok) noexcept nogil:
+cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok, Py_ssize_t full) noexcept nogil:
     cdef OCursor* cu = &o.cursors[o.frontier[i]]
-    cdef Py_ssize_t rows = o.out.n
-    cdef int64_t last_ts = o.last_ts
-    cdef int st = advance(o, gi, cu, ok)
-    if st:
-        # Where, for the error (noted here rather than for every event).
-        o.cur_m = cu.m
-        o.cur_batch = cu.batch
-        o.cur_event = cu.k
-        return st
-    if not ok[0]:
+    cdef Py_ssize_t rows
+    cdef int64_t last_ts
+    cdef int64_t n
+    cdef int st
+    while True:
+        rows = o.out.n
+        last_ts = o.last_ts
+        st = advance(o, gi, cu, ok)
+        if st:
+            # Where, for the error (noted here rather than for every event).
+            o.cur_m = cu.m
+            o.cur_batch = cu.batch
+            o.cur_event = cu.k
+            return st
+        if not ok[0]:
+            return ST_OK
+        st = cursor_next(o, gi, cu)
+        if st == 1:
+            if i == 0:
+                # Mostly the M just advanced is still the earliest: then it
+                # stays at the root (as sifting it down would leave it) and
+                # its next event is tried at once, unless the step loop has
+                # something to do first (a pause, or a CPU sample due).
+                n = o.nfrontier
+                if (n < 2 or cu.time <= o.ftimes[1]) and (n < 3 or cu.time <= o.ftimes[2]) \
+                        and o.out.n <= full \
+                        and (o.next_cpu >= gi.ncpu or gi.cpu_time[o.next_cpu] >= cu.time):
+                    o.ftimes[0] = cu.time
+                    continue
+            heap_update(o, i)
+        elif st == 0:
+            heap_remove(o, i)
+        elif st == -2:
+            # Go's reader reports a malformed next event of this M before it
+            # hands out the events the advance just produced: drop their rows.
+            o.out.n = rows
+            o.last_ts = last_ts
+            return ST_FORMAT
+        else:
+            o.cur_m = cu.m
+            o.cur_batch = cu.batch
+            o.cur_event = cu.k
+            return ST_ERROR
         return ST_OK
-    st = cursor_next(o, gi, cu)
-    if st == 1:
-        heap_update(o, i)
-    elif st == 0:
-        heap_remove(o, i)
-    elif st == -2:
-        # Go's reader reports a malformed next event of this M before it
-        # hands out the events the advance just produced: drop their rows.
-        o.out.n = rows
-        o.last_ts = last_ts
-        return ST_FORMAT
-    else:
-        o.cur_m = cu.m
-        o.cur_batch = cu.batch
-        o.cur_event = cu.k
-        return ST_ERROR
-    return ST_OK
 
 
 cdef int begin_generation(OrderState* o, GenIn* gi) noexcept nogil:
@@ -261,14 +277,14 @@ cdef int step_generation(OrderState* o, GenIn* gi) noexcept nogil:
             r.stack = srow
             o.next_cpu += 1
             continue
-        st = try_advance(o, gi, 0, &ok)
+        st = try_advance(o, gi, 0, &ok, full)
         if st:
             return st
         if ok:
             continue
         sort_frontier(o)
         for i in range(1, o.nfrontier):
-            st = try_advance(o, gi, i, &ok)
+            st = try_advance(o, gi, i, &ok, full)
             if st:
                 return st
             if ok:
