@@ -167,8 +167,19 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok, Py_ssize_t f
     cdef OCursor* cu = &o.cursors[o.frontier[i]]
     cdef Py_ssize_t rows
     cdef int64_t last_ts
-    cdef int64_t n
+    cdef int64_t horizon = 0
     cdef int st
+    if i == 0:
+        # The root may go on while its next event is no later than this: the
+        # earlier of its two children (neither moves while only the root
+        # advances) and the next CPU sample, which goes first when earlier.
+        horizon = 0x7FFFFFFFFFFFFFFF
+        if o.nfrontier > 1:
+            horizon = o.ftimes[1]
+        if o.nfrontier > 2 and o.ftimes[2] < horizon:
+            horizon = o.ftimes[2]
+        if o.next_cpu < gi.ncpu and gi.cpu_time[o.next_cpu] < horizon:
+            horizon = gi.cpu_time[o.next_cpu]
     while True:
         rows = o.out.n
         last_ts = o.last_ts
@@ -183,17 +194,13 @@ cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok, Py_ssize_t f
             return ST_OK
         st = cursor_next(o, gi, cu)
         if st == 1:
-            if i == 0:
-                # Mostly the M just advanced is still the earliest: then it
-                # stays at the root (as sifting it down would leave it) and
-                # its next event is tried at once, unless the step loop has
-                # something to do first (a pause, or a CPU sample due).
-                n = o.nfrontier
-                if (n < 2 or cu.time <= o.ftimes[1]) and (n < 3 or cu.time <= o.ftimes[2]) \
-                        and o.out.n <= full \
-                        and (o.next_cpu >= gi.ncpu or gi.cpu_time[o.next_cpu] >= cu.time):
-                    o.ftimes[0] = cu.time
-                    continue
+            # Mostly the M just advanced is still the earliest: then it
+            # stays at the root (where sifting it down would leave it) and
+            # its next event is tried at once, unless the step loop has to
+            # pause first.
+            if i == 0 and cu.time <= horizon and o.out.n <= full:
+                o.ftimes[0] = cu.time
+                continue
             heap_update(o, i)
         elif st == 0:
             heap_remove(o, i)
