@@ -57,11 +57,16 @@ cdef extern from *:
     static inline Py_ssize_t fr_load_ssize(Py_ssize_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline int fr_load_int(int* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline void fr_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+    /* A load of one field on its own: gcc may otherwise read two adjacent
+       fields with one 16-byte load, which stalls when they were just
+       written by separate 8-byte stores (the CPU cannot forward them). */
+    static inline int64_t fr_load_alone(int64_t* p) { return *(volatile int64_t*)p; }
     """
     int MADV_POPULATE_WRITE
     Py_ssize_t fr_load_ssize(Py_ssize_t* p) nogil
     int fr_load_int(int* p) nogil
     void fr_store_int(int* p, int v) nogil
+    int64_t fr_load_alone(int64_t* p) nogil
 
 cdef extern from "stdio.h":
     # %lld etc. need these casts on every platform we build for
