@@ -415,6 +415,68 @@ def test_large_tables_use_the_mapped_growth_path():
     assert len(whole) == 1 and whole[0].events.tobytes() == t.events.tobytes()
 
 
+def _runs_trace() -> bytes:
+    """Two Ms and CPU samples, for the two tests below."""
+    from tests.tracebuild import NO_M, batch, cpu_samples, ev, header, sync
+
+    m7 = ev(13, 0, 0, 1)                            # t=100 ProcStatus p=0 running
+    for v in (1, 2, 3, 4, 5):
+        m7 += ev(37, 10, v)                         # t=110 120 130 140 150
+    m7 += ev(37, 10, 100)                           # t=160
+    for v in range(101, 140):
+        m7 += ev(37, 1, v)                          # t=161 ... 199: a long run
+    m8 = ev(13, 1, 1, 1)                            # t=101 ProcStatus p=1 running
+    m8 += ev(37, 14, 11) + ev(37, 20, 12)           # t=115 135
+    m8 += ev(37, 15, 13)                            # t=150 (a tie with M 7's)
+    return (header(23) + batch(1, NO_M, 1, sync(23, 1_000_000_000))
+             + batch(1, 7, 100, m7) + batch(1, 8, 100, m8)
+             + batch(1, NO_M, 2, cpu_samples((120, 7, 0, 0, 0), (125, 8, 1, 0, 0),
+                                             (139, 7, 0, 0, 0))))
+
+
+def test_runs_of_one_ms_events_stop_at_the_other_ms_and_cpu_samples():
+    """The ordering takes an M's events one after another while the M stays
+    the earliest: the run must stop at the other M's next event and at a
+    CPU sample, as Go's reader orders them (a CPU sample goes before the
+    events later than it, after those at its time; at a tie between Ms the
+    one already at the root of the frontier heap goes on).  Hand-worked:
+    one tick is one ns; HeapAlloc values name the events."""
+    trace = _runs_trace()
+    # Times never repeat in Go's order: a row at or before the last one's
+    # time is moved 1 ns after it (the sample at 120, M 8's event at 150).
+    # Go 1.23 traces end with a Sync.
+    want = ["sync", (100, "p0"), (101, "p1"), (110, 1), (115, 11), (120, 2),
+            (121, "cpu"), (125, "cpu"), (130, 3), (135, 12), (139, "cpu"), (140, 4),
+            (150, 5), (151, 13)] + [(60 + v, v) for v in range(100, 140)] + ["sync"]
+    for max_events in (None, 16):     # pieces of 16 rows pause the runs
+        rows = []
+        for piece in fastrace.iter_generations(trace, max_events=max_events):
+            assert max_events is None or len(piece.events) <= max_events
+            for r in piece.events:
+                if r["kind"] == EventKind.SYNC:
+                    rows.append("sync")
+                elif r["type"] == 13:
+                    rows.append((int(r["time"]), f"p{r['a'][0]}"))
+                elif r["type"] == 37:
+                    rows.append((int(r["time"]), int(r["a"][0])))
+                else:
+                    assert r["kind"] == EventKind.STACK_SAMPLE
+                    rows.append((int(r["time"]), "cpu"))
+        assert rows == want, max_events
+
+
+@pytest.mark.live
+def test_runs_of_one_ms_events_go_parsed_equals_go(tmp_path):
+    """The hand-made trace of the test above, ordered by Go's own reader."""
+    from tests import gotool
+
+    f = tmp_path / "runs.trace"
+    f.write_bytes(_runs_trace())
+    want, go_err, go_rc = gotool.go_dump(f, "parsed")
+    assert go_rc == 0, go_err
+    assert _run_cli("dump", "--format", "go-parsed", str(f)).stdout == want
+
+
 @pytest.mark.parametrize("path", TRACES)
 def test_read_with_two_workers_gives_the_same_rows(path):
     one = fastrace.read(path)
