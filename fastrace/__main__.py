@@ -1,5 +1,3 @@
-import sys
+from fastrace.cli import run
 
-from fastrace.cli import main
-
-sys.exit(main())
+run()

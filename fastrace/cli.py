@@ -478,5 +478,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The ``fastrace`` command (the console script, ``python -m fastrace``):
+    :func:`main`, then the exit.  Once a command is done every file it wrote
+    is closed (``with`` blocks, the exporters' own writers) and its threads
+    are joined, so only the standard streams need flushing; the process then
+    leaves without the interpreter's teardown, which freed every object and
+    unloaded every module one by one: 30-40 ms after ``fastrace pprof sched``
+    on the 68 MB benchmark trace, ~5% of the command.  Callers of ``main()``
+    (tests, programs) keep the normal exit."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            # A reader gone away (`| head`): as main() treats it, not an
+            # error of ours; a closed stream has nothing left to flush.
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
