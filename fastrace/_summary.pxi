@@ -789,12 +789,6 @@ cdef int sum_log(SumState* s, const TraceEventRec* ev) noexcept nogil:
     return sum_task_goroutine(s, ti, ev.g)
 
 
-cdef enum:
-    SUM_PREFETCH_ROWS = 32        # rows ahead of sum_feed's, asked for by hand
-    SUM_PREFETCH_DENSE = 16       # ... and a transition's goroutine's dense slot
-    SUM_PREFETCH_STATE = 8        # ... and its summary's first cache line
-
-
 cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
                   size_t* bad_row) noexcept nogil:
     """Feed events to the summarizer, in order (Go's Summarizer.Event)."""
@@ -802,30 +796,10 @@ cdef int sum_feed(SumState* s, const TraceEventRec* events, size_t n,
     cdef const TraceEventRec* ev
     cdef int st = SUM_OK
     cdef uint8_t k
-    cdef const TraceEventRec* ahead
-    cdef uint64_t id
-    cdef uint32_t r
     if n == 0:
         return SUM_OK
     for i in range(n):
         ev = &events[i]
-        # With hundreds of thousands of goroutines their summaries are
-        # mostly out of cache: ask for the rows (just written on another
-        # core), then a transition's goroutine's dense slot, then its
-        # summary, each a few rows before they are needed.
-        if i + SUM_PREFETCH_ROWS < n:
-            prefetch(ev + SUM_PREFETCH_ROWS)
-        if i + SUM_PREFETCH_DENSE < n:
-            ahead = ev + SUM_PREFETCH_DENSE
-            if ahead.kind == K_STATE_TRANSITION and ahead.a[0] < s.cap_gdense:
-                prefetch(&s.gdense[ahead.a[0]])
-        if i + SUM_PREFETCH_STATE < n:
-            ahead = ev + SUM_PREFETCH_STATE
-            id = ahead.a[0]
-            if ahead.kind == K_STATE_TRANSITION and id < s.cap_gdense:
-                r = s.gdense[id]
-                if r != 0:
-                    prefetch(&s.gs[r - 1])
         if s.sync_ts == 0:
             s.sync_ts = ev.time
         k = ev.kind
