@@ -90,6 +90,19 @@ def run(cmd: list[str]) -> tuple[float, int]:
     return wall, ru.ru_maxrss * 1024
 
 
+def start_up(n: int) -> tuple[float, float]:
+    """Median wall seconds of a process of this interpreter that does
+    nothing, and of one that imports what ``fastrace pprof`` imports before
+    reading (``fastrace.cli``, which imports numpy): the fixed cost in
+    every fastrace time.  An interpreter whose ``site-packages`` holds
+    ``.pth`` import hooks pays for them here (see benchmarks/README.md)."""
+    for cmd in ([sys.executable, "-c", "pass"], [sys.executable, "-c", "import fastrace.cli"]):
+        run(cmd)    # not measured: the page cache and .pyc files
+    empty = [run([sys.executable, "-c", "pass"])[0] for _ in range(n)]
+    full = [run([sys.executable, "-c", "import fastrace.cli"])[0] for _ in range(n)]
+    return statistics.median(empty), statistics.median(full)
+
+
 # (fastrace tool, Go tool it is compared with)
 PAIRS = (
     ("fastrace pprof sched", "go tool trace -pprof=sched"),
@@ -113,6 +126,10 @@ def main() -> int:
              f"{time.strftime('%Y-%m-%d %H:%M')}, medians of {args.repeat} runs, "
              f"{os.cpu_count()} cores, load average at start "
              f"{os.getloadavg()[0]:.1f}", ""]
+    start, imports = start_up(max(args.repeat, 5))
+    lines += [f"Part of every fastrace time below: starting `{sys.executable}` "
+              f"({start:.3f} s) and importing fastrace with numpy ({imports - start:.3f} s "
+              "more), medians.", ""]
     for name in args.traces.split(","):
         t = makers[name](False)
         path = Path(t["path"])
