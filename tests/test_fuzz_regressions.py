@@ -116,6 +116,25 @@ def test_allocfree_info_batch_with_page_size_zero():
     assert info["page_size"].tolist() == [8192]
 
 
+@pytest.mark.parametrize("at, what", [(2, "heap alignment"), (3, "stack alignment")])
+def test_allocfree_info_batch_with_an_alignment_of_zero(at, what):
+    # Finding (target "experiment", 2026-11-29): an info batch giving a
+    # stack alignment of 0 made the goroutine stack table divide by zero
+    # (numpy: a warning, and cell 0 for every stack).  A heap alignment of
+    # 0 put every object at the same address.  The runtime writes neither.
+    from fastrace.experiments.allocfree import parse_batches
+
+    vals = [0x10, 0x80, 0x40, 8, 0x80, 0x10]   # min 16, page 8192, heap 8, stack 2048
+    good = bytes([1] + vals)
+    info, _ = parse_batches([(1, 7, good, 100)])
+    assert info[["page_size", "heap_align", "stack_align"]].tolist() == [(8192, 8, 2048)]
+    bad = [[0x10], [0x80, 0x40], [8], [0x80, 0x10]]
+    bad[at] = [0]
+    with pytest.raises(fastrace.TraceFormatError, match=f"{what} of 0") as e:
+        parse_batches([(1, 7, bytes([1] + sum(bad, [])), 100)])
+    assert e.value.offset == 100
+
+
 def test_experiment_wire_times_out_of_range():
     # Finding (target "experiment"): the written times of experimental
     # events were converted from ticks with numpy's float -> int64 cast,

@@ -244,8 +244,12 @@ def parse_batches(batches) -> tuple[np.ndarray, list[tuple]]:
                 vals.append(v)
             if len(vals) < 4:
                 raise _batch_error(f"info batch holds {len(vals)} values, not 4", base)
-            if vals[1] == 0:   # addresses are divided by it to find their pages
-                raise _batch_error("info batch gives a page size of 0", base)
+            # Addresses are divided by the page size and the stack alignment
+            # (and ids multiplied by the heap alignment): the runtime never
+            # writes 0 for any of them.
+            for k, what in ((1, "page size"), (2, "heap alignment"), (3, "stack alignment")):
+                if vals[k] == 0:
+                    raise _batch_error(f"info batch gives a {what} of 0", base)
             info.append((*vals, gen))
         elif kind == _TYPES_BATCH:
             while i < len(data):
