@@ -551,6 +551,24 @@ def test_generation_view_and_types_per_generation():
     assert len(af.generation(1).live_heap()) == 0
 
 
+@pytest.mark.parametrize("call", ["alloc_rate(0)", "alloc_rate(-5)", "alloc_rate(1.5)",
+                                  "alloc_rate(True)", "top_types(-1)", "top_types(2.0)"])
+def test_bad_arguments_are_refused(call):
+    # Before: alloc_rate(0) divided by zero (a numpy warning and one bin),
+    # alloc_rate(-5) failed inside numpy, top_types(-1) returned all rows
+    # but the last.
+    af = fx.interpret(fixture_trace("1.27"), "AllocFree")
+    name = call.split("(")[0]
+    with pytest.raises(ValueError, match=f"^{name}: "):
+        eval("af." + call)
+    with pytest.raises(ValueError, match=f"^{name}: "):
+        eval("af.generation(0)." + call)
+    assert len(af.top_types(0)) == 0
+    # One bin as wide as the trace holds every allocation.
+    assert af.alloc_rate(np.int64(10**12))["count"].tolist() == \
+        [int((af.heap_objects["action"] == Action.ALLOC).sum())]
+
+
 def test_version_differences():
     # The batch formats are the same in Go 1.23-1.27; the minimum heap
     # address is not: Go 1.26 randomises the heap base.

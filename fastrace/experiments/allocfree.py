@@ -807,6 +807,8 @@ class AllocFree:
     def top_types(self, n: int = 10, by: str = "bytes", generation: int | None = None) -> np.ndarray:
         """The ``n`` types that allocated the most ``by`` ("bytes", "count"
         or "live_bytes"); rows of :meth:`alloc_by_type`."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"top_types: n must be a count (0 or more), not {n!r}")
         t = self.alloc_by_type(generation)
         if by not in ("bytes", "count", "live_bytes", "live_count"):
             raise ValueError(f"top_types: by must be bytes, count, live_bytes or live_count, not {by!r}")
@@ -817,6 +819,11 @@ class AllocFree:
         """Allocations per ``interval`` ns (``RATE_DTYPE``: bin start
         ``time``, ``count``, ``bytes``), optionally of one ``type`` row;
         allocations are binned by ``wire_time``."""
+        if isinstance(interval, bool) or not isinstance(interval, (int, np.integer)) \
+                or interval <= 0:
+            raise ValueError(f"alloc_rate: interval must be a positive number of ns, not "
+                             f"{interval!r}")
+        interval = int(interval)
         o = self.heap_objects
         db, _, typ = self._deltas()
         sel = o["action"] == Action.ALLOC
