@@ -145,5 +145,20 @@ def json_rows(vals: np.ndarray, kinds: np.ndarray, prefixes: bytes, prefix_offse
               texts: bytes, text_offsets: np.ndarray,
               maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
               first_row: int = 0, sep: bytes = b",\n") -> bytes: ...
+
+TEXT_INT: int
+TEXT_DUR: int
+TEXT_TEXT: int
+TEXT_TOP0: int
+TEXT_TOP1: int
+
+def text_widths(vals: np.ndarray, kinds: np.ndarray, texts: bytes, text_offsets: np.ndarray,
+                key_rank: np.ndarray, key_text: np.ndarray,
+                maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                first_row: int = 0) -> np.ndarray: ...
+def text_rows(vals: np.ndarray, kinds: np.ndarray, right: np.ndarray, widths: np.ndarray,
+              texts: bytes, text_offsets: np.ndarray, key_rank: np.ndarray, key_text: np.ndarray,
+              maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+              first_row: int = 0) -> bytes: ...
 def gather_fields(dst: np.ndarray, src: np.ndarray, order: np.ndarray,
                   fields: Sequence[str]) -> None: ...

@@ -5,7 +5,8 @@ Each concern is one included source file, all compiled into this one
 extension module (as msgpack and asyncpg split theirs):
 
 - ``_summary.pxi``: Go's goroutine and user-task summaries
-  (``internal/trace/summary.go``).
+  (``internal/trace/summary.go``); ``_summary_rows.pxi`` and
+  ``_summary_text.pxi`` write them as tables, JSON and text.
 - ``_gcutil.pxi``: ranges, GC cycles and mutator utilisation
   (``internal/trace/gc.go``).
 - ``_states.pxi``: goroutine state intervals and the latency profiles of
@@ -29,6 +30,7 @@ cnp.import_array()
 
 include "_summary.pxi"
 include "_summary_rows.pxi"
+include "_summary_text.pxi"
 include "_gcutil.pxi"
 include "_mmu.pxi"
 include "_states.pxi"

@@ -163,7 +163,8 @@ def _cmd_summary(args) -> int:
     s = summary.summarize_file(_load(args), workers=args.workers)
     kind = "goroutines" if args.command == "goroutines" else "tasks"
     if args.format == "text":
-        chunks = [getattr(summary, f"{kind}_text")(s)]
+        chunks = (summary.goroutines_text_chunks(s) if kind == "goroutines"
+                  else [summary.tasks_text(s)])
     elif kind == "goroutines" and args.format == "json":
         chunks = summary.goroutines_json_bytes(s)        # UTF-8 already
     else:

@@ -593,3 +593,123 @@ def test_gather_fields_is_numpys():
         _analysis.gather_fields(dst, src, order, ("n",))
     with pytest.raises(ValueError, match="one entry per row"):
         _analysis.gather_fields(dst, src, order[:3], ("a",))
+
+
+# ---------------------------------------------------------------------------
+# The goroutines text table, written in C (_analysis.text_rows): against
+# the table as the Python code before it wrote it (kept here as the
+# reference: str.format padding, format_duration, max() over (time, key)).
+
+def python_goroutines_text(s: S.Summary) -> str:
+    cols = S._goroutine_columns(s)
+    g = s.goroutines
+
+    def top(m: dict[str, int]) -> str:
+        if not m:
+            return ""
+        k = max(m, key=lambda x: (m[x], x))
+        more = f" +{len(m) - 1}" if len(m) > 1 else ""
+        return f"{S._short(k, 32) or '(none)'}: {S.format_duration(m[k])}{more}"
+
+    durations = [[S.format_duration(v) for v in g[k].tolist()]
+                 for k in ("total_time", "exec_time", "sched_wait_time", "block_time",
+                           "syscall_time", "syscall_block_time", "unknown_time")]
+    names = {n: S._short(n) or "(unnamed)" for n in set(cols[1])}
+    rows = [list(r) for r in zip(map(str, cols[0]), [names[n] for n in cols[1]], *durations,
+                                 map(str, cols[13]), map(top, cols[9]), map(top, cols[10]))]
+    return python_table(list(S.GOROUTINE_TEXT_HEADER), rows, right=set(range(2, 10)) | {0})
+
+
+def python_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    fmt = "  ".join("{:%s%d}" % (">" if i in right else "<", w) for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header).rstrip(),
+                      *(fmt.format(*r).rstrip() for r in rows)]) + "\n"
+
+
+@pytest.mark.parametrize("path", FIXTURE_TRACES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_goroutines_text_is_the_python_tables(path, monkeypatch):
+    s = S.summarize_file(path)
+    want = python_goroutines_text(s)
+    assert S.goroutines_text(s) == want
+    monkeypatch.setattr(S, "_TEXT_CHUNK", 3)
+    chunks = list(S.goroutines_text_chunks(s))
+    assert b"".join(chunks).decode("utf-8") == want
+    assert len(chunks) == 1 + -(-len(s.goroutines) // 3)
+
+
+def text_rows_lines(rows, kinds, right, texts, maps, keys=(), widths=None) -> str:
+    """_analysis.text_rows on these rows (values or text rows) and maps
+    (per row a list of (key, value), keys indexes of ``keys``, shown as
+    themselves), header-less, with widths from text_widths unless given."""
+    from fastrace import _analysis
+
+    texts = list(texts) + list(keys)
+    blobs = [t.encode("utf-8") for t in texts]
+    off = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[sorted(range(len(keys)), key=list(keys).__getitem__)] = np.arange(len(keys))
+    key_text = np.arange(len(texts) - len(keys), len(texts), dtype=np.int64)
+    lo = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.int64)
+    hi = lo + np.array([len(m) for m in maps], dtype=np.int64)
+    flat = [e for m in maps for e in m]
+    table = (lo, hi, np.array([k for k, _ in flat], dtype=np.int64),
+             np.array([v for _, v in flat], dtype=np.int64))
+    vals = np.array(rows, dtype=np.int64).reshape(len(rows), len(kinds))
+    args = (b"".join(blobs), off, rank, key_text, [table, table])
+    k = np.array(kinds, dtype=np.uint8)
+    if widths is None:
+        widths = _analysis.text_widths(vals, k, *args)
+    return _analysis.text_rows(vals, k, np.array(right, dtype=np.uint8), widths,
+                               *args).decode("utf-8")
+
+
+DURATIONS = [0, 1, -1, 999, -999, 1000, 1001, 999_999, 1_000_000, -1_000_000, 1_234_500,
+             1_235_500, 2_000_500, 999_999_499, 999_999_500, 999_999_600, 1_000_000_000,
+             1_234_500_000, 1_234_499_999, 1_234_500_001, -1_234_500_000, 59_999_999_999,
+             2**53 - 1, 2**53, 2**53 + 1, 2**62 + 12345, 2**63 - 1, -2**63]
+
+
+def test_text_durations_are_format_durations():
+    """Every unit boundary, both ends of int64, and quotients exactly
+    halfway between two thousandths (1_234_500 ns = 1.2345 ms: Python
+    rounds the double, which is below or above the half)."""
+    from fastrace import _analysis
+
+    rng = np.random.default_rng(7)
+    values = DURATIONS + [int(x) for x in rng.integers(-2**40, 2**40, 2000)]
+    values += [int(x) * 500 for x in rng.integers(1, 10**9, 2000)]      # many ties
+    got = text_rows_lines([[v] for v in values], [_analysis.TEXT_DUR], [0], [], [[]] * len(values),
+                          widths=np.zeros(1, dtype=np.int64))
+    assert got.splitlines() == [S.format_duration(v) for v in values]
+
+
+def test_text_rows_by_hand():
+    """Widths in code points (é, €, 😀 are one each), right and left
+    alignment, trailing spaces dropped, the largest map entry with ties
+    to the later key and a key repeated (its last value, as a dict keeps
+    it), "+n" for the other keys, empty maps empty."""
+    from fastrace import _analysis as A
+
+    texts = ["é€😀", "ab", ""]
+    keys = ["sync", "chan", "zz", "(none)"]
+    rows = [[1, 0, 5, 0, 0], [-22, 1, 1_500, 0, 0], [333, 2, 0, 0, 0]]
+    maps = [[(1, 7), (0, 7)], [(0, 3), (2, 1), (2, 9)], []]
+    got = text_rows_lines(rows, [A.TEXT_INT, A.TEXT_TEXT, A.TEXT_DUR, A.TEXT_TOP0, A.TEXT_TOP1],
+                          [1, 0, 1, 0, 0], texts, maps, keys)
+    assert got == ("  1  é€😀      5ns  sync: 7ns +1  sync: 7ns +1\n"
+                   "-22  ab   1.500µs  zz: 9ns +1    zz: 9ns +1\n"
+                   "333           0ns\n")
+
+
+def test_text_rows_rejects_bad_references():
+    from fastrace import _analysis as A
+
+    with pytest.raises(ValueError, match="text row"):
+        text_rows_lines([[5]], [A.TEXT_TEXT], [0], ["a"], [[]])
+    with pytest.raises(ValueError, match="map"):
+        text_rows_lines([[0]], [A.TEXT_TOP0], [0], [], [[(3, 1)]], keys=["a"])
+    with pytest.raises(ValueError, match="kind"):
+        text_rows_lines([[0]], [9], [0], [], [[]])
+    with pytest.raises(ValueError, match="widths"):
+        text_rows_lines([[0]], [A.TEXT_INT], [0], [], [[]], widths=np.array([-1]))

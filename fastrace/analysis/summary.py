@@ -51,7 +51,7 @@ __all__ = [
     "Summary", "summarize", "summarize_file", "logs", "goroutines_json", "tasks_json",
     "goroutines_json_chunks", "goroutines_json_bytes", "tasks_json_chunks",
     "goroutines_csv_chunks", "tasks_csv_chunks",
-    "goroutines_text", "tasks_text",
+    "goroutines_text", "goroutines_text_chunks", "tasks_text", "GOROUTINE_TEXT_HEADER",
     "GOROUTINE_COLUMNS", "TASK_COLUMNS",
 ]
 
@@ -553,28 +553,75 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
                       *(fmt.format(*r).rstrip() for r in rows)]) + "\n"
 
 
-def goroutines_text(s: Summary) -> str:
-    """A table for the terminal: one line per goroutine, durations with units;
-    the last two columns name the largest block reason and range."""
-    cols = _goroutine_columns(s)
+GOROUTINE_TEXT_HEADER = ("id", "name", "total", "exec", "sched wait", "block", "syscall",
+                         "syscall block", "unknown", "regions", "top block reason", "top range")
+"""The columns of ``fastrace goroutines``' text table (:func:`goroutines_text_chunks`)."""
+
+
+def goroutines_text_chunks(s: Summary) -> Iterator[bytes]:
+    """``fastrace goroutines`` (text): a table for the terminal, one line
+    per goroutine by id, as UTF-8 bytes in pieces (the header line first,
+    the rows a few thousand at a time, so that ``| head`` sees them
+    early).  Columns :data:`GOROUTINE_TEXT_HEADER`: the name cut to 48
+    characters ("(unnamed)" if empty); durations with units
+    (:func:`format_duration`); the last two name the largest block reason
+    and range (cut to 32, "(none)" for Go's empty reason) with its time,
+    and "+n" for the n others.  Written in C (``_analysis.text_rows``)."""
+    from fastrace import _analysis
+
     g = s.goroutines
+    texts: dict[str, int] = {}
+    row = texts.setdefault
+    names, codes = s._name_codes
+    name_rows = np.array([row(_short(v) or "(unnamed)", len(texts)) for v in names],
+                         dtype=np.int64)[codes]
+    # The maps' keys: each distinct reason or range name, its place in
+    # code point order (ties go to the later one, as max() over (time, key)
+    # does) and the text shown for it.
+    key_ids: dict[str, int] = {}
+    maps = []
+    ids = g["id"]
+    for table, key in ((s.block_times, "reason"), (s.range_times, "range")):
+        owners = table["goroutine"]
+        maps.append((np.searchsorted(owners, ids, side="left"),
+                     np.searchsorted(owners, ids, side="right"),
+                     np.array([key_ids.setdefault(v, len(key_ids)) for v in table[key].tolist()],
+                              dtype=np.int64),
+                     table["time"]))
+    keys = list(key_ids)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+    key_text = np.array([row(_short(k, 32) or "(none)", len(texts)) for k in keys],
+                        dtype=np.int64)
+    blob, off = _blob(texts)
+    cols = ("id", None, "total_time", "exec_time", "sched_wait_time", "block_time",
+            "syscall_time", "syscall_block_time", "unknown_time", "regions", None, None)
+    K = _analysis
+    kinds = np.array([K.TEXT_INT, K.TEXT_TEXT, *[K.TEXT_DUR] * 7, K.TEXT_INT, K.TEXT_TOP0,
+                      K.TEXT_TOP1], dtype=np.uint8)
+    right = np.array([i == 0 or 2 <= i <= 9 for i in range(len(cols))], dtype=np.uint8)
+    vals = np.zeros((len(g), len(cols)), dtype=np.int64)
+    for i, c in enumerate(cols):
+        if c is not None:
+            vals[:, i] = g[c]
+    vals[:, 1] = name_rows
+    args = (blob, off, rank, key_text, maps)
+    widths = np.maximum(K.text_widths(vals, kinds, *args),
+                        [len(h) for h in GOROUTINE_TEXT_HEADER])
+    yield ("  ".join(h.rjust(w) if r else h.ljust(w) for h, w, r in
+                     zip(GOROUTINE_TEXT_HEADER, widths.tolist(), right.tolist())).rstrip()
+           + "\n").encode("utf-8")
+    for lo in range(0, len(g), _TEXT_CHUNK):
+        yield K.text_rows(vals[lo:lo + _TEXT_CHUNK], kinds, right, widths, *args, first_row=lo)
 
-    def top(m: dict[str, int]) -> str:
-        if not m:
-            return ""
-        k = max(m, key=lambda x: (m[x], x))
-        more = f" +{len(m) - 1}" if len(m) > 1 else ""
-        return f"{_short(k, 32) or '(none)'}: {format_duration(m[k])}{more}"
 
-    header = ["id", "name", "total", "exec", "sched wait", "block", "syscall", "syscall block",
-              "unknown", "regions", "top block reason", "top range"]
-    durations = [[format_duration(v) for v in g[k].tolist()]
-                 for k in ("total_time", "exec_time", "sched_wait_time", "block_time",
-                           "syscall_time", "syscall_block_time", "unknown_time")]
-    names = {n: _short(n) or "(unnamed)" for n in set(cols[1])}
-    rows = [list(r) for r in zip(map(str, cols[0]), [names[n] for n in cols[1]], *durations,
-                                 map(str, cols[13]), map(top, cols[9]), map(top, cols[10]))]
-    return _table(header, rows, right=set(range(2, 10)) | {0})
+_TEXT_CHUNK = 4096
+"""Lines written to one bytes object by goroutines_text_chunks."""
+
+
+def goroutines_text(s: Summary) -> str:
+    """:func:`goroutines_text_chunks` as one str."""
+    return b"".join(goroutines_text_chunks(s)).decode("utf-8")
 
 
 def tasks_text(s: Summary) -> str:
