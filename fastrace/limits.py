@@ -14,6 +14,9 @@ saying what to do instead:
 - Inputs held in memory because they cannot be mapped: standard input,
   pipes and sockets, and the decompressed bytes of gzip/zstd/xz/bzip2
   input (:func:`read_capped`); a gzip bomb stops at the cap.
+- Work whose size comes from values in the trace rather than from its
+  length, such as the AllocFree experiment's page-by-page lifetime checks
+  (a damaged span size can ask for billions of pages): :func:`check_room`.
 
 "What the machine has" is :func:`available_memory`: the kernel's
 ``MemAvailable`` plus free swap, or less where a cgroup (a container's
@@ -29,8 +32,8 @@ import re
 
 from fastrace.errors import TraceTooLargeError
 
-__all__ = ["available_memory", "memory_limit", "TableRoom", "read_capped", "format_bytes",
-           "ENV"]
+__all__ = ["available_memory", "memory_limit", "TableRoom", "read_capped", "check_room",
+           "format_bytes", "ENV"]
 
 ENV = "FASTRACE_MEMORY_LIMIT"
 
@@ -155,6 +158,20 @@ class TableRoom:
             "(fastrace goroutines, tasks, mmu, pprof, export) "
             + _how_to_override(),
             offset=offset, generation=generation, needed=need, available=limit)
+
+
+def check_room(need: float, what: str, advice: str) -> None:
+    """Refuse with :class:`TraceTooLargeError` when ``need`` bytes (a float:
+    sizes computed from damaged values may pass 2**63) are more than
+    :func:`memory_limit`.  ``what`` says what needs them, ``advice`` what
+    to do instead."""
+    limit = memory_limit()
+    if limit is not None and need > limit:
+        needed = int(min(need, 2.0**63))
+        raise TraceTooLargeError(
+            f"{what} needs about {format_bytes(needed)} and only {format_bytes(limit)} of "
+            f"memory is available: {advice} " + _how_to_override(),
+            needed=needed, available=limit)
 
 
 def read_capped(read, what: str, advice: str, chunk: int = 1 << 24) -> bytes:

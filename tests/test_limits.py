@@ -108,6 +108,32 @@ def test_limit_off_and_bad_values(limit):
         limits.memory_limit()
 
 
+def test_check_room(limit):
+    limit("1M")
+    limits.check_room(1 << 20, "x", "y")                  # exactly the limit: fits
+    with pytest.raises(TraceTooLargeError, match=r"^the thing needs about 1\.0 MB and only "
+                       r"1\.0 MB of memory is available: do less \(set FASTRACE") as e:
+        limits.check_room((1 << 20) + 1, "the thing", "do less")
+    assert (e.value.needed, e.value.available) == ((1 << 20) + 1, 1 << 20)
+    with pytest.raises(TraceTooLargeError) as e:            # sizes from damaged values
+        limits.check_room(2.0**70, "x", "y")
+    assert e.value.needed == 2**63
+    limit("off")
+    limits.check_room(2.0**70, "x", "y")
+
+
+def test_allocfree_lookups_checked_before_they_take_memory(limit):
+    # The span lookups take one entry per (span life, segment): refused
+    # with TraceTooLargeError, before the memory is taken, under a limit
+    # too small for them.
+    t = fastrace.read(ALLOCFREE)
+    limit("4k")             # its 115 span rows cover a few hundred segments
+    with pytest.raises(TraceTooLargeError, match="AllocFree: checking the spans' lifetimes"):
+        t.experiment("AllocFree")
+    limit("off")
+    assert len(t.experiment("AllocFree").spans) > 0
+
+
 def test_pipe_input_is_capped(limit):
     data = ALLOCFREE.read_bytes()
     whole = fastrace.read(ALLOCFREE)

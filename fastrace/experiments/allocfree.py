@@ -124,6 +124,7 @@ import enum
 
 import numpy as np
 
+from fastrace import limits
 from fastrace import spec as _spec
 from fastrace._varint import uvarint as _read_uvarint
 from fastrace.errors import TraceFormatError
@@ -326,6 +327,46 @@ def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool
     return free_of, start_of, prev
 
 
+_CELL_BYTES = 96
+"""Bytes of temporary arrays per (life, cell) pair in _ended_by and
+_find_spans: about a dozen int64 arrays of that length at their peak."""
+
+
+def _segments(first: np.ndarray, n: np.ndarray, points: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Cell ranges ``first[i] .. first[i] + n[i] - 1`` (pages, or stack
+    cells) renumbered by segment: the cells cut at every range's first and
+    end cell (and at each of ``points``), so that every range covers whole
+    segments, and two ranges share a cell exactly when they share a
+    segment.  Returns each range's first segment and number of segments,
+    and each point's segment.  Expanding ranges segment by segment instead
+    of cell by cell gives the same answers in memory that grows with the
+    number of ranges, not with their sizes (a damaged span of 2**30 pages
+    is a few segments).  A range that starts below 0 or past 2**62 cells,
+    or is longer than that, is taken as empty: no trace has one."""
+    first = first.astype(np.int64)
+    n = n.astype(np.int64)
+    n = np.where((first >= 0) & (first <= 2**62) & (n > 0) & (n <= 2**62), n, 0)
+    ends = first + n
+    cuts = np.unique(np.concatenate([first, ends] + ([points] if points is not None else [])))
+    seg = np.searchsorted(cuts, first)
+    nseg = np.searchsorted(cuts, ends) - seg
+    return seg, nseg, (np.searchsorted(cuts, points) if points is not None else None)
+
+
+def _check_cells(counts: np.ndarray, what: str) -> None:
+    """Refuse (TraceTooLargeError) when expanding lives to one entry per
+    cell (``counts`` cells each) would not fit in memory: the counts come
+    from the trace, and a damaged size can ask for billions."""
+    total = float(np.asarray(counts, dtype=np.float64).sum())
+    limits.check_room(total * _CELL_BYTES,
+                      f"AllocFree: checking the {what}' lifetimes page by page "
+                      f"({total:,.0f} pages or stack cells in all)",
+                      "the trace's span or stack sizes are probably damaged; its events are "
+                      "in trace.events, the experiment's in "
+                      "fastrace.experiments.raw(trace, 'AllocFree')")
+
+
 def _ended_by(t: np.ndarray, first_cell: np.ndarray, ncells: np.ndarray) -> np.ndarray:
     """For each exists/alloc row of table ``t`` (spans or stacks) covering
     cells ``first_cell .. first_cell + ncells - 1`` (pages, or units of the
@@ -336,12 +377,14 @@ def _ended_by(t: np.ndarray, first_cell: np.ndarray, ncells: np.ndarray) -> np.n
     lives = np.flatnonzero((t["action"] != Action.FREE) & (ncells > 0))
     if len(lives) < 2:
         return out
-    n = ncells[lives]
+    first, n, _ = _segments(first_cell[lives], ncells[lives])
+    _check_cells(n, "spans" if "npages" in t.dtype.names else "goroutine stacks")
     begin = t["seq"][lives]
     pair = t["pair"][lives]
     end = np.where(pair >= 0, t["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
+    # One entry per (segment, life); "cell" below is a segment.
     reps = np.repeat(np.arange(len(lives)), n)
-    cell = first_cell[lives][reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(n) - n, n))
+    cell = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(n) - n, n))
     o = np.lexsort((begin[reps], cell))
     c, r = cell[o], reps[o]
     same = c[1:] == c[:-1]
@@ -370,23 +413,22 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     if len(addr) == 0 or len(starts) == 0:
         return out, out2
     st = spans[starts]
-    npages = st["npages"].astype(np.int64)
-    first = st["id"].astype(np.int64)
     begin = st["seq"]
     pair, ended = st["pair"], st["ended_by"]
     end = np.where(pair >= 0, spans["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
     end = np.where(ended >= 0, np.minimum(end, spans["seq"][np.maximum(ended, 0)]), end)
-    # One entry per (page, span life): the page index and the life's start.
-    reps = np.repeat(np.arange(len(st)), npages)
-    within = np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages)
-    page = first[reps] + within
     qpage = ((addr - np.uint64(min_addr)) // np.uint64(page_size)).astype(np.int64)
-    # Compact page numbers so (page, event row) fits one int64 sort key.
-    allp, inv = np.unique(np.concatenate([page, qpage]), return_inverse=True)
-    cp, cq = inv[:len(page)], inv[len(page):]
+    # Pages renumbered by segment (_segments), each address's page a
+    # segment of its own: one entry per (segment, span life).
+    first, npages, cq = _segments(st["id"], st["npages"], qpage)
+    _check_cells(npages, "spans")
+    reps = np.repeat(np.arange(len(st)), npages)
+    cp = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages))
+    # (segment, event row) as one int64 sort key.
     scale = int(max(begin.max(), row.max())) + 1
-    if len(allp) * scale >= 2 ** 62:
-        raise OverflowError("trace too large for the span lookup")
+    if (max(int(cp.max()) if len(cp) else 0, int(cq.max())) + 1) * scale >= 2 ** 62:
+        raise TraceFormatError(f"AllocFree: {len(qpage) + 2 * len(st):,} address ranges and "
+                               f"{scale:,} events are too many for the span lookup")
     key = cp.astype(np.int64) * scale + begin[reps]
     srt = np.argsort(key, kind="stable")
     key = key[srt]

@@ -714,6 +714,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds-only", action="store_true", help="write the seeds to the corpus and stop")
     ap.add_argument("extra", nargs="*", help="flags passed on to libFuzzer (after --)")
     args = ap.parse_args(argv)
+    # Within libFuzzer's -rss_limit_mb=2048: fastrace refuses work that
+    # would need more (TraceTooLargeError) before it takes the memory, as it
+    # does on any machine at the memory it has.  Set before fastrace is
+    # imported, and inherited by the seed process.
+    os.environ.setdefault("FASTRACE_MEMORY_LIMIT", "1G")
 
     use_atheris = (atheris is not None and not args.no_atheris and not args.replay
                    and not args.seeds_only)
