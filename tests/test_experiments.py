@@ -659,64 +659,48 @@ def _type_record(tid, addr, size, ptr, name: bytes) -> bytes:
 
 
 # The span and stack lookups (_ended_by, _find_spans) work segment by
-# segment; the reference here is the page-by-page code they replaced
-# (one entry per page of every life), on random tables of small spans.
+# segment; the reference here is their definition, life by life and page
+# by page (quadratic: small random tables only).
+
+def _lives(t, first_cell, ncells):
+    """(row, first cell, cells, begin, end) of each exists/alloc row."""
+    end_of = lambda r: int(t["seq"][t["pair"][r]]) if t["pair"][r] >= 0 else 2**63 - 1
+    return [(r, int(first_cell[r]), int(ncells[r]), int(t["seq"][r]), end_of(r))
+            for r in range(len(t)) if t["action"][r] != Action.FREE and ncells[r] > 0]
+
 
 def pages_ended_by(t, first_cell, ncells):
+    """Each life's first later start on one of its cells before its end."""
     out = np.full(len(t), -1, np.int64)
-    lives = np.flatnonzero((t["action"] != Action.FREE) & (ncells > 0))
-    if len(lives) < 2:
-        return out
-    n = ncells[lives]
-    begin = t["seq"][lives]
-    pair = t["pair"][lives]
-    end = np.where(pair >= 0, t["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
-    reps = np.repeat(np.arange(len(lives)), n)
-    cell = first_cell[lives][reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(n) - n, n))
-    o = np.lexsort((begin[reps], cell))
-    c, r = cell[o], reps[o]
-    same = c[1:] == c[:-1]
-    a, b = r[:-1][same], r[1:][same]
-    hit = end[a] > begin[b]
-    a, b = a[hit], b[hit]
-    if len(a):
-        o = np.lexsort((begin[b], a))
-        a, b = a[o], b[o]
-        first = np.r_[True, a[1:] != a[:-1]]
-        out[lives[a[first]]] = lives[b[first]]
+    lives = _lives(t, first_cell, ncells)
+    for r, f, n, begin, end in lives:
+        later = [(b2, r2) for r2, f2, n2, b2, _ in lives
+                 if begin < b2 < end and f2 < f + n and f < f2 + n2]
+        if later:
+            out[r] = min(later)[1]
     return out
 
 
 def pages_find_spans(spans, page_size, min_addr, addr, row, kinds):
+    """For each address at each event: of the lives on its page begun by
+    then, the latest and the one before it, each if not yet ended (its
+    free, or the start that ended it, after the event)."""
     out = np.full(len(addr), -1, np.int64)
     out2 = out.copy()
-    starts = np.flatnonzero((spans["action"] != Action.FREE) & np.isin(spans["kind"], kinds))
-    if len(addr) == 0 or len(starts) == 0:
-        return out, out2
-    st = spans[starts]
-    npages = st["npages"].astype(np.int64)
-    first = st["id"].astype(np.int64)
-    begin = st["seq"]
-    pair, ended = st["pair"], st["ended_by"]
-    end = np.where(pair >= 0, spans["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
-    end = np.where(ended >= 0, np.minimum(end, spans["seq"][np.maximum(ended, 0)]), end)
-    reps = np.repeat(np.arange(len(st)), npages)
-    page = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages))
-    qpage = ((addr - np.uint64(min_addr)) // np.uint64(page_size)).astype(np.int64)
-    allp, inv = np.unique(np.concatenate([page, qpage]), return_inverse=True)
-    cp, cq = inv[:len(page)], inv[len(page):]
-    scale = int(max(begin.max(), row.max())) + 1
-    key = cp.astype(np.int64) * scale + begin[reps]
-    srt = np.argsort(key, kind="stable")
-    key = key[srt]
-    j = np.searchsorted(key, cq.astype(np.int64) * scale + row, side="right") - 1
-    for res, jj in ((out, j), (out2, j - 1)):
-        ok = jj >= 0
-        jj = np.maximum(jj, 0)
-        cand = reps[srt[jj]]
-        ok &= (key[jj] // scale) == cq
-        ok &= end[cand] > row
-        res[ok] = starts[cand[ok]]
+    ok = np.isin(spans["kind"], kinds)
+    lives = [(r, f, n, b, e) for r, f, n, b, e in
+             _lives(spans, spans["id"], spans["npages"].astype(np.int64)) if ok[r]]
+    for i, (a, at) in enumerate(zip(addr.tolist(), row.tolist())):
+        q = (a - min_addr) // page_size
+        on = sorted((b, r, e) for r, f, n, b, e in lives if f <= q < f + n and b <= at)
+        for res, k in ((out, -1), (out2, -2)):
+            if len(on) >= -k:
+                b, r, e = on[k]
+                ended = spans["ended_by"][r]
+                if ended >= 0:
+                    e = min(e, int(spans["seq"][ended]))
+                if e > at:
+                    res[i] = r
     return out, out2
 
 
