@@ -154,6 +154,19 @@ def test_experiment_wire_times_out_of_range():
     assert _truncate(ticks[:2], 15625000).tolist() == [0, 64]
 
 
+def test_allocfree_stack_lookup_when_spans_have_no_pages():
+    # Finding (target "experiment", 2026-11-29): a 59-byte Go 1.23 trace
+    # whose only span has no pages made the goroutine stack table's span
+    # lookup index an empty table (IndexError).
+    import base64
+
+    data = base64.b64decode("Z28gMS4yMyB0cmFjZQAAAAEBEwECCBkBARMBDIiAgICABQCAAVIAGQ==")
+    t = fastrace.read(data)
+    af = t.experiment("AllocFree")
+    assert af.spans["npages"].tolist() == [0]
+    assert af.goroutine_stacks["span"].tolist() == [-1]
+
+
 # 2**64-1 as a varint: nine 0xff bytes and 0x01.
 U64_MAX = b"\xff" * 9 + b"\x01"
 

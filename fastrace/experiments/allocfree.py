@@ -423,6 +423,8 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     first, npages, cq = _segments(st["id"], st["npages"], qpage)
     _check_cells(npages, "spans")
     reps = np.repeat(np.arange(len(st)), npages)
+    if len(reps) == 0:
+        return out, out2                          # spans of no pages
     cp = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages))
     # (segment, event row) as one int64 sort key.
     scale = int(max(begin.max(), row.max())) + 1
