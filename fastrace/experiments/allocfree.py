@@ -465,22 +465,26 @@ def _family(raw: RawExperiment, code: np.ndarray, order: np.ndarray, first: str,
     """The rows of one family of events (``first`` is its "exists" event;
     the alloc and free events follow it in code order) as a table of
     ``dtype`` with context, action, id and address filled in, and the
-    events themselves.  ``order``: :func:`_written_order` of ``raw``."""
+    events' arguments (``a``, one row per table row).  ``order``:
+    :func:`_written_order` of ``raw``.  The columns are gathered one by
+    one from ``raw.events``, not through a copy of its rows (56 bytes a
+    row: 460 MB for the 8 M object events of a 61 MB trace)."""
     base = _CODES[first]
-    mask = np.isin(code, [base, base + 1, base + 2])
-    ev = raw.events[mask]
-    t = np.zeros(len(ev), dtype)
+    rows = np.flatnonzero(np.isin(code, [base, base + 1, base + 2]))
+    ev = raw.events
+    t = np.zeros(len(rows), dtype)
     for f in ("time", "g", "p"):
-        t[f] = ev[f]
-    t["wire_time"] = raw.wire_time[mask]
-    t["m"] = raw.trace.threads[ev["m"]]   # thread ids, not rows of Trace.threads
-    t["event"] = raw.rows[mask]
-    t["seq"] = order[mask]
-    t["generation"] = raw.generations[mask]
-    t["action"] = ev["type"] - base
-    t["id"] = ev["a"][:, 0]
+        t[f] = ev[f][rows]
+    t["wire_time"] = raw.wire_time[rows]
+    t["m"] = raw.trace.threads[ev["m"][rows]]   # thread ids, not rows of Trace.threads
+    t["event"] = raw.rows[rows]
+    t["seq"] = order[rows]
+    t["generation"] = raw.generations[rows]
+    t["action"] = ev["type"][rows] - base
+    a = ev["a"][rows]
+    t["id"] = a[:, 0]
     t["address"] = t["id"] * np.uint64(align) + np.uint64(min_addr)
-    return t, ev
+    return t, a
 
 
 def _group_cumsum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -594,10 +598,10 @@ class AllocFree:
         return out
 
     def _build_spans(self, raw, code, order) -> np.ndarray:
-        s, ev = _family(raw, code, order, "Span", SPAN_DTYPE, self.page_size, self.min_heap_addr)
+        s, a = _family(raw, code, order, "Span", SPAN_DTYPE, self.page_size, self.min_heap_addr)
         start = s["action"] != Action.FREE
-        kc = ev["a"][:, 2]
-        s["npages"][start] = ev["a"][start, 1]
+        kc = a[:, 2]
+        s["npages"][start] = a[start, 1]
         s["kindclass"][start] = kc[start]
         heap = start & (kc & np.uint64(1) == 0)
         s["kind"] = SpanKind.UNKNOWN
@@ -623,10 +627,10 @@ class AllocFree:
         return s
 
     def _build_objects(self, raw, code, order) -> np.ndarray:
-        o, ev = _family(raw, code, order, "HeapObject", OBJECT_DTYPE, self.heap_align,
+        o, a = _family(raw, code, order, "HeapObject", OBJECT_DTYPE, self.heap_align,
                         self.min_heap_addr)
         start = o["action"] != Action.FREE
-        o["type_id"][start] = ev["a"][start, 1]
+        o["type_id"][start] = a[start, 1]
         o["type"] = self._type_rows(o["generation"], o["type_id"])
         span, other = _find_spans(self.spans, self.page_size, self.min_heap_addr,
                                   o["address"], o["seq"], [SpanKind.HEAP])
@@ -671,10 +675,10 @@ class AllocFree:
         return ok & (span >= 0)
 
     def _build_stacks(self, raw, code, order) -> np.ndarray:
-        st, ev = _family(raw, code, order, "GoroutineStack", STACK_DTYPE, self.stack_align,
+        st, a = _family(raw, code, order, "GoroutineStack", STACK_DTYPE, self.stack_align,
                          self.min_heap_addr)
         start = st["action"] != Action.FREE
-        order = np.where(start, ev["a"][:, 1], 0).astype(np.uint64)
+        order = np.where(start, a[:, 1], 0).astype(np.uint64)
         st["order"] = order
         # The runtime writes the bit length of the (power of two) size.
         shift = np.where(order > 0, order - np.uint64(1), np.uint64(0))
