@@ -68,6 +68,17 @@ class StringTable:
             yield self[i]
 
 
+def _row(i, n: int, what: str) -> int:
+    """Row ``i`` of a table of ``n`` rows (negative: from the end, as
+    Python indexes), or an error naming the table and its rows."""
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+        raise TypeError(f"{what}: a row is an int, not {type(i).__name__} {i!r}")
+    if not -n <= i < n:
+        raise IndexError(f"{what}: no row {i}: the table has {n} rows"
+                         + (f" (0 to {n - 1}, or -{n} to -1 from the end)" if n else ""))
+    return int(i)
+
+
 class Trace:
     """A whole trace, ordered.
 
@@ -123,7 +134,7 @@ class Trace:
 
     def stack_frames(self, row: int) -> list[Frame]:
         """The frames of stack ``row`` (innermost first); [] for row 0."""
-        s = self.stacks[row]
+        s = self.stacks[_row(row, len(self.stacks), "stack_frames")]
         start, n = int(s["frame_start"]), int(s["nframes"])
         out = []
         for f in self.frames[start:start + n].tolist():
@@ -132,7 +143,8 @@ class Trace:
         return out
 
     def exp_batch_data(self, row: int) -> bytes:
-        r = self.exp_batches[row]
+        """The data bytes of experimental batch ``row`` of ``exp_batches``."""
+        r = self.exp_batches[_row(row, len(self.exp_batches), "exp_batch_data")]
         off = int(r["offset"])
         return bytes(self.buffer[off:off + int(r["length"])])
 
@@ -153,7 +165,7 @@ class Trace:
 
     def event(self, i: int) -> EventView:
         """A readable view of row ``i`` of the event table."""
-        return EventView(self, i)
+        return EventView(self, _row(i, len(self.events), "event"))
 
     # States and profiles (fastrace.analysis.states, .pprof)
 

@@ -113,6 +113,27 @@ def test_event_view_is_readable():
     assert isinstance(d["stack"][0].func, str)
 
 
+def test_rows_out_of_range_are_named():
+    # Before: numpy's "index 1000000000 is out of bounds for axis 0 with
+    # size 165", and an AttributeError for an experiment named by a number.
+    _, path = _fixture("1.27.3", "annotations")
+    t = fastrace.read(path)
+    n = len(t.events)
+    assert t.event(-1).as_dict()["kind"] == "Sync" and t.event(np.int64(0)).as_dict()
+    with pytest.raises(IndexError, match=rf"^event: no row {n}: the table has {n} rows "
+                                         rf"\(0 to {n - 1}, or -{n} to -1 from the end\)$"):
+        t.event(n)
+    with pytest.raises(TypeError, match="^event: a row is an int, not float 1.5$"):
+        t.event(1.5)
+    with pytest.raises(IndexError, match="^stack_frames: no row"):
+        t.stack_frames(len(t.stacks))
+    assert t.stack_frames(0) == [] and t.stack_frames(-1) == t.stack_frames(len(t.stacks) - 1)
+    with pytest.raises(IndexError, match="^exp_batch_data: no row 0: the table has 0 rows$"):
+        t.exp_batch_data(0)
+    with pytest.raises(TypeError, match="name is a str"):
+        t.experiment(3)
+
+
 def _run_cli(*args, env_extra=None):
     env = dict(os.environ, TZ="UTC", **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "fastrace", *args], capture_output=True, env=env)

@@ -416,6 +416,8 @@ def interpret(trace, name: str):
     :class:`ExperimentMissingError`, :class:`WholeTraceRequiredError` and
     :class:`fastrace.TraceFormatError` for malformed batches).  Errors are
     not cached."""
+    if not isinstance(name, str):
+        raise TypeError(f"an experiment's name is a str such as 'AllocFree', not {name!r}")
     _builtin()
     fn = _REGISTRY.get(name)
     per_trace = _cache_of(trace)
