@@ -507,6 +507,37 @@ def _sum_json_map(lo, hi, key, val):
     return tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (lo, hi, key, val))
 
 
+cdef _sum_check_text_offsets(const int64_t* off, size_t ntexts, size_t texts_len):
+    """A texts table's ntexts + 1 offsets run from 0, do not decrease, and
+    stay inside its texts_len bytes (json_rows, text_rows)."""
+    cdef size_t i
+    if off[0] != 0 or off[ntexts] > <int64_t>texts_len:
+        raise ValueError("text_offsets must run from 0 inside texts")
+    for i in range(ntexts):
+        if off[i + 1] < off[i]:
+            raise ValueError("text_offsets must not decrease")
+
+
+cdef _sum_fill_maps(SumJsonMap* out, maps, list keep, size_t first_row, size_t nrows):
+    """out[0], out[1] from the first two (lo, hi, key, val) tables of maps
+    (their arrays kept alive in keep), lo and hi checked to cover rows
+    first_row .. first_row + nrows - 1 (json_rows, text_rows)."""
+    cdef Py_ssize_t i
+    for i in range(min(2, len(maps))):
+        arrs = _sum_json_map(*maps[i])
+        keep.append(arrs)
+        for a in arrs[:2]:
+            if a.ndim != 1 or <size_t>a.shape[0] < first_row + nrows:
+                raise ValueError(f"maps[{i}]'s lo and hi do not cover the rows")
+        if arrs[2].ndim != 1 or arrs[3].ndim != 1 or arrs[2].shape[0] != arrs[3].shape[0]:
+            raise ValueError(f"maps[{i}]'s keys and values differ in length")
+        out[i].lo = <const int64_t*>cnp.PyArray_DATA(arrs[0])
+        out[i].hi = <const int64_t*>cnp.PyArray_DATA(arrs[1])
+        out[i].key = <const int64_t*>cnp.PyArray_DATA(arrs[2])
+        out[i].val = <const int64_t*>cnp.PyArray_DATA(arrs[3])
+        out[i].n = <size_t>arrs[2].shape[0]
+
+
 def json_rows(vals, kinds, bytes prefixes, prefix_offsets, bytes texts, text_offsets,
               maps, Py_ssize_t first_row=0, bytes sep=b",\n"):
     """JSON objects, one per row of ``vals`` (int64, rows x columns),
@@ -559,27 +590,11 @@ def json_rows(vals, kinds, bytes prefixes, prefix_offsets, bytes texts, text_off
             raise ValueError("prefix_offsets must not decrease")
     if d.pre_off[0] != 0 or <size_t>d.pre_off[d.ncols] != d.pre_len:
         raise ValueError("prefix_offsets must run from 0 to the end of prefixes")
-    if d.text_off[0] != 0 or d.text_off[d.ntexts] > <int64_t>d.texts_len:
-        raise ValueError("text_offsets must run from 0 inside texts")
-    for i in range(d.ntexts):
-        if d.text_off[i + 1] < d.text_off[i]:
-            raise ValueError("text_offsets must not decrease")
+    _sum_check_text_offsets(d.text_off, d.ntexts, d.texts_len)
     if first_row < 0:
         raise ValueError("first_row must not be negative")
     d.first_row = <size_t>first_row
-    for i in range(min(2, len(maps))):
-        arrs = _sum_json_map(*maps[i])
-        keep.append(arrs)
-        for a in arrs[:2]:
-            if a.ndim != 1 or <size_t>a.shape[0] < d.first_row + d.nrows:
-                raise ValueError(f"maps[{i}]'s lo and hi do not cover the rows")
-        if arrs[2].ndim != 1 or arrs[3].ndim != 1 or arrs[2].shape[0] != arrs[3].shape[0]:
-            raise ValueError(f"maps[{i}]'s keys and values differ in length")
-        d.maps[i].lo = <const int64_t*>cnp.PyArray_DATA(arrs[0])
-        d.maps[i].hi = <const int64_t*>cnp.PyArray_DATA(arrs[1])
-        d.maps[i].key = <const int64_t*>cnp.PyArray_DATA(arrs[2])
-        d.maps[i].val = <const int64_t*>cnp.PyArray_DATA(arrs[3])
-        d.maps[i].n = <size_t>arrs[2].shape[0]
+    _sum_fill_maps(d.maps, maps, keep, d.first_row, d.nrows)
     for i in range(d.ncols):
         if d.kinds[i] >= SUM_JSON_MAP0 and d.maps[d.kinds[i] - SUM_JSON_MAP0].lo == NULL:
             raise ValueError(f"column {i} needs maps[{d.kinds[i] - SUM_JSON_MAP0}]")

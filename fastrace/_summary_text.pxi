@@ -1,5 +1,5 @@
 # Included by fastrace/_analysis.pyx after _summary_rows.pxi (whose
-# SumJsonMap, SUM_POW10 and sum_json_int it uses): the text table of
+# SumJsonMap, sum_json_int and argument checks it uses): the text table of
 # ``fastrace goroutines`` (fastrace.analysis.summary.goroutines_text_chunks),
 # written in C.  In Python the table took 5.3 s and 400 MB for the 200,000
 # goroutines of the 68 MB sched trace (1.4 M durations formatted one call at
@@ -298,27 +298,11 @@ cdef _sum_text_in(SumTextIn* d, list keep, vals, kinds, bytes texts, text_offset
     for i in range(d.ncols):
         if d.kinds[i] > SUM_TEXT_TOP1:
             raise ValueError(f"unknown column kind {d.kinds[i]}")
-    if d.text_off[0] != 0 or d.text_off[d.ntexts] > <int64_t>len(texts):
-        raise ValueError("text_offsets must run from 0 inside texts")
-    for i in range(d.ntexts):
-        if d.text_off[i + 1] < d.text_off[i]:
-            raise ValueError("text_offsets must not decrease")
+    _sum_check_text_offsets(d.text_off, d.ntexts, <size_t>len(texts))
     for i in range(d.nkeys):
         if d.key_text[i] < 0 or <size_t>d.key_text[i] >= d.ntexts:
             raise ValueError("key_text names a text row out of range")
-    for i in range(min(2, len(maps))):
-        arrs = _sum_json_map(*maps[i])
-        keep.append(arrs)
-        for a in arrs[:2]:
-            if a.ndim != 1 or <size_t>a.shape[0] < d.first_row + d.nrows:
-                raise ValueError(f"maps[{i}]'s lo and hi do not cover the rows")
-        if arrs[2].ndim != 1 or arrs[3].ndim != 1 or arrs[2].shape[0] != arrs[3].shape[0]:
-            raise ValueError(f"maps[{i}]'s keys and values differ in length")
-        d.maps[i].lo = <const int64_t*>cnp.PyArray_DATA(arrs[0])
-        d.maps[i].hi = <const int64_t*>cnp.PyArray_DATA(arrs[1])
-        d.maps[i].key = <const int64_t*>cnp.PyArray_DATA(arrs[2])
-        d.maps[i].val = <const int64_t*>cnp.PyArray_DATA(arrs[3])
-        d.maps[i].n = <size_t>arrs[2].shape[0]
+    _sum_fill_maps(d.maps, maps, keep, d.first_row, d.nrows)
     with nogil:
         st = sum_text_check(d)
     if st == SUM_JSON_BAD_TEXT:

@@ -434,6 +434,23 @@ stays in the cache (json_rows took 0.05 s for the 66 MB of the 68 MB sched
 trace, 0.09 s with 8192 rows a piece)."""
 
 
+def _goroutine_maps(s: Summary, code) -> list[tuple]:
+    """The goroutines' block-reason and range-time maps as the C writers
+    (``json_rows``, ``text_rows``) take them: per table ``(lo, hi, key,
+    time)``, goroutine ``i``'s entries being rows ``lo[i]`` to ``hi[i]``
+    (the tables are sorted by goroutine, as the goroutines are by id), each
+    key ``code(text)``."""
+    ids = s.goroutines["id"]
+    maps = []
+    for table, key in ((s.block_times, "reason"), (s.range_times, "range")):
+        owners = table["goroutine"]
+        maps.append((np.searchsorted(owners, ids, side="left"),
+                     np.searchsorted(owners, ids, side="right"),
+                     np.array([code(v) for v in table[key].tolist()], dtype=np.int64),
+                     table["time"]))
+    return maps
+
+
 def goroutines_json_bytes(s: Summary) -> Iterator[bytes]:
     """:func:`goroutines_json_chunks` as UTF-8 bytes, in pieces: each
     distinct string is encoded by Python's JSON encoder once, the rows are
@@ -448,15 +465,7 @@ def goroutines_json_bytes(s: Summary) -> Iterator[bytes]:
     row = texts.setdefault
     names, codes = s._name_codes
     names = np.array([row(v, len(texts)) for v in names], dtype=np.int64)[codes]
-    ids = g["id"]
-    maps = []
-    for table, key in ((s.block_times, "reason"), (s.range_times, "range")):
-        # The tables are sorted by goroutine, as the goroutines are by id.
-        owners = table["goroutine"]
-        maps.append((np.searchsorted(owners, ids, side="left"),
-                     np.searchsorted(owners, ids, side="right"),
-                     np.array([row(v, len(texts)) for v in table[key].tolist()], dtype=np.int64),
-                     table["time"]))
+    maps = _goroutine_maps(s, lambda v: row(v, len(texts)))
     # Each distinct string JSON-encoded as the JSON encoder writes it (texts:
     # str -> row, rows 0, 1, ... in order), and each column's key.
     blob, off = _blob(_ENCODER.encode(t) for t in texts)
@@ -579,15 +588,7 @@ def goroutines_text_chunks(s: Summary) -> Iterator[bytes]:
     # code point order (ties go to the later one, as max() over (time, key)
     # does) and the text shown for it.
     key_ids: dict[str, int] = {}
-    maps = []
-    ids = g["id"]
-    for table, key in ((s.block_times, "reason"), (s.range_times, "range")):
-        owners = table["goroutine"]
-        maps.append((np.searchsorted(owners, ids, side="left"),
-                     np.searchsorted(owners, ids, side="right"),
-                     np.array([key_ids.setdefault(v, len(key_ids)) for v in table[key].tolist()],
-                              dtype=np.int64),
-                     table["time"]))
+    maps = _goroutine_maps(s, lambda v: key_ids.setdefault(v, len(key_ids)))
     keys = list(key_ids)
     rank = np.empty(len(keys), dtype=np.int64)
     rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))

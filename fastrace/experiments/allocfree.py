@@ -428,7 +428,7 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     cp = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages))
     # (segment, event row) as one int64 sort key.
     scale = int(max(begin.max(), row.max())) + 1
-    if (max(int(cp.max()) if len(cp) else 0, int(cq.max())) + 1) * scale >= 2 ** 62:
+    if (max(int(cp.max()), int(cq.max())) + 1) * scale >= 2 ** 62:
         raise TraceFormatError(f"AllocFree: {len(qpage) + 2 * len(st):,} address ranges and "
                                f"{scale:,} events are too many for the span lookup")
     key = cp.astype(np.int64) * scale + begin[reps]
