@@ -512,6 +512,15 @@ def test_goroutines_json_text_is_pythons(path, monkeypatch):
     assert got == want.encode("utf-8")
 
 
+def map_table(maps) -> tuple:
+    """Per row a list of (key, value) as the C writers' map table (lo, hi, key, val)."""
+    lo = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.int64)
+    hi = lo + np.array([len(m) for m in maps], dtype=np.int64)
+    flat = [e for m in maps for e in m]
+    return (lo, hi, np.array([k for k, _ in flat], dtype=np.int64),
+            np.array([v for _, v in flat], dtype=np.int64))
+
+
 def json_rows_doc(rows, maps, texts, kinds, keys):
     """_analysis.json_rows on these rows (values or text rows) and maps
     (per row a list of (text row, value)), joined as the document is."""
@@ -522,11 +531,7 @@ def json_rows_doc(rows, maps, texts, kinds, keys):
     off = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
     pre = [("{" if i == 0 else ", ") + enc.encode(k) + ": " for i, k in enumerate(keys)]
     pre_off = np.concatenate([[0], np.cumsum([len(p.encode()) for p in pre])]).astype(np.int64)
-    lo = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.int64)
-    hi = lo + np.array([len(m) for m in maps], dtype=np.int64)
-    flat = [e for m in maps for e in m]
-    table = (lo, hi, np.array([k for k, _ in flat], dtype=np.int64),
-             np.array([v for _, v in flat], dtype=np.int64))
+    table = map_table(maps)
     return _analysis.json_rows(np.array(rows, dtype=np.int64).reshape(len(rows), len(keys)),
                                np.array(kinds, dtype=np.uint8), "".join(pre).encode("utf-8"),
                                pre_off, b"".join(blobs), off, [table, table])
@@ -650,11 +655,7 @@ def text_rows_lines(rows, kinds, right, texts, maps, keys=(), widths=None) -> st
     rank = np.empty(len(keys), dtype=np.int64)
     rank[sorted(range(len(keys)), key=list(keys).__getitem__)] = np.arange(len(keys))
     key_text = np.arange(len(texts) - len(keys), len(texts), dtype=np.int64)
-    lo = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.int64)
-    hi = lo + np.array([len(m) for m in maps], dtype=np.int64)
-    flat = [e for m in maps for e in m]
-    table = (lo, hi, np.array([k for k, _ in flat], dtype=np.int64),
-             np.array([v for _, v in flat], dtype=np.int64))
+    table = map_table(maps)
     vals = np.array(rows, dtype=np.int64).reshape(len(rows), len(kinds))
     args = (b"".join(blobs), off, rank, key_text, [table, table])
     k = np.array(kinds, dtype=np.uint8)
