@@ -12,6 +12,9 @@ extension module (as msgpack and asyncpg split theirs):
 - ``_states.pxi``: goroutine state intervals and the latency profiles of
   ``cmd/trace/pprof.go``.
 - ``_validate.pxi``: the validator's per-row checks (``fastrace.validate``).
+- ``_columns.pxi``: ``pack_columns``, which writes a Python-level pass's
+  columns into a wide structured table row by row (the experiment
+  interpreters' tables).
 
 Every pass reads the rows of ``Trace.events`` (``TraceEventRec`` in
 ``_order.pxd``) with the GIL released and returns numpy structured arrays
@@ -35,3 +38,4 @@ include "_gcutil.pxi"
 include "_mmu.pxi"
 include "_states.pxi"
 include "_validate.pxi"
+include "_columns.pxi"

@@ -127,6 +127,17 @@ def test_toy_interpreter_and_cache():
         assert len(raw.generation(1).events) == 0
     finally:
         fx.unregister("AllocFree", Toy)
+    # Single columns, read from trace.events (a fresh raw, whose events are
+    # not copied yet) or from the copy, are those of the copy.
+    for fresh in (fx.raw(t, "AllocFree"), raw):
+        sel = np.flatnonzero(raw.events["type"] == raw.events["type"][5])
+        for name in ("time", "g", "p", "m", "type"):
+            assert np.array_equal(fresh.column(name), raw.events[name])
+            assert np.array_equal(fresh.column(name, sel), raw.events[name][sel])
+        for k in range(3):
+            assert np.array_equal(fresh.arg(k), raw.events["a"][:, k])
+            assert np.array_equal(fresh.arg(k, sel), raw.events["a"][sel, k])
+    assert np.array_equal(fx.raw(t, "AllocFree").generation(0).events, raw.events)
     # The built-in interpreter is back, and the cache noticed the change.
     assert isinstance(fx.interpret(t, "AllocFree"), AllocFree)
     assert fx.registered()["AllocFree"] is AllocFree
@@ -656,6 +667,46 @@ def _varint(v: int) -> bytes:
 
 def _type_record(tid, addr, size, ptr, name: bytes) -> bytes:
     return b"".join(_varint(x) for x in (tid, addr, size, ptr, len(name))) + name
+
+
+def test_pack_columns_is_numpys_field_assignment():
+    # The interpreters' tables are written row by row in C; the reference
+    # is numpy's own out[name] = column, casts included.
+    from fastrace._analysis import pack_columns
+
+    rng = np.random.default_rng(11)
+    dtype = np.dtype([("a", "<i8"), ("b", "u1"), ("c", "<u4"), ("d", "<i2"), ("x", "O"),
+                      ("e", "<c16"), ("f", "<f8"), ("k", "<u8")])   # packed: fields unaligned
+    n = 37
+    cols = {
+        "a": rng.integers(-2**40, 2**40, n, dtype=np.int64),
+        "b": rng.integers(0, 255, n, dtype=np.uint8),
+        "c": rng.integers(-5, 5, n, dtype=np.int64),           # cast, wrapping
+        "d": rng.integers(-2**15, 2**15, n).astype(np.int16)[::-1],   # not contiguous
+        "e": rng.random(n) + 1j * rng.random(n),              # 16 bytes
+        "f": rng.integers(0, 100, n, dtype=np.int32),          # int to float
+    }
+    got = np.zeros(n, dtype)
+    got["k"] = np.arange(n) * 3                                # not named: kept
+    got["x"] = [str(i) for i in range(n)]
+    want = got.copy()
+    for name, col in cols.items():
+        want[name] = col
+    pack_columns(got, cols)
+    for f in dtype.names:
+        assert np.array_equal(got[f], want[f]), f
+    pack_columns(got[:0], {"a": np.zeros(0, np.int64)})       # no rows
+    pack_columns(got, {})                                    # no columns
+    with pytest.raises(TypeError, match="'x'.*assign it"):
+        pack_columns(got, {"x": np.arange(n)})
+    with pytest.raises(ValueError, match="no field 'zz'"):
+        pack_columns(got, {"zz": np.arange(n)})
+    with pytest.raises(ValueError, match="column 'a' has shape"):
+        pack_columns(got, {"a": np.arange(n + 1)})
+    with pytest.raises(TypeError, match="contiguous"):
+        pack_columns(got[::2], {"a": np.arange(len(got[::2]))})
+    with pytest.raises(TypeError, match="structured"):
+        pack_columns(np.zeros(n), {"a": np.arange(n)})
 
 
 # The span and stack lookups (_ended_by, _find_spans) work segment by

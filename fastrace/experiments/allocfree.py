@@ -273,6 +273,25 @@ def parse_batches(batches) -> tuple[np.ndarray, list[tuple]]:
 
 # --- vectorised helpers -----------------------------------------------------
 
+def _rank_order(rank: np.ndarray) -> np.ndarray:
+    """The positions of ``rank`` (distinct integers from 0, such as the
+    ``seq`` column) from the lowest rank to the highest: each position
+    dropped at its rank, in one pass, instead of a sort (0.5-0.8 s for the
+    8 M object events of a 61 MB trace).  Falls back to a sort for ranks
+    that are not distinct or spread far wider than their number."""
+    n = len(rank)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    lo, top = int(rank.min()), int(rank.max()) + 1
+    if lo >= 0 and top <= 4 * n + 1024:
+        at = np.full(top, -1, np.int64)
+        at[rank] = np.arange(n)
+        out = at[at >= 0]
+        if len(out) == n:
+            return out
+    return np.argsort(rank, kind="stable")
+
+
 def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool):
     """Match starts (exists/alloc) with frees of the same key, taking the
     events in ``order`` (their ``seq``: the order the runtime wrote them,
@@ -295,7 +314,8 @@ def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool
     prev = np.full(n, -1, np.int64)
     if n == 0:
         return free_of, start_of, prev
-    srt = np.lexsort((order, keys))
+    by = _rank_order(order)
+    srt = by[np.argsort(keys[by], kind="stable")]     # by key, then order
     k = keys[srt]
     is_free = action[srt] == Action.FREE
     same_prev = np.r_[False, k[1:] == k[:-1]]
@@ -327,19 +347,22 @@ def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool
     return free_of, start_of, prev
 
 
+_LOOKUP_CHUNK = 1 << 20
+"""Addresses looked up at a time in _find_spans and _slots."""
+
 _CELL_BYTES = 96
 """Bytes of temporary arrays per (life, cell) pair in _ended_by and
 _find_spans: about a dozen int64 arrays of that length at their peak."""
 
 
-def _segments(first: np.ndarray, n: np.ndarray, points: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _segments(first: np.ndarray, n: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cell ranges ``first[i] .. first[i] + n[i] - 1`` (pages, or stack
     cells) renumbered by segment: the cells cut at every range's first and
-    end cell (and at each of ``points``), so that every range covers whole
-    segments, and two ranges share a cell exactly when they share a
-    segment.  Returns each range's first segment and number of segments,
-    and each point's segment.  Expanding ranges segment by segment instead
+    end cell, so that every range covers whole segments, and two ranges
+    share a cell exactly when they share a segment.  Returns each range's
+    first segment and number of segments, and the cuts (for
+    :func:`_segment_of`).  Expanding ranges segment by segment instead
     of cell by cell gives the same answers in memory that grows with the
     number of ranges, not with their sizes (a damaged span of 2**30 pages
     is a few segments).  A range that starts below 0 or past 2**62 cells,
@@ -348,10 +371,19 @@ def _segments(first: np.ndarray, n: np.ndarray, points: np.ndarray | None = None
     n = n.astype(np.int64)
     n = np.where((first >= 0) & (first <= 2**62) & (n > 0) & (n <= 2**62), n, 0)
     ends = first + n
-    cuts = np.unique(np.concatenate([first, ends] + ([points] if points is not None else [])))
+    cuts = np.unique(np.concatenate([first, ends]))
     seg = np.searchsorted(cuts, first)
-    nseg = np.searchsorted(cuts, ends) - seg
-    return seg, nseg, (np.searchsorted(cuts, points) if points is not None else None)
+    return seg, np.searchsorted(cuts, ends) - seg, cuts
+
+
+def _segment_of(cuts: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """The segment (of :func:`_segments`) holding each of ``cells``; -1
+    for a cell in none, before the first cut or at or past the last (no
+    range holds it).  A range holds a cell exactly when it covers the
+    cell's segment, since no range begins or ends inside a segment."""
+    at = np.searchsorted(cuts, cells, side="right") - 1
+    at[at >= len(cuts) - 1] = -1
+    return at
 
 
 def _check_cells(counts: np.ndarray, what: str) -> None:
@@ -417,10 +449,10 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     pair, ended = st["pair"], st["ended_by"]
     end = np.where(pair >= 0, spans["seq"][np.maximum(pair, 0)], np.iinfo(np.int64).max)
     end = np.where(ended >= 0, np.minimum(end, spans["seq"][np.maximum(ended, 0)]), end)
-    qpage = ((addr - np.uint64(min_addr)) // np.uint64(page_size)).astype(np.int64)
-    # Pages renumbered by segment (_segments), each address's page a
-    # segment of its own: one entry per (segment, span life).
-    first, npages, cq = _segments(st["id"], st["npages"], qpage)
+    # Pages renumbered by segment (_segments): one entry per (segment,
+    # span life), sorted by (segment, begin); an address is looked up in
+    # its page's segment.
+    first, npages, cuts = _segments(st["id"], st["npages"])
     _check_cells(npages, "spans")
     reps = np.repeat(np.arange(len(st)), npages)
     if len(reps) == 0:
@@ -428,21 +460,27 @@ def _find_spans(spans: np.ndarray, page_size: int, min_addr: int,
     cp = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(npages) - npages, npages))
     # (segment, event row) as one int64 sort key.
     scale = int(max(begin.max(), row.max())) + 1
-    if (max(int(cp.max()), int(cq.max())) + 1) * scale >= 2 ** 62:
-        raise TraceFormatError(f"AllocFree: {len(qpage) + 2 * len(st):,} address ranges and "
+    if len(cuts) * scale >= 2 ** 62:
+        raise TraceFormatError(f"AllocFree: {len(addr) + 2 * len(st):,} address ranges and "
                                f"{scale:,} events are too many for the span lookup")
     key = cp.astype(np.int64) * scale + begin[reps]
     srt = np.argsort(key, kind="stable")
     key = key[srt]
-    qkey = cq.astype(np.int64) * scale + row
-    j = np.searchsorted(key, qkey, side="right") - 1
-    for res, jj in ((out, j), (out2, j - 1)):
-        ok = jj >= 0
-        jj = np.maximum(jj, 0)
-        cand = reps[srt[jj]]
-        ok &= (key[jj] // scale) == cq            # same page
-        ok &= end[cand] > row                     # not freed yet
-        res[ok] = starts[cand[ok]]
+    # The addresses a chunk at a time: a dozen temporary arrays of the
+    # 8 M object events of a 61 MB trace were 750 MB.
+    for lo in range(0, len(addr), _LOOKUP_CHUNK):
+        hi = lo + _LOOKUP_CHUNK
+        at = row[lo:hi]
+        qpage = ((addr[lo:hi] - np.uint64(min_addr)) // np.uint64(page_size)).astype(np.int64)
+        cq = _segment_of(cuts, qpage)
+        j = np.searchsorted(key, cq * scale + at, side="right") - 1
+        for res, jj in ((out[lo:hi], j), (out2[lo:hi], j - 1)):
+            ok = jj >= 0
+            jj = np.maximum(jj, 0)
+            cand = reps[srt[jj]]
+            ok &= (key[jj] // scale) == cq        # the same segment
+            ok &= end[cand] > at                  # not freed yet
+            res[ok] = starts[cand[ok]]
     return out, out2
 
 
@@ -451,44 +489,61 @@ def _written_order(raw: RawExperiment) -> np.ndarray:
     by generation, then written time (``raw.wire_time``); in the same clock
     tick a free before a start (the runtime writes a free before it lets
     the memory go and an allocation after it took it), then trace order."""
-    code = raw.events["type"]
+    code = raw.column("type")
     is_free = np.isin(code, [_CODES[n] for n in ("SpanFree", "HeapObjectFree",
                                                   "GoroutineStackFree")])
-    srt = np.lexsort((raw.rows, ~is_free, raw.wire_time, raw.generations))
+    # lexsort is stable: events equal in all three keys stay in trace order.
+    srt = np.lexsort((~is_free, raw.wire_time, raw.generations))
     order = np.empty(len(srt), np.int64)
     order[srt] = np.arange(len(srt))
     return order
 
 
 def _family(raw: RawExperiment, code: np.ndarray, order: np.ndarray, first: str,
-            dtype: np.dtype, align: int, min_addr: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of one family of events (``first`` is its "exists" event;
-    the alloc and free events follow it in code order) as a table of
-    ``dtype`` with context, action, id and address filled in, and the
-    events' arguments (``a``, one row per table row).  ``order``:
-    :func:`_written_order` of ``raw``.  The columns are gathered one by
-    one from ``raw.events``, not through a copy of its rows (56 bytes a
-    row: 460 MB for the 8 M object events of a 61 MB trace)."""
+            align: int, min_addr: int) -> tuple[dict, np.ndarray]:
+    """The columns of one family of events (``first`` is its "exists"
+    event; the alloc and free events follow it in code order): context,
+    action, id and address, as a dict of contiguous arrays for
+    :func:`_table`; and ``sel``, the family's positions in ``raw``'s events
+    (for ``raw.arg(k, sel)``).  ``order``: :func:`_written_order` of
+    ``raw``.  The columns are gathered one by one from ``raw``, not
+    through a copy of its rows (56 bytes a row: 460 MB for the 8 M object
+    events of a 61 MB trace)."""
     base = _CODES[first]
-    rows = np.flatnonzero(np.isin(code, [base, base + 1, base + 2]))
-    ev = raw.events
-    t = np.zeros(len(rows), dtype)
-    for f in ("time", "g", "p"):
-        t[f] = ev[f][rows]
-    t["wire_time"] = raw.wire_time[rows]
-    t["m"] = raw.trace.threads[ev["m"][rows]]   # thread ids, not rows of Trace.threads
-    t["event"] = raw.rows[rows]
-    t["seq"] = order[rows]
-    t["generation"] = raw.generations[rows]
-    t["action"] = ev["type"][rows] - base
-    a = ev["a"][rows]
-    t["id"] = a[:, 0]
-    t["address"] = t["id"] * np.uint64(align) + np.uint64(min_addr)
-    return t, a
+    sel = np.flatnonzero((code >= base) & (code <= base + 2))
+    ident = raw.arg(0, sel)
+    cols = {
+        "time": raw.column("time", sel),
+        "wire_time": raw.wire_time[sel],
+        "g": raw.column("g", sel),
+        "p": raw.column("p", sel),
+        "m": raw.trace.threads[raw.column("m", sel)],   # thread ids, not rows of Trace.threads
+        "event": raw.rows[sel],
+        "seq": order[sel],
+        "generation": raw.generations[sel],
+        "action": (code[sel] - base).astype(np.uint8),
+        "id": ident,
+        "address": ident * np.uint64(align) + np.uint64(min_addr),
+    }
+    return cols, sel
+
+
+def _table(dtype: np.dtype, cols: dict) -> np.ndarray:
+    """A table of ``dtype`` holding ``cols`` (name -> column; other fields
+    0), written row by row in C (``_analysis.pack_columns``): column by
+    column, numpy would touch every wide row once per column."""
+    from fastrace._analysis import pack_columns
+
+    n = len(next(iter(cols.values()))) if cols else 0
+    t = np.zeros(n, dtype)
+    pack_columns(t, cols)
+    return t
 
 
 def _group_cumsum(group: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Running sums of ``values`` within each ``group``, in input order."""
+    if len(group) and -2**15 <= int(group.min()) and int(group.max()) < 2**15:
+        group = group.astype(np.int16)   # numpy sorts 16-bit keys by radix, in one pass
     srt = np.argsort(group, kind="stable")
     g, v = group[srt], values[srt]
     c = np.cumsum(v)
@@ -516,7 +571,7 @@ def _check_usable(raw: RawExperiment) -> None:
             "fastrace.read(path).experiment('AllocFree'); "
             "fastrace.experiments.raw(piece, 'AllocFree') gives a piece's own events",
             experiment="AllocFree", version=version)
-    if len(raw.events) == 0 and len(raw.batches) == 0:
+    if len(raw.rows) == 0 and len(raw.batches) == 0:
         if version is not None and version < 23:
             why = (f"it is a go 1.{version} trace, and the runtime writes AllocFree "
                    "events from Go 1.23 on, when the program runs with "
@@ -557,7 +612,7 @@ class AllocFree:
             mn, ps, ha, sa = _DEFAULT_INFO
         self.min_heap_addr, self.page_size, self.heap_align, self.stack_align = mn, ps, ha, sa
         self._build_types(type_records)
-        code = raw.events["type"]
+        code = raw.column("type")
         order = _written_order(raw)
         self.wire_time_known = bool(raw.wire_time_known.all())
         self.spans = self._build_spans(raw, code, order)
@@ -591,17 +646,19 @@ class AllocFree:
         out = np.full(len(tid), -1, np.int64)
         if len(self._type_key) == 0 or len(tid) == 0:
             return out
-        q = (gen.astype(np.uint64) << np.uint64(32)) | tid
+        typed = np.flatnonzero(tid != 0)        # 0: no type (and every free)
+        q = (gen[typed].astype(np.uint64) << np.uint64(32)) | tid[typed]
         j = np.minimum(np.searchsorted(self._type_key, q), len(self._type_key) - 1)
-        ok = (self._type_key[j] == q) & (tid != 0)
-        out[ok] = self._type_row[j[ok]]
+        ok = self._type_key[j] == q
+        out[typed[ok]] = self._type_row[j[ok]]
         return out
 
     def _build_spans(self, raw, code, order) -> np.ndarray:
-        s, a = _family(raw, code, order, "Span", SPAN_DTYPE, self.page_size, self.min_heap_addr)
+        cols, sel = _family(raw, code, order, "Span", self.page_size, self.min_heap_addr)
+        s = _table(SPAN_DTYPE, cols)
         start = s["action"] != Action.FREE
-        kc = a[:, 2]
-        s["npages"][start] = a[start, 1]
+        kc = raw.arg(2, sel)
+        s["npages"][start] = raw.arg(1, sel)[start]
         s["kindclass"][start] = kc[start]
         heap = start & (kc & np.uint64(1) == 0)
         s["kind"] = SpanKind.UNKNOWN
@@ -627,58 +684,71 @@ class AllocFree:
         return s
 
     def _build_objects(self, raw, code, order) -> np.ndarray:
-        o, a = _family(raw, code, order, "HeapObject", OBJECT_DTYPE, self.heap_align,
-                        self.min_heap_addr)
-        start = o["action"] != Action.FREE
-        o["type_id"][start] = a[start, 1]
-        o["type"] = self._type_rows(o["generation"], o["type_id"])
+        # The 8 M rows of a 61 MB trace are 1 GB as a table: columns are
+        # computed on their own and written into it in two passes, the
+        # context first (then dropped), the rest at the end.
+        cols, sel = _family(raw, code, order, "HeapObject", self.heap_align, self.min_heap_addr)
+        o = _table(OBJECT_DTYPE, cols)
+        start = cols["action"] != Action.FREE
+        address, seq, generation = cols["address"], cols["seq"], cols["generation"]
+        del cols
+        type_id = np.where(start, raw.arg(1, sel), np.uint64(0))
         span, other = _find_spans(self.spans, self.page_size, self.min_heap_addr,
-                                  o["address"], o["seq"], [SpanKind.HEAP])
-        slot, size = self._slots(o, span)
+                                  address, seq, [SpanKind.HEAP])
+        slot, size = self._slots(address, span)
         # Where two spans qualify, take the older one if only it fits the event.
         alt = np.flatnonzero(other >= 0)
         if len(alt):
-            a_slot, a_size = self._slots(o[alt], other[alt])
-            bad = ~self._fits(o[alt], slot[alt], size[alt], span[alt])
-            good = self._fits(o[alt], a_slot, a_size, other[alt])
+            a_addr, a_start = address[alt], start[alt]
+            a_slot, a_size = self._slots(a_addr, other[alt])
+            bad = ~self._fits(a_addr, a_start, slot[alt], size[alt], span[alt])
+            good = self._fits(a_addr, a_start, a_slot, a_size, other[alt])
             use = bad & good
             span[alt[use]], slot[alt[use]], size[alt[use]] = other[alt[use]], a_slot[use], a_size[use]
-        o["span"], o["slot"], o["size"] = span, slot, size
-        o["offset"] = o["address"] - o["slot"]
+        from fastrace._analysis import pack_columns
+
+        pack_columns(o, {"type_id": type_id, "type": self._type_rows(generation, type_id),
+                         "span": span, "slot": slot, "size": size, "offset": address - slot})
         return o
 
-    def _slots(self, o: np.ndarray, span: np.ndarray):
-        """Slot start and size of each object in heap span row ``span`` (-1:
-        unknown: the address itself, size 0)."""
+    def _slots(self, address: np.ndarray, span: np.ndarray):
+        """Slot start and size of each object at ``address`` in heap span row
+        ``span`` (-1: unknown: the address itself, size 0)."""
+        slot = address.copy()
+        elem = np.zeros(len(address), np.uint64)
         if len(self.spans) == 0:
-            return o["address"].copy(), np.zeros(len(o), np.uint64)
-        i = np.maximum(span, 0)
-        elem = np.where(span >= 0, self.spans["elemsize"][i], np.uint64(0))
-        base = self.spans["address"][i]
-        slot = o["address"].copy()
-        sized = elem > 0
-        rel = o["address"][sized] - base[sized]
-        slot[sized] = base[sized] + rel // elem[sized] * elem[sized]
+            return slot, elem
+        for lo in range(0, len(address), _LOOKUP_CHUNK):    # few temporaries at a time
+            hi = lo + _LOOKUP_CHUNK
+            i = span[lo:hi]
+            known = np.flatnonzero(i >= 0)
+            e = elem[lo:hi]
+            e[known] = self.spans["elemsize"][i[known]]
+            sized = np.flatnonzero(e > 0)
+            base, es = self.spans["address"][i[sized]], e[sized]
+            s = slot[lo:hi]
+            s[sized] = base + (s[sized] - base) // es * es
         return slot, elem
 
-    def _fits(self, o, slot, size, span) -> np.ndarray:
-        """Whether each object event is possible at that slot: frees name slot
-        starts; allocations may be 8 bytes in (after a malloc header, in
-        pointerful small-object slots over 512 bytes) or anywhere in a
-        16-byte tiny block."""
-        off = o["address"] - slot
+    def _fits(self, address, start, slot, size, span) -> np.ndarray:
+        """Whether each object event (an exists/alloc where ``start``) is
+        possible at that slot: frees name slot starts; allocations may be 8
+        bytes in (after a malloc header, in pointerful small-object slots
+        over 512 bytes) or anywhere in a 16-byte tiny block."""
+        off = address - slot
         i = np.maximum(span, 0)
         noscan = self.spans["noscan"][i]
         header = (off == 8) & (size > 512) & (self.spans["sizeclass"][i] > 0) & ~noscan
         tiny = (size == 16) & noscan
-        ok = (off == 0) | ((o["action"] != Action.FREE) & (header | tiny))
+        ok = (off == 0) | (start & (header | tiny))
         return ok & (span >= 0)
 
     def _build_stacks(self, raw, code, order) -> np.ndarray:
-        st, a = _family(raw, code, order, "GoroutineStack", STACK_DTYPE, self.stack_align,
-                         self.min_heap_addr)
+        cols, sel = _family(raw, code, order, "GoroutineStack", self.stack_align,
+                            self.min_heap_addr)
+        st = _table(STACK_DTYPE, cols)
         start = st["action"] != Action.FREE
-        order = np.where(start, a[:, 1], 0).astype(np.uint64)
+        order = np.where(start, raw.arg(1, sel), 0).astype(np.uint64)
         st["order"] = order
         # The runtime writes the bit length of the (power of two) size.
         shift = np.where(order > 0, order - np.uint64(1), np.uint64(0))
@@ -738,16 +808,13 @@ class AllocFree:
         rows = np.flatnonzero(o["action"] != Action.FREE)
         if generation is not None:
             rows = rows[o["generation"][rows] == generation]
-        lt = np.zeros(len(rows), LIFETIME_DTYPE)
-        lt["alloc_time"] = o["wire_time"][rows]
         f = free_of[rows]
-        lt["free_time"] = np.where(f >= 0, o["wire_time"][np.maximum(f, 0)], -1)
-        for k in ("address", "slot", "size", "type", "generation"):
-            lt[k] = o[k][rows]
-        lt["existed"] = o["action"][rows] == Action.EXISTS
-        lt["shared"] = shared[rows]
-        lt["alloc"], lt["free"] = rows, f
-        return lt
+        cols = {k: o[k][rows] for k in ("address", "slot", "size", "type", "generation")}
+        cols.update(alloc_time=o["wire_time"][rows],
+                    free_time=np.where(f >= 0, o["wire_time"][np.maximum(f, 0)], -1),
+                    existed=o["action"][rows] == Action.EXISTS, shared=shared[rows],
+                    alloc=rows, free=f)
+        return _table(LIFETIME_DTYPE, cols)
 
     def unmatched_frees(self) -> np.ndarray:
         """Rows of ``heap_objects`` freeing a slot that the trace never saw
@@ -792,22 +859,26 @@ class AllocFree:
         are the snapshot of the objects that existed when tracing started."""
         o = self.heap_objects
         db, dn, typ = self._deltas()
-        rows = np.flatnonzero((db != 0) | (dn != 0))
-        rows = rows[np.argsort(o["seq"][rows], kind="stable")]
+        rows = self._by_seq()
+        rows = rows[(db[rows] != 0) | (dn[rows] != 0)]
+        if generation is not None:        # the sums run over the whole trace
+            keep = o["generation"][rows] == generation
+        cols = {"time": o["wire_time"][rows], "generation": o["generation"][rows]}
         if by_type:
             t = typ[rows]
-            cb = _group_cumsum(t, db[rows])
-            cn = _group_cumsum(t, dn[rows])
-            out = np.zeros(len(rows), TYPE_CURVE_DTYPE)
-            out["type"] = t
+            cols.update(type=t, bytes=_group_cumsum(t, db[rows]), count=_group_cumsum(t, dn[rows]))
         else:
-            cb, cn = np.cumsum(db[rows]), np.cumsum(dn[rows])
-            out = np.zeros(len(rows), CURVE_DTYPE)
-        out["time"], out["bytes"], out["count"] = o["wire_time"][rows], cb, cn
-        out["generation"] = o["generation"][rows]
+            cols.update(bytes=np.cumsum(db[rows]), count=np.cumsum(dn[rows]))
         if generation is not None:
-            out = out[out["generation"] == generation]
-        return out
+            cols = {k: v[keep] for k, v in cols.items()}
+        return _table(TYPE_CURVE_DTYPE if by_type else CURVE_DTYPE, cols)
+
+    def _by_seq(self) -> np.ndarray:
+        """Rows of ``heap_objects`` in ``seq`` order (the order the runtime
+        wrote them)."""
+        if "by_seq" not in self._cache:
+            self._cache["by_seq"] = _rank_order(self.heap_objects["seq"])
+        return self._cache["by_seq"]
 
     def _duration(self, generation: int | None) -> float:
         ev = self.trace.events
