@@ -342,31 +342,67 @@ cdef int gcu_push_metric(GcuVec* v, const TraceEventRec* e) noexcept nogil:
     return GCU_OK
 
 
-cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, GcuVec* early,
-                         GcuVec* heap, GcuVec* goal) noexcept nogil:
-    # Ranges that begin with their RangeBegin event go to ``out``, in event
-    # order and so in start order; ranges already in flight where the events
-    # begin (they start with the generation) to ``early``, also in start
-    # order.  The caller merges the two.  Heap and heap goal metrics go to
-    # ``heap`` and ``goal`` where given.
-    cdef GcuOpen open_
+cdef struct GcuRanges:        # the state of one ranges pass, fed piece by piece
+    GcuOpen open_             # the ranges in flight, by (name, scope)
+    GcuVec out                # ranges begun by a RangeBegin event, in event order
+    GcuVec early              # ranges in flight where the events begin, in event order
+    GcuVec heap               # HeapAlloc metrics (with metrics)
+    GcuVec goal               # HeapGoal metrics (with metrics)
+    int64_t sync_time         # time of the last Sync event (of the first event before one)
+    int64_t last_time         # time of the last event fed
+    bint started              # an event was fed
+    bint metrics
+
+
+cdef void gcu_ranges_init(GcuRanges* s, bint metrics) noexcept nogil:
+    memset(&s.open_, 0, sizeof(GcuOpen))
+    gcu_vec_init(&s.out, sizeof(RangeRec))
+    gcu_vec_init(&s.early, sizeof(RangeRec))
+    gcu_vec_init(&s.heap, sizeof(MetricRec))
+    gcu_vec_init(&s.goal, sizeof(MetricRec))
+    s.sync_time = s.last_time = 0
+    s.started = 0
+    s.metrics = metrics
+
+
+cdef void gcu_ranges_free(GcuRanges* s) noexcept nogil:
+    gcu_open_free(&s.open_)
+    gcu_vec_free(&s.out)
+    gcu_vec_free(&s.early)
+    gcu_vec_free(&s.heap)
+    gcu_vec_free(&s.goal)
+
+
+cdef int gcu_ranges_feed(GcuRanges* s, const TraceEventRec* ev, Py_ssize_t n,
+                         int64_t first_row) noexcept nogil:
+    # The next ``n`` events (the first one row ``first_row`` of the whole
+    # table).  Ranges that begin with their RangeBegin event go to ``out``,
+    # in event order and so in start order; ranges already in flight where
+    # the events begin (they start with the generation) to ``early``, also
+    # in start order; gcu_ranges_finish merges the two.  The state carries
+    # the open ranges from one piece to the next, so pieces fed in order
+    # give the ranges of the whole table.
     cdef Py_ssize_t i
     cdef int64_t* ref
     cdef const TraceEventRec* e
     cdef RangeRec* r
     cdef uint8_t rkind, scope_kind
     cdef uint32_t stw_kind
-    cdef int64_t scope, sync_time, last_time
+    cdef int64_t scope
     cdef uint64_t k1
     cdef int st = GCU_OK
-    memset(&open_, 0, sizeof(open_))
+    cdef GcuVec* heap = &s.heap if s.metrics else NULL
+    cdef GcuVec* goal = &s.goal if s.metrics else NULL
     if n == 0:
         return GCU_OK
-    sync_time = ev[0].time
+    if not s.started:
+        s.sync_time = ev[0].time
+        s.started = 1
+    s.last_time = ev[n - 1].time
     for i in range(n):
         e = &ev[i]
         if e.kind == K_SYNC:
-            sync_time = e.time
+            s.sync_time = e.time
             continue
         if e.kind == K_METRIC:
             if e.type == EvHeapAlloc:
@@ -374,13 +410,13 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
             elif e.type == EvHeapGoal:
                 st = gcu_push_metric(goal, e)
             if st:
-                break
+                return st
             continue
         if e.kind < K_RANGE_BEGIN or e.kind > K_RANGE_END or GCU_RKIND[e.type] == 0:
             continue
         gcu_range_id(e, &rkind, &stw_kind, &scope_kind, &scope)
         k1 = gcu_range_name(rkind, stw_kind)
-        ref = gcu_open_find(&open_, k1, scope)
+        ref = gcu_open_find(&s.open_, k1, scope)
         if e.kind != K_RANGE_END:
             if ref != NULL:
                 if e.kind == K_RANGE_ACTIVE:
@@ -389,62 +425,64 @@ cdef int gcu_ranges_pass(const TraceEventRec* ev, Py_ssize_t n, GcuVec* out, Gcu
                     continue
                 # A second begin without an end (Go's reader refuses these):
                 # end the first one here rather than leave it without an end.
-                gcu_range_at(out, early, ref[0]).end = e.time
+                gcu_range_at(&s.out, &s.early, ref[0]).end = e.time
             if e.kind == K_RANGE_ACTIVE:
                 # In progress before the events we have: it starts with the
                 # generation (the trace, in the first one), as go tool trace
                 # draws it and as Go's summarizer counts it.
-                r = gcu_new_range(early, e, rkind, stw_kind, scope_kind, scope)
+                r = gcu_new_range(&s.early, e, rkind, stw_kind, scope_kind, scope)
                 if r == NULL:
-                    st = GCU_NOMEM
-                    break
-                r.start = sync_time
+                    return GCU_NOMEM
+                r.start = s.sync_time
                 r.clipped_start = 1
-                st = gcu_open_put(&open_, k1, scope, -<int64_t>early.n)
+                st = gcu_open_put(&s.open_, k1, scope, -<int64_t>s.early.n)
             else:
-                r = gcu_new_range(out, e, rkind, stw_kind, scope_kind, scope)
+                r = gcu_new_range(&s.out, e, rkind, stw_kind, scope_kind, scope)
                 if r == NULL:
-                    st = GCU_NOMEM
-                    break
+                    return GCU_NOMEM
                 r.start = e.time
-                st = gcu_open_put(&open_, k1, scope, <int64_t>(out.n - 1))
-            r.begin_row = i
+                st = gcu_open_put(&s.open_, k1, scope, <int64_t>(s.out.n - 1))
+            r.begin_row = first_row + i
             if st:
-                break
+                return st
         else:
             if ref != NULL:
-                r = gcu_range_at(out, early, ref[0])
-                gcu_open_del(&open_, k1, scope)
+                r = gcu_range_at(&s.out, &s.early, ref[0])
+                gcu_open_del(&s.open_, k1, scope)
             else:
                 # An end whose beginning is before these events (a piece of
                 # a trace from iter_generations): it starts with them.
-                r = gcu_new_range(early, e, rkind, stw_kind, scope_kind, scope)
+                r = gcu_new_range(&s.early, e, rkind, stw_kind, scope_kind, scope)
                 if r == NULL:
-                    st = GCU_NOMEM
-                    break
-                r.start = sync_time
+                    return GCU_NOMEM
+                r.start = s.sync_time
                 r.clipped_start = 1
             r.end = e.time
-            r.end_row = i
+            r.end_row = first_row + i
             if rkind == GCU_R_SWEEP:
                 # Go's RangeAttributes of a sweep end: bytes swept, reclaimed.
                 r.swept = <int64_t>e.a[1]
                 r.reclaimed = <int64_t>e.a[2]
-    gcu_open_free(&open_)
-    if st:
-        return st
-    last_time = ev[n - 1].time
-    for i in range(<Py_ssize_t>out.n):
-        r = <RangeRec*>(out.data + i * out.size)
-        if r.end == INT64_MAX:
-            r.end = last_time
-            r.clipped_end = 1
-    for i in range(<Py_ssize_t>early.n):
-        r = <RangeRec*>(early.data + i * early.size)
-        if r.end == INT64_MAX:
-            r.end = last_time
-            r.clipped_end = 1
     return GCU_OK
+
+
+cdef int gcu_ranges_finish(GcuRanges* s) noexcept nogil:
+    # Ranges still in flight end at the last event (clipped), and the early
+    # ones are merged into out.
+    cdef Py_ssize_t i
+    cdef RangeRec* r
+    gcu_open_free(&s.open_)
+    for i in range(<Py_ssize_t>s.out.n):
+        r = <RangeRec*>(s.out.data + i * s.out.size)
+        if r.end == INT64_MAX:
+            r.end = s.last_time
+            r.clipped_end = 1
+    for i in range(<Py_ssize_t>s.early.n):
+        r = <RangeRec*>(s.early.data + i * s.early.size)
+        if r.end == INT64_MAX:
+            r.end = s.last_time
+            r.clipped_end = 1
+    return gcu_merge_early(&s.out, &s.early)
 
 
 cdef int gcu_merge_early(GcuVec* out, GcuVec* early) noexcept nogil:
@@ -527,34 +565,65 @@ cdef object gcu_vec_to_array(GcuVec* v, dtype):
     return np.frombuffer(block, dtype=dtype)
 
 
+cdef class RangePass:
+    """Go's ranges (and the heap metrics) of an event table fed piece by
+    piece: the pieces of ``iter_generations`` in order, each with its
+    ``first_row``, give the rows of ``range_table`` of the whole table
+    (ranges in flight carry over from one piece to the next).
+    ``finish()`` returns what ``range_table`` does, once."""
+
+    cdef GcuRanges s
+    cdef bint done
+
+    def __cinit__(self, bint metrics=False):
+        gcu_ranges_init(&self.s, metrics)
+        self.done = False
+
+    def __dealloc__(self):
+        gcu_ranges_free(&self.s)
+
+    def feed(self, events, int64_t first_row=0):
+        """The next rows of the event table; ``first_row``: the row of the
+        first one in the whole table (for ``begin_row``/``end_row``)."""
+        cdef Py_ssize_t n
+        cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
+        cdef int st
+        if self.done:
+            raise ValueError("RangePass.feed after finish()")
+        with nogil:
+            st = gcu_ranges_feed(&self.s, ev, n, first_row)
+        if st:
+            self.done = True
+            gcu_ranges_free(&self.s)
+            raise MemoryError("out of memory while collecting ranges")
+
+    def finish(self):
+        """RANGE_DTYPE rows in order of start (then of the events that
+        began them); with ``metrics``, ``(ranges, heap, heap_goal)``."""
+        cdef int st
+        if self.done:
+            raise ValueError("RangePass.finish called twice (or after an error)")
+        self.done = True
+        with nogil:
+            st = gcu_ranges_finish(&self.s)
+        if st:
+            gcu_ranges_free(&self.s)
+            raise MemoryError("out of memory while collecting ranges")
+        ranges = gcu_vec_to_array(&self.s.out, RANGE_DTYPE)
+        if not self.s.metrics:
+            return ranges
+        return (ranges, gcu_vec_to_array(&self.s.heap, METRIC_DTYPE),
+                gcu_vec_to_array(&self.s.goal, METRIC_DTYPE))
+
+
 def range_table(events, bint metrics=False):
     """The ranges of an event table (``Trace.events``): RANGE_DTYPE rows in
     order of start (then of the events that began them).  With ``metrics``,
     ``(ranges, heap, heap_goal)``: also the HeapAlloc and HeapGoal metric
     events as METRIC_DTYPE rows (one pass).  See fastrace.analysis.gc."""
-    cdef Py_ssize_t n
-    cdef const TraceEventRec* ev = gcu_events_ptr(events, &n)
-    cdef GcuVec out, early, heap, goal
-    cdef int st
-    gcu_vec_init(&out, sizeof(RangeRec))
-    gcu_vec_init(&early, sizeof(RangeRec))
-    gcu_vec_init(&heap, sizeof(MetricRec))
-    gcu_vec_init(&goal, sizeof(MetricRec))
-    with nogil:
-        st = gcu_ranges_pass(ev, n, &out, &early, &heap if metrics else NULL,
-                             &goal if metrics else NULL)
-        if st == GCU_OK:
-            st = gcu_merge_early(&out, &early)
-    if st:
-        gcu_vec_free(&out)
-        gcu_vec_free(&early)
-        gcu_vec_free(&heap)
-        gcu_vec_free(&goal)
-        raise MemoryError("out of memory while collecting ranges")
-    ranges = gcu_vec_to_array(&out, RANGE_DTYPE)
-    if not metrics:
-        return ranges
-    return ranges, gcu_vec_to_array(&heap, METRIC_DTYPE), gcu_vec_to_array(&goal, METRIC_DTYPE)
+    p = RangePass(metrics)
+    p.feed(events)
+    return p.finish()
 
 
 # ---------------------------------------------------------------------------

@@ -155,7 +155,7 @@ class TableRoom:
             f"({rows_now + rows_more:,} rows of {self.row_bytes} bytes) and only {have} "
             "of memory is available: read it in pieces of bounded memory with "
             "fastrace.iter_generations(path), or use the commands that stream "
-            "(fastrace goroutines, tasks, mmu, pprof, export) "
+            "(fastrace info, goroutines, tasks, mmu, pprof, export) "
             + _how_to_override(),
             offset=offset, generation=generation, needed=need, available=limit)
 

@@ -44,6 +44,22 @@ def test_overview_agrees_with_go_dump(case):
     assert (o["wall_clock_start"] is None) == (case.startswith("go1.22"))
 
 
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("go1.*/*.trace")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_streamed_overview_is_the_whole_traces(path, monkeypatch):
+    # overview() of a file goes piece by piece (the summarizer and the
+    # ranges pass carry their state over); pieces of 16 rows split every
+    # generation many times.  The answers are those of the whole trace.
+    import fastrace
+    from fastrace import trace as trace_module
+    from fastrace.info import overview_of
+
+    want = overview_of(fastrace.read(path), "t")
+    monkeypatch.setattr(trace_module, "PIECE_EVENTS", 16)
+    assert overview(path, "t") == want
+    assert overview(path.read_bytes(), "t", workers=2) == want
+
+
 def test_info_formats(capsys):
     paths = [str(FIXTURES / "go1.27" / "gcalloc.trace"), str(FIXTURES / "go1.22" / "sched.trace")]
     assert cli.main(["info", "--format", "json", *paths]) == 0

@@ -36,6 +36,7 @@ __all__ = [
     "ranges",
     "GCSummary",
     "gc_summary",
+    "gc_summary_of_ranges",
     "MMUCurve",
     "mmu_curve",
     "stream_mmu_curve",
@@ -209,6 +210,14 @@ def gc_summary(trace) -> GCSummary:
     """Cycles, pauses, assist and sweep time, heap and heap goal: see
     :class:`GCSummary`."""
     raw, heap, heap_goal = _analysis.range_table(trace.events, metrics=True)
+    return gc_summary_of_ranges(raw, heap, heap_goal, trace.strings)
+
+
+def gc_summary_of_ranges(raw: np.ndarray, heap: np.ndarray, heap_goal: np.ndarray,
+                         strings) -> GCSummary:
+    """:func:`gc_summary` from what ``_analysis.range_table(events,
+    metrics=True)`` (or a ``RangePass`` fed a trace's pieces) returns, and
+    the trace's ``strings``."""
     kind = raw["range_kind"]
     dur = raw["end"] - raw["start"]
 
@@ -226,7 +235,7 @@ def gc_summary(trace) -> GCSummary:
     pauses["goroutine"] = s["scope"]
     if len(s):
         rows, inverse = np.unique(s["stw_kind"], return_inverse=True)
-        texts = [trace.strings.text(int(r)) for r in rows]
+        texts = [strings.text(int(r)) for r in rows]
         inverse = inverse.reshape(-1)
         pauses["kind"] = np.array(texts, dtype=object)[inverse]
         pauses["gc"] = np.array(["GC" in x for x in texts], dtype=bool)[inverse]

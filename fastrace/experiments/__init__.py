@@ -434,13 +434,19 @@ def registered() -> dict[str, Callable]:
 
 def available(trace) -> list[str]:
     """Names of the experiments with events or batches in ``trace``."""
+    return [experiment_name(i) for i in sorted(experiment_ids(trace))]
+
+
+def experiment_ids(trace) -> set[int]:
+    """Ids of the experiments with events or batches in ``trace`` (of the
+    pieces of a trace: the union of theirs)."""
     ids = set(np.unique(trace.exp_batches["exp"]).tolist())
     ev = trace.events
     for code in np.unique(ev["type"][ev["kind"] == EventKind.EXPERIMENTAL]).tolist():
         s = _spec.BY_CODE[code]
         if s is not None and s.experiment:
             ids.add(s.experiment)
-    return [experiment_name(i) for i in sorted(ids)]
+    return ids
 
 
 def raw(trace, name: str) -> RawExperiment:
