@@ -244,6 +244,23 @@ def target_analyses(data: bytes) -> None:
     for call in calls:
         with contextlib.suppress(fastrace.TraceError):
             call()
+    # fastrace info streams (pieces of 64 rows here, so that ranges and
+    # goroutines cross pieces): the answers of the whole trace, or the same
+    # error.
+    from fastrace import trace as trace_module
+    from fastrace.info import overview, overview_of
+
+    answers = []
+    for fn, arg in ((overview_of, t), (overview, data)):
+        saved, trace_module.PIECE_EVENTS = trace_module.PIECE_EVENTS, 64
+        try:
+            answers.append(fn(arg, "fuzz"))
+        except fastrace.TraceError as e:
+            answers.append(type(e))
+        finally:
+            trace_module.PIECE_EVENTS = saved
+    if answers[0] != answers[1]:
+        raise Finding(f"fastrace info: whole trace {answers[0]!r}, streamed {answers[1]!r}")
 
 
 TARGETS = {
