@@ -172,3 +172,8 @@ def gather_fields(dst: np.ndarray, src: np.ndarray, order: np.ndarray,
 # Tables from columns (_columns.pxi)
 
 def pack_columns(out: np.ndarray, columns: dict[str, np.ndarray]) -> None: ...
+
+# AllocFree lives (_lives.pxi)
+
+def pair_lives(keys: np.ndarray, written: np.ndarray, is_free: np.ndarray,
+               shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...

@@ -15,6 +15,8 @@ extension module (as msgpack and asyncpg split theirs):
 - ``_columns.pxi``: ``pack_columns``, which writes a Python-level pass's
   columns into a wide structured table row by row (the experiment
   interpreters' tables).
+- ``_lives.pxi``: ``pair_lives``, the starts and frees of the AllocFree
+  experiment's slots, spans and stacks matched in one pass.
 
 Every pass reads the rows of ``Trace.events`` (``TraceEventRec`` in
 ``_order.pxd``) with the GIL released and returns numpy structured arrays
@@ -39,3 +41,4 @@ include "_mmu.pxi"
 include "_states.pxi"
 include "_validate.pxi"
 include "_columns.pxi"
+include "_lives.pxi"

@@ -709,6 +709,92 @@ def test_pack_columns_is_numpys_field_assignment():
         pack_columns(np.zeros(n), {"a": np.arange(n)})
 
 
+def numpy_pairs(keys, order, action, shared):
+    """The reference for allocfree._pairs: its vectorised numpy version
+    before the pass moved to C (_analysis.pair_lives), sorting the events
+    by (key, order)."""
+    n = len(keys)
+    free_of = np.full(n, -1, np.int64)
+    start_of = np.full(n, -1, np.int64)
+    prev = np.full(n, -1, np.int64)
+    if n == 0:
+        return free_of, start_of, prev
+    srt = np.lexsort((order, keys))
+    k = keys[srt]
+    is_free = action[srt] == Action.FREE
+    same_prev = np.r_[False, k[1:] == k[:-1]]
+    after_start = same_prev & np.r_[False, ~is_free[:-1]]
+    idx = np.arange(n)
+    if shared:
+        nxt = np.minimum.accumulate(np.where(is_free, idx, n)[::-1])[::-1]
+        opener = np.maximum.accumulate(np.where(~is_free & ~after_start, idx, -1))
+        start_rows = ~is_free & (nxt < n)
+        start_rows[start_rows] = k[nxt[start_rows]] == k[start_rows]
+        f = np.full(n, -1, np.int64)
+        f[start_rows] = srt[nxt[start_rows]]
+        matched = is_free & after_start
+        s = np.full(n, -1, np.int64)
+        s[matched] = srt[opener[matched]]
+        p = np.full(n, -1, np.int64)
+        joins = ~is_free & after_start
+        p[joins] = srt[opener[joins]]
+    else:
+        nxt_free = np.r_[is_free[1:] & (k[1:] == k[:-1]), False]
+        f = np.full(n, -1, np.int64)
+        f[~is_free & nxt_free] = srt[np.flatnonzero(~is_free & nxt_free) + 1]
+        s = np.full(n, -1, np.int64)
+        s[is_free & after_start] = srt[np.flatnonzero(is_free & after_start) - 1]
+        p = np.full(n, -1, np.int64)
+        p[~is_free & after_start] = srt[np.flatnonzero(~is_free & after_start) - 1]
+    free_of[srt], start_of[srt], prev[srt] = f, s, p
+    return free_of, start_of, prev
+
+
+def test_pairs_hand_worked():
+    # Slot 7 in written order: alloc a, alloc b (a tiny block's second
+    # allocation, or a start whose free was lost), free c, free d (nothing
+    # open); slot 9: free e (nothing open), alloc f (never freed).
+    from fastrace.experiments import allocfree as af
+
+    A, F = Action.ALLOC, Action.FREE
+    keys = np.array([7, 9, 7, 7, 9, 7], np.uint64)    # rows: a e b c f d
+    order = np.array([0, 1, 2, 3, 4, 5])
+    action = np.array([A, F, A, F, A, F], np.uint8)
+    a, e, b, c, f, d = range(6)
+    free_of, start_of, prev = af._pairs(keys, order, action, shared=True)
+    assert free_of.tolist() == [c, -1, c, -1, -1, -1]       # a and b share the life
+    assert start_of.tolist() == [-1, -1, -1, a, -1, -1]     # c ends a's life; d, e: none
+    assert prev.tolist() == [-1, -1, a, -1, -1, -1]
+    free_of, start_of, prev = af._pairs(keys, order, action, shared=False)
+    assert free_of.tolist() == [-1, -1, c, -1, -1, -1]      # b replaced a
+    assert start_of.tolist() == [-1, -1, -1, b, -1, -1]
+    assert prev.tolist() == [-1, -1, a, -1, -1, -1]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_pairs_in_one_pass_are_the_sorted_ones(seed):
+    from fastrace import _analysis
+    from fastrace.experiments import allocfree as af
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    keys = rng.integers(0, max(1, n // int(rng.integers(1, 8))), n).astype(np.uint64)
+    if seed % 3 == 0:
+        keys[: n // 2] += np.uint64(2**64 - 2**20)           # keys near the top of uint64
+    order = rng.permutation(n * 3)[:n] if seed % 2 else rng.permutation(n)
+    action = rng.choice([Action.EXISTS, Action.ALLOC, Action.FREE], n).astype(np.uint8)
+    for shared in (True, False):
+        got = af._pairs(keys, order, action, shared)
+        want = numpy_pairs(keys, order, action, shared)
+        for g, w in zip(got, want):
+            assert g.tolist() == w.tolist()
+    if n > 1:
+        with pytest.raises(ValueError, match="permutation"):
+            _analysis.pair_lives(keys, np.zeros(n, np.int64), action == Action.FREE, True)
+    with pytest.raises(ValueError, match="one length"):
+        _analysis.pair_lives(keys, np.arange(n + 1), action == Action.FREE, True)
+
+
 # The span and stack lookups (_ended_by, _find_spans) work segment by
 # segment; the reference here is their definition, life by life and page
 # by page (quadratic: small random tables only).

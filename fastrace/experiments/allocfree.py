@@ -307,44 +307,10 @@ def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool
     gets the run's free, and the free is paired with the run's first start.
     Without (spans and stacks), a start into an open key replaces it (the
     runtime lost the free, see the module docstring): the free is paired
-    with the last start."""
-    n = len(keys)
-    free_of = np.full(n, -1, np.int64)
-    start_of = np.full(n, -1, np.int64)
-    prev = np.full(n, -1, np.int64)
-    if n == 0:
-        return free_of, start_of, prev
-    by = _rank_order(order)
-    srt = by[np.argsort(keys[by], kind="stable")]     # by key, then order
-    k = keys[srt]
-    is_free = action[srt] == Action.FREE
-    same_prev = np.r_[False, k[1:] == k[:-1]]
-    after_start = same_prev & np.r_[False, ~is_free[:-1]]
-    idx = np.arange(n)
-    if shared:
-        # First free at or after each position; last run-opening start at or before.
-        nxt = np.minimum.accumulate(np.where(is_free, idx, n)[::-1])[::-1]
-        opener = np.maximum.accumulate(np.where(~is_free & ~after_start, idx, -1))
-        start_rows = ~is_free & (nxt < n)
-        start_rows[start_rows] = k[nxt[start_rows]] == k[start_rows]
-        f = np.full(n, -1, np.int64)
-        f[start_rows] = srt[nxt[start_rows]]
-        matched = is_free & after_start
-        s = np.full(n, -1, np.int64)
-        s[matched] = srt[opener[matched]]
-        p = np.full(n, -1, np.int64)
-        joins = ~is_free & after_start
-        p[joins] = srt[opener[joins]]
-    else:
-        nxt_free = np.r_[is_free[1:] & (k[1:] == k[:-1]), False]
-        f = np.full(n, -1, np.int64)
-        f[~is_free & nxt_free] = srt[np.flatnonzero(~is_free & nxt_free) + 1]
-        s = np.full(n, -1, np.int64)
-        s[is_free & after_start] = srt[np.flatnonzero(is_free & after_start) - 1]
-        p = np.full(n, -1, np.int64)
-        p[~is_free & after_start] = srt[np.flatnonzero(~is_free & after_start) - 1]
-    free_of[srt], start_of[srt], prev[srt] = f, s, p
-    return free_of, start_of, prev
+    with the last start.  One pass in C (``_analysis.pair_lives``)."""
+    from fastrace._analysis import pair_lives
+
+    return pair_lives(keys, _rank_order(order), action == Action.FREE, shared)
 
 
 _LOOKUP_CHUNK = 1 << 20
