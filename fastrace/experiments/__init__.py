@@ -17,7 +17,7 @@ Write your own interpreter: a callable taking a :class:`RawExperiment`::
     @fx.register("AllocFree")              # the name Go gives the experiment
     class EventCounts:
         def __init__(self, raw):            # raw: fx.RawExperiment
-            self.counts = Counter(fx.event_name(c) for c in raw.events["type"])
+            self.counts = Counter(fx.event_name(c) for c in raw.column("type"))
             self.batch_bytes = sum(len(b.data) for b in raw.batches)
 
     t = fastrace.read("trace.out")
