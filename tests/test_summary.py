@@ -394,6 +394,41 @@ def cli_text(*argv) -> str:
     return buf.getvalue().decode("utf-8")
 
 
+def csv_writer_goroutines(s) -> str:
+    """The reference for goroutines_csv_chunks: csv.writer itself, as the
+    CSV table was written before its rows were %-formatted."""
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(S.GOROUTINE_COLUMNS)
+    for cols in S._goroutine_chunks(s):
+        for k in (9, 10):
+            cols[k] = [S._compact(m) for m in cols[k]]
+        w.writerows(zip(*cols))
+    return buf.getvalue()
+
+
+def test_goroutines_csv_is_csv_writers(monkeypatch):
+    # Every fixture's table, then names and map keys that need quoting.
+    monkeypatch.setattr(S, "_CHUNK", 5)
+    for path in sorted(FIXTURES.glob("go1.*/*.trace")):
+        s = fastrace.read(path).summary()
+        assert "".join(S.goroutines_csv_chunks(s)) == csv_writer_goroutines(s), path
+    import csv
+
+    hostile = ["", "main.f", "a,b", 'say "hi"', "line\nbreak", "cr\rx", " padded ", "é,ü",
+               '"', ",", "tab\tx"]
+    for v in hostile:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([v, 1])
+        assert S._csv_text(v) + ",1\n" == buf.getvalue(), v
+        m = {v: 3, "chan receive": 5} if v else {}
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([S._compact(m), 1])
+        assert S._csv_json(m) + ",1\n" == buf.getvalue(), v
+
+
 @pytest.mark.parametrize("name", ["go1.27/annotations", "go1.23/syscalls"])
 def test_csv_and_text(name, monkeypatch):
     """CSV: one row per item with the JSON document's values (maps as JSON
