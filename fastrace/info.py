@@ -212,25 +212,44 @@ def _stream_overview(source, name: str, top: int, workers: int) -> dict:
     summary = Summary(summarizer.finish(), last.strings)
     none = np.empty(0, dtype=_analysis.METRIC_DTYPE)
     gc = gc_summary_of_ranges(ranges.finish(), none, none, last.strings)
-    pauses = gc.pauses["duration"]
-    return {
+    return _answers(name, last.version, wall,
+                    last_time - first_time if first_time is not None else 0, events,
+                    len(last.generations), max_procs, cpu_samples,
+                    [experiment_name(i) for i in sorted(exps)],
+                    (len(summary.goroutines), gc, summary.block_times), top)
+
+
+def _answers(name: str, version: int, wall, duration: int, events: int, generations: int,
+             max_procs, cpu_samples: int, experiments: list[str], analyses, top: int) -> dict:
+    """The dict of :func:`overview` (keys: OVERVIEW_FIELDS) from its facts;
+    ``analyses``: (number of goroutines, GCSummary, block times table), or
+    None where they cannot be had (a piece of iter_generations)."""
+    out = {
         "trace": name,
-        "format": f"go 1.{last.version} trace",
-        "go": WRITERS.get(last.version, "?"),
+        "format": f"go 1.{version} trace",
+        "go": WRITERS.get(version, "?"),
         "wall_clock_start": wall,
-        "duration_ns": last_time - first_time if first_time is not None else 0,
+        "duration_ns": duration,
         "events": events,
-        "generations": len(last.generations),
-        "goroutines": len(summary.goroutines),
+        "generations": generations,
+        "goroutines": None,
         "max_procs": max_procs,
-        "gc_cycles": len(gc.cycles),
-        "stw_pauses": len(pauses),
-        "stw_total_ns": int(pauses.sum()),
-        "stw_longest_ns": int(pauses.max()) if len(pauses) else 0,
-        "top_block_reasons": _top_reasons(summary.block_times, top),
+        "gc_cycles": None,
+        "stw_pauses": None,
+        "stw_total_ns": None,
+        "stw_longest_ns": None,
+        "top_block_reasons": None,
         "cpu_samples": cpu_samples,
-        "experiments": [experiment_name(i) for i in sorted(exps)],
+        "experiments": experiments,
     }
+    if analyses is not None:
+        goroutines, gc, block_times = analyses
+        pauses = gc.pauses["duration"]
+        out.update(goroutines=goroutines, gc_cycles=len(gc.cycles), stw_pauses=len(pauses),
+                   stw_total_ns=int(pauses.sum()),
+                   stw_longest_ns=int(pauses.max()) if len(pauses) else 0,
+                   top_block_reasons=_top_reasons(block_times, top))
+    return out
 
 
 def overview_of(t, name: str, *, top: int = 3) -> dict:
@@ -245,28 +264,14 @@ def overview_of(t, name: str, *, top: int = 3) -> dict:
     wall = _wall_start(t, int(ev["time"][0])) if len(ev) else None
     procs = ev["a"][:, 0][ev["type"] == _PROCS_CHANGE]
     whole = getattr(t, "first_row", None) is None
+    analyses = None
     if whole:
-        gc = t.gc()
-        pauses = gc.pauses["duration"]
-        top_reasons = _top_reasons(t.goroutine_block_times(), top)
-    return {
-        "trace": name,
-        "format": f"go 1.{t.version} trace",
-        "go": WRITERS.get(t.version, "?"),
-        "wall_clock_start": wall,
-        "duration_ns": duration,
-        "events": len(ev),
-        "generations": len(t.generations),
-        "goroutines": len(t.goroutines()) if whole else None,
-        "max_procs": int(procs.max()) if len(procs) else None,
-        "gc_cycles": len(gc.cycles) if whole else None,
-        "stw_pauses": len(pauses) if whole else None,
-        "stw_total_ns": int(pauses.sum()) if whole else None,
-        "stw_longest_ns": (int(pauses.max()) if len(pauses) else 0) if whole else None,
-        "top_block_reasons": top_reasons if whole else None,
-        "cpu_samples": int(np.count_nonzero(ev["kind"] == EventKind.STACK_SAMPLE)),
-        "experiments": t.experiments(),
-    }
+        gc = t.gc()         # before the summary, as the errors of a damaged trace come
+        analyses = (len(t.goroutines()), gc, t.goroutine_block_times())
+    return _answers(name, t.version, wall, duration, len(ev), len(t.generations),
+                    int(procs.max()) if len(procs) else None,
+                    int(np.count_nonzero(ev["kind"] == EventKind.STACK_SAMPLE)),
+                    t.experiments(), analyses, top)
 
 
 def format_ns(ns: int) -> str:

@@ -126,6 +126,7 @@ import numpy as np
 
 from fastrace import limits
 from fastrace import spec as _spec
+from fastrace._analysis import pack_columns, pair_lives
 from fastrace._varint import uvarint as _read_uvarint
 from fastrace.errors import TraceFormatError
 from fastrace.experiments import (ExperimentMissingError, RawExperiment,
@@ -308,8 +309,6 @@ def _pairs(keys: np.ndarray, order: np.ndarray, action: np.ndarray, shared: bool
     Without (spans and stacks), a start into an open key replaces it (the
     runtime lost the free, see the module docstring): the free is paired
     with the last start.  One pass in C (``_analysis.pair_lives``)."""
-    from fastrace._analysis import pair_lives
-
     return pair_lives(keys, _rank_order(order), action == Action.FREE, shared)
 
 
@@ -498,8 +497,6 @@ def _table(dtype: np.dtype, cols: dict) -> np.ndarray:
     """A table of ``dtype`` holding ``cols`` (name -> column; other fields
     0), written row by row in C (``_analysis.pack_columns``): column by
     column, numpy would touch every wide row once per column."""
-    from fastrace._analysis import pack_columns
-
     n = len(next(iter(cols.values()))) if cols else 0
     t = np.zeros(n, dtype)
     pack_columns(t, cols)
@@ -671,8 +668,6 @@ class AllocFree:
             good = self._fits(a_addr, a_start, a_slot, a_size, other[alt])
             use = bad & good
             span[alt[use]], slot[alt[use]], size[alt[use]] = other[alt[use]], a_slot[use], a_size[use]
-        from fastrace._analysis import pack_columns
-
         pack_columns(o, {"type_id": type_id, "type": self._type_rows(generation, type_id),
                          "span": span, "slot": slot, "size": size, "offset": address - slot})
         return o
